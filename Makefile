@@ -1,0 +1,98 @@
+# xckpt: top-level build.  See README.md.
+#
+# Layout: one folder per subsystem (src/, xproxy/, ptysupport/), each built
+# into a static archive; the protocol tables are generated from xcb-proto's
+# installed XML into build/gen/ and never committed.
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DATADIR   ?= $(PREFIX)/share
+DESTDIR   ?=
+
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+PKGS      := glib-2.0 xcb xau
+B         ?= build
+BIN       ?= xckpt
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+XCBPROTO   := $(shell pkg-config --variable=xcbincludedir xcb-proto 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+             -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) -I. -I$(B)/gen
+LDLIBS    += $(PKG_LIBS)
+
+XPROXY_SRC := $(wildcard xproxy/*.c)
+PTY_SRC    := $(wildcard ptysupport/*.c)
+MAIN_SRC   := $(wildcard src/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+GEN_C      := $(B)/gen/proto-tables.c
+GEN_H      := $(B)/gen/proto-tables.h
+
+XPROXY_OBJ := $(XPROXY_SRC:%.c=$(B)/%.o) $(B)/gen/proto-tables.o
+PTY_OBJ    := $(PTY_SRC:%.c=$(B)/%.o)
+MAIN_OBJ   := $(MAIN_SRC:%.c=$(B)/%.o)
+UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/%.o)
+
+.PHONY: all deps check unit e2e demo bench install clean
+all: $(BIN)
+
+# The generated tables: every object may include them, so they come first.
+$(GEN_C) $(GEN_H) &: xproxy/gen-tables.py $(wildcard $(XCBPROTO)/*.xml)
+	@mkdir -p $(B)/gen
+	$(PYTHON) xproxy/gen-tables.py --xml-dir "$(XCBPROTO)" --out-c $(GEN_C) --out-h $(GEN_H)
+
+$(B)/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libxproxy.a: $(XPROXY_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libptysupport.a: $(PTY_OBJ)
+	$(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(if $(PTY_OBJ),-lvterm)
+
+$(B)/test-unit: $(UNIT_OBJ) $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit $(if $(PTY_OBJ),-lvterm)
+
+# deps: install what is missing (Debian packages, a working CRIU).  Quick when
+# everything is there.  check and demo run it first.
+deps:
+	@resources/deps.sh
+
+unit: $(B)/test-unit
+	$(B)/test-unit
+
+e2e: $(BIN)
+	tests/e2e/run-all.sh
+
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all $(B)/test-unit
+	@tests/run-check.sh
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@resources/demo.sh
+
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/bash-completion/completions
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/xckpt
+	install -m 0644 resources/xckpt.1 $(DESTDIR)$(MANDIR)/man1/xckpt.1
+	install -m 0644 resources/xckpt.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/xckpt
+
+clean:
+	rm -rf $(B) xckpt
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,152 @@
+/*
+ * proto.h: the X protocol as data, and the one generic walker over it.
+ *
+ * The tables behind this header are generated at build time by
+ * xproxy/gen-tables.py from xcb-proto's installed XML (build/gen/proto-tables.c)
+ * and never committed.  They say, for every request, reply, event and error of
+ * core X11 and of the translated extensions, how long the message is and where
+ * every field that the proxy must translate sits: resource IDs by type, atoms,
+ * timestamps, visual IDs and the other server-side IDs, including inside value
+ * lists (switch/bitcase), lists, and lists of structs.
+ *
+ * The walker (walk.c) interprets one message's description over a buffer and
+ * calls a visitor for each such field, in order.  The visitor may rewrite the
+ * 4 bytes in place: translation happens in the buffer, with no allocation.
+ *
+ * Byte order: the proxy refuses MSB-first clients at connection set-up, so
+ * every buffer the walker sees is LSB-first (the host order on x86 and arm64).
+ *
+ * Internal to xproxy/ (tests include it too).
+ */
+#pragma once
+
+#include <glib.h>
+
+/* What a translated field is.  Each kind belongs to one class (below), which
+ * says which map translates it.  The generator maps xcb-proto type names onto
+ * these kinds (WINDOW -> PROTO_K_WINDOW, ...); a type it does not map is not
+ * translated. */
+typedef enum {
+	PROTO_K_NONE = 0,
+	/* Resource IDs: allocated by a client in its ID range, or server-owned
+	 * (the root window, the default colormap). */
+	PROTO_K_WINDOW,
+	PROTO_K_PIXMAP,
+	PROTO_K_DRAWABLE,
+	PROTO_K_GCONTEXT,
+	PROTO_K_FONT,
+	PROTO_K_FONTABLE,
+	PROTO_K_CURSOR,
+	PROTO_K_COLORMAP,
+	PROTO_K_PICTURE,
+	PROTO_K_GLYPHSET,
+	PROTO_K_REGION,		/* XFIXES region */
+	PROTO_K_FENCE,		/* SYNC fence */
+	PROTO_K_COUNTER,	/* SYNC counter */
+	PROTO_K_ALARM,		/* SYNC alarm */
+	PROTO_K_DAMAGE,
+	PROTO_K_BARRIER,	/* XFIXES pointer barrier */
+	PROTO_K_XID,		/* any other XID (e.g. KillClient's resource) */
+	/* Atoms. */
+	PROTO_K_ATOM,
+	/* Server timestamps. */
+	PROTO_K_TIMESTAMP,
+	/* IDs that only the server allocates, which differ between servers. */
+	PROTO_K_VISUALID,
+	PROTO_K_PICTFORMAT,	/* RENDER picture format */
+	PROTO_K_CRTC,		/* RANDR */
+	PROTO_K_OUTPUT,		/* RANDR */
+	PROTO_K_MODE,		/* RANDR */
+	PROTO_K_PROVIDER,	/* RANDR */
+	PROTO_K_COUNT
+} ProtoKind;
+
+/* Which translation map handles a kind. */
+typedef enum {
+	PROTO_CLASS_NONE = 0,
+	PROTO_CLASS_XID,	/* resource IDs (xmap XID map) */
+	PROTO_CLASS_ATOM,	/* atoms (xmap atom map) */
+	PROTO_CLASS_TIME,	/* timestamps (xmap time offset) */
+	PROTO_CLASS_SERVER_ID,	/* visuals, formats, RANDR objects */
+} ProtoClass;
+
+/* Where a message goes: the walker needs to know the header layout. */
+typedef enum {
+	PROTO_REQUEST,
+	PROTO_REPLY,
+	PROTO_EVENT,		/* a 32-byte event, or a Generic Event */
+	PROTO_ERROR,
+} ProtoDir;
+
+/* One message's description (opaque; generated). */
+typedef struct ProtoMsg ProtoMsg;
+
+/* One extension's tables, or core X11's (opaque; generated). */
+typedef struct ProtoExt ProtoExt;
+
+/* How a walk ended. */
+typedef enum {
+	PROTO_WALK_OK = 0,
+	PROTO_WALK_BAD_LENGTH,	/* the fields run past the message, or a
+				 * fixed-size message has the wrong length */
+	PROTO_WALK_BAD_VALUE,	/* a list count or switch value the tables
+				 * cannot follow (e.g. an absurd count) */
+} ProtoWalkResult;
+
+/* Called for each translated field.  FIELD points at 4 LSB-first bytes in the
+ * message buffer (every translated kind is a CARD32 on the wire); the visitor
+ * may rewrite them.  UD is the walker caller's pointer. */
+typedef void (*ProtoVisitFn)(gpointer ud, ProtoKind kind, guint8 *field);
+
+/* The class of KIND. */
+ProtoClass proto_kind_class(ProtoKind kind);
+
+/* KIND's name, e.g. "WINDOW" (static string). */
+const char *proto_kind_name(ProtoKind kind);
+
+/* Core X11's tables (static; never NULL). */
+const ProtoExt *proto_core(void);
+
+/* The tables of the extension whose X name is XNAME (as QueryExtension spells
+ * it, e.g. "RENDER"), or NULL when it has none.  Static. */
+const ProtoExt *proto_ext_lookup(const char *xname);
+
+/* The number of translated extensions, and the I-th (0-based).  Static. */
+guint proto_n_exts(void);
+const ProtoExt *proto_ext_nth(guint i);
+
+/* EXT's X name (NULL for core), and how many events and errors it defines
+ * (the span of event and error codes above its first_event/first_error). */
+const char *proto_ext_name(const ProtoExt *ext);
+guint proto_ext_n_events(const ProtoExt *ext);
+guint proto_ext_n_errors(const ProtoExt *ext);
+
+/* Descriptions (static, or NULL when the protocol defines none):
+ * the request with opcode OP (the major opcode for core, the minor for an
+ * extension), its reply (NULL when it has none), event number NUM relative to
+ * the extension's first event (the core event code for core), and Generic
+ * Event EVTYPE. */
+const ProtoMsg *proto_request(const ProtoExt *ext, guint op);
+const ProtoMsg *proto_reply(const ProtoExt *ext, guint op);
+const ProtoMsg *proto_event(const ProtoExt *ext, guint num);
+const ProtoMsg *proto_ge_event(const ProtoExt *ext, guint evtype);
+
+/* MSG's name, e.g. "CreateWindow" (static). */
+const char *proto_msg_name(const ProtoMsg *msg);
+
+/* The kind of the bad value that error number NUM (relative to EXT's first
+ * error; the core code for core) carries at offset 4, e.g. PROTO_K_WINDOW for
+ * a Window error, PROTO_K_ATOM for an Atom error; PROTO_K_NONE when it is not
+ * an ID. */
+ProtoKind proto_error_kind(const ProtoExt *ext, guint num);
+
+/*
+ * Walks MSG over BUF (LEN bytes, the whole message as on the wire, header
+ * included) and calls VISIT for every translated field, in wire order.
+ * For a request, BIG says the request uses the BIG-REQUESTS form (length 0
+ * at bytes 2-3, then a 4-byte length), so every field after byte 4 sits 4
+ * bytes further on.  The walker never reads or writes outside BUF[0..LEN).
+ */
+ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
+			     gsize len, gboolean big, ProtoVisitFn visit,
+			     gpointer ud);

@@ -1,0 +1,66 @@
+/*
+ * xproxy.h: the X11 protocol proxy, the one public header of xproxy/.
+ *
+ * A proxy listens as a new display :N (a unix socket under /tmp/.X11-unix
+ * and the abstract socket of the same name; never TCP) with its own
+ * MIT-MAGIC-COOKIE-1 cookie, kept in a private Xauthority file (mode 0600).
+ * Each client connection gets its own connection to the upstream display;
+ * the proxy parses every request, reply, event and error and translates
+ * resource IDs, atoms, sequence numbers and extension opcodes between the
+ * client's view and the server's.
+ *
+ * The proxy runs on a GLib main context; it never blocks it.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* A running proxy (opaque). */
+typedef struct XProxy XProxy;
+
+/* How to start a proxy. */
+typedef struct {
+	const char *upstream;	/* the display to connect to, e.g. ":0";
+				 * NULL means $DISPLAY */
+	int display;		/* the display number to listen as; -1 picks
+				 * the first free one from 100 up */
+	const char *xauthority;	/* where to write the private cookie file;
+				 * NULL picks a file in g_get_tmp_dir() */
+	GMainContext *context;	/* the main context to run on; NULL for the
+				 * default one */
+} XProxyConfig;
+
+/* Called once when the upstream server has gone away or sent garbage and the
+ * proxy has closed its clients.  MESSAGE says why. */
+typedef void (*XProxyLostFn)(gpointer ud, const char *message);
+
+/* Starts a proxy as CONFIG says.  Before returning it checks that the
+ * upstream display can be reached with the user's Xauthority (so a missing
+ * DISPLAY, an unreachable display or a refused cookie fail here, with a
+ * one-line message in ERROR).  Returns a new proxy that the caller frees with
+ * xproxy_free(), or NULL. */
+XProxy *xproxy_new(const XProxyConfig *config, GError **error);
+
+/* Stops listening, closes every client and upstream connection, removes the
+ * sockets and the cookie file, and frees PROXY. */
+void xproxy_free(XProxy *proxy);
+
+/* Sets the function called when the upstream server is lost. */
+void xproxy_set_lost_fn(XProxy *proxy, XProxyLostFn fn, gpointer ud);
+
+/* The display name clients use, e.g. ":101" (owned by PROXY). */
+const char *xproxy_display_name(XProxy *proxy);
+
+/* The display number the proxy listens as. */
+int xproxy_display_number(XProxy *proxy);
+
+/* The path of the private Xauthority file (owned by PROXY). */
+const char *xproxy_xauthority(XProxy *proxy);
+
+/* The upstream display name (owned by PROXY). */
+const char *xproxy_upstream(XProxy *proxy);
+
+/* How many client connections are open. */
+guint xproxy_n_clients(XProxy *proxy);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(XProxy, xproxy_free)
