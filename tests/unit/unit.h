@@ -1,7 +1,7 @@
 /*
  * unit.h: how a unit-test file registers its CUnit suite.
  *
- * Every tests/unit/*.c file is linked into one binary (build/test-unit).  A
+ * Every .c file of tests/unit/ is linked into one binary (build/test-unit).  A
  * file declares its tests in a table and registers it with UNIT_SUITE(); the
  * registration runs before main() (a constructor), so adding a test file
  * needs no edit anywhere else.

@@ -1,0 +1,552 @@
+/*
+ * ckptdir.c: the checkpoint directory format: atomic writing, the manifest,
+ * verification.  See ckptdir.h for the layout.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "src/ckptdir.h"
+
+#define CKPTDIR_META "xckpt.meta"
+#define CKPTDIR_MANIFEST "MANIFEST"
+#define CKPTDIR_GROUP "checkpoint"
+#define CKPTDIR_TMP_TAG ".tmp-"
+
+/* A checkpoint directory being written. */
+struct CkptWriter {
+	char *tmp;		/* the temporary directory */
+	char *images;		/* TMP/images */
+	char *final;		/* where it goes: PARENT/NAME */
+	char *parent;		/* PARENT */
+};
+
+G_DEFINE_QUARK(xckpt-ckptdir-error-quark, ckptdir_error)
+
+/* Sets ERROR from errno for an operation WHAT on PATH; returns FALSE. */
+static gboolean ckptdir_fail_errno(GError **error, const char *what,
+				   const char *path)
+{
+	int e = errno;
+	g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO, "%s %s: %s", what,
+		    path, g_strerror(e));
+	return FALSE;
+}
+
+void ckptdir_meta_free(CkptMeta *meta)
+{
+	if (!meta)
+		return;
+	g_free(meta->session);
+	g_strfreev(meta->argv);
+	g_free(meta->cwd);
+	g_strfreev(meta->env);
+	g_free(meta->xckpt_version);
+	g_free(meta->criu_version);
+	g_free(meta->kernel);
+	g_free(meta->display);
+	g_free(meta->upstream);
+	if (meta->extra)
+		g_key_file_unref(meta->extra);
+	g_free(meta);
+}
+
+/* Removes PATH and everything below it, not following symlinks.  Returns 0,
+ * or -1 with errno set by the first failure (it goes on after one). */
+static int ckptdir_rmtree(const char *path)
+{
+	struct stat st;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISDIR(st.st_mode)) {
+		GDir *d = g_dir_open(path, 0, NULL);
+		const char *n;
+		while (d && (n = g_dir_read_name(d))) {
+			g_autofree char *child = g_build_filename(path, n, NULL);
+			if (ckptdir_rmtree(child) < 0)
+				ret = -1;
+		}
+		if (d)
+			g_dir_close(d);
+		if (rmdir(path) < 0)
+			ret = -1;
+	} else if (unlink(path) < 0) {
+		ret = -1;
+	}
+	return ret;
+}
+
+/* fsyncs the file or directory at PATH.  Returns 0 or -1 (errno). */
+static int ckptdir_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+CkptWriter *ckptdir_begin(const char *parent, const char *name,
+			  GError **error)
+{
+	g_autofree char *final = g_build_filename(parent, name, NULL);
+	g_autofree char *tmpl = NULL;
+
+	if (!*name || strchr(name, '/') || name[0] == '.') {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO,
+			    "bad checkpoint name '%s'", name);
+		return NULL;
+	}
+	if (g_mkdir_with_parents(parent, 0700) < 0) {
+		ckptdir_fail_errno(error, "cannot create", parent);
+		return NULL;
+	}
+	if (g_file_test(final, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_EXISTS,
+			    "%s exists already", final);
+		return NULL;
+	}
+	ckptdir_sweep(parent);
+	tmpl = g_strdup_printf("%s/.%s" CKPTDIR_TMP_TAG "%ld-XXXXXX", parent,
+			       name, (long)getpid());
+	if (!g_mkdtemp_full(tmpl, 0700)) {
+		ckptdir_fail_errno(error, "cannot create", tmpl);
+		return NULL;
+	}
+	CkptWriter *w = g_new0(CkptWriter, 1);
+	w->tmp = g_steal_pointer(&tmpl);
+	w->images = g_build_filename(w->tmp, "images", NULL);
+	w->final = g_steal_pointer(&final);
+	w->parent = g_strdup(parent);
+	if (g_mkdir(w->images, 0700) < 0) {
+		ckptdir_fail_errno(error, "cannot create", w->images);
+		ckptdir_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+const char *ckptdir_path(CkptWriter *writer)
+{
+	return writer->tmp;
+}
+
+const char *ckptdir_images(CkptWriter *writer)
+{
+	return writer->images;
+}
+
+void ckptdir_abort(CkptWriter *writer)
+{
+	if (!writer)
+		return;
+	ckptdir_rmtree(writer->tmp);
+	g_free(writer->tmp);
+	g_free(writer->images);
+	g_free(writer->final);
+	g_free(writer->parent);
+	g_free(writer);
+}
+
+/* Computes the SHA-256 (hex) and size of the regular file PATH.  Returns
+ * the checksum (caller frees) and sets *SIZE, or NULL with ERROR set. */
+static char *ckptdir_checksum(const char *path, gint64 *size, GError **error)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 buf[1 << 16];
+	gint64 total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		ckptdir_fail_errno(error, "cannot read", path);
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ckptdir_fail_errno(error, "cannot read", path);
+			close(fd);
+			return NULL;
+		}
+		g_checksum_update(sum, buf, n);
+		total += n;
+	}
+	close(fd);
+	*size = total;
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+/* Appends to FILES the paths of the regular files below DIR/REL (relative
+ * to DIR), making files 0600 and directories 0700 on the way when FIX is
+ * set.  Other kinds of file make it fail.  Returns TRUE or FALSE + ERROR. */
+static gboolean ckptdir_collect(const char *dir, const char *rel,
+				GPtrArray *files, gboolean fix, GError **error)
+{
+	g_autofree char *path = rel ? g_build_filename(dir, rel, NULL)
+				    : g_strdup(dir);
+	g_autoptr(GError) local = NULL;
+	GDir *d = g_dir_open(path, 0, &local);
+	const char *n;
+	gboolean ok = TRUE;
+
+	if (!d) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO, "%s",
+			    local->message);
+		return FALSE;
+	}
+	while (ok && (n = g_dir_read_name(d))) {
+		g_autofree char *r = rel ? g_build_filename(rel, n, NULL)
+					 : g_strdup(n);
+		g_autofree char *full = g_build_filename(dir, r, NULL);
+		struct stat st;
+
+		if (lstat(full, &st) < 0) {
+			ok = ckptdir_fail_errno(error, "cannot stat", full);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (fix && chmod(full, 0700) < 0)
+				ok = ckptdir_fail_errno(error, "cannot chmod",
+							full);
+			else
+				ok = ckptdir_collect(dir, r, files, fix, error);
+		} else if (S_ISREG(st.st_mode)) {
+			if (fix && chmod(full, 0600) < 0)
+				ok = ckptdir_fail_errno(error, "cannot chmod",
+							full);
+			else if (rel || strcmp(n, CKPTDIR_MANIFEST) != 0)
+				g_ptr_array_add(files, g_steal_pointer(&r));
+		} else {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s is not a regular file", full);
+			ok = FALSE;
+		}
+	}
+	g_dir_close(d);
+	return ok;
+}
+
+/* Orders two path strings in a GPtrArray. */
+static gint ckptdir_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes META into a GKeyFile text.  Returns it (caller frees). */
+static char *ckptdir_meta_to_data(const CkptMeta *meta)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *g = CKPTDIR_GROUP;
+
+	if (meta->extra) {
+		g_autofree char *x = g_key_file_to_data(meta->extra, NULL,
+							NULL);
+		g_key_file_load_from_data(kf, x, -1, G_KEY_FILE_NONE, NULL);
+	}
+	g_key_file_set_integer(kf, g, "format", CKPTDIR_FORMAT_VERSION);
+	g_key_file_set_string(kf, g, "session", meta->session ?: "");
+	g_key_file_set_int64(kf, g, "time", meta->time);
+	g_key_file_set_string(kf, g, "xckpt-version",
+			      meta->xckpt_version ?: "");
+	g_key_file_set_string(kf, g, "criu-version", meta->criu_version ?: "");
+	g_key_file_set_string(kf, g, "kernel", meta->kernel ?: "");
+	g_key_file_set_string(kf, g, "cwd", meta->cwd ?: "");
+	if (meta->display)
+		g_key_file_set_string(kf, g, "display", meta->display);
+	if (meta->upstream)
+		g_key_file_set_string(kf, g, "upstream", meta->upstream);
+	if (meta->argv)
+		g_key_file_set_string_list(kf, g, "argv",
+					   (const char *const *)meta->argv,
+					   g_strv_length(meta->argv));
+	if (meta->env)
+		g_key_file_set_string_list(kf, g, "env",
+					   (const char *const *)meta->env,
+					   g_strv_length(meta->env));
+	return g_key_file_to_data(kf, NULL, NULL);
+}
+
+/* Writes DATA into the new file PATH (0600) and fsyncs it.  Returns TRUE or
+ * FALSE with ERROR set. */
+static gboolean ckptdir_write_file(const char *path, const char *data,
+				   GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	gsize len = strlen(data), off = 0;
+
+	if (fd < 0)
+		return ckptdir_fail_errno(error, "cannot create", path);
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return ckptdir_fail_errno(error, "cannot write", path);
+		}
+		off += n;
+	}
+	if (fsync(fd) < 0) {
+		close(fd);
+		return ckptdir_fail_errno(error, "cannot fsync", path);
+	}
+	close(fd);
+	return TRUE;
+}
+
+char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
+		     GError **error)
+{
+	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) manifest = g_string_new(NULL);
+	g_autofree char *meta_data = ckptdir_meta_to_data(meta);
+	g_autofree char *meta_path = g_build_filename(writer->tmp,
+						      CKPTDIR_META, NULL);
+	g_autofree char *man_path = g_build_filename(writer->tmp,
+						     CKPTDIR_MANIFEST, NULL);
+	char *final = NULL;
+
+	if (!ckptdir_write_file(meta_path, meta_data, error) ||
+	    !ckptdir_collect(writer->tmp, NULL, files, TRUE, error))
+		goto out;
+	g_ptr_array_sort(files, ckptdir_cmp);
+	for (guint i = 0; i < files->len; i++) {
+		const char *rel = files->pdata[i];
+		g_autofree char *full = g_build_filename(writer->tmp, rel,
+							 NULL);
+		gint64 size;
+		g_autofree char *sum = ckptdir_checksum(full, &size, error);
+		if (!sum)
+			goto out;
+		if (ckptdir_fsync_path(full) < 0) {
+			ckptdir_fail_errno(error, "cannot fsync", full);
+			goto out;
+		}
+		g_string_append_printf(manifest, "%s %" G_GINT64_FORMAT " %s\n",
+				       sum, size, rel);
+	}
+	g_string_append_printf(manifest, "end %u\n", files->len);
+	if (!ckptdir_write_file(man_path, manifest->str, error))
+		goto out;
+	if (ckptdir_fsync_path(writer->images) < 0 ||
+	    ckptdir_fsync_path(writer->tmp) < 0) {
+		ckptdir_fail_errno(error, "cannot fsync", writer->tmp);
+		goto out;
+	}
+	if (rename(writer->tmp, writer->final) < 0) {
+		ckptdir_fail_errno(error, "cannot rename into", writer->final);
+		goto out;
+	}
+	ckptdir_fsync_path(writer->parent);
+	final = g_strdup(writer->final);
+out:
+	ckptdir_abort(writer);
+	return final;
+}
+
+/* Parses the metadata text DATA of DIR.  Returns it (caller frees) or NULL
+ * with ERROR set. */
+static CkptMeta *ckptdir_meta_from_data(const char *dir, const char *data,
+					GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *g = CKPTDIR_GROUP;
+	g_autoptr(CkptMeta) m = g_new0(CkptMeta, 1);
+
+	if (!g_key_file_load_from_data(kf, data, -1, G_KEY_FILE_NONE, NULL) ||
+	    !g_key_file_has_key(kf, g, "format", NULL)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: corrupt metadata (%s)", dir, CKPTDIR_META);
+		return NULL;
+	}
+	m->format = g_key_file_get_integer(kf, g, "format", NULL);
+	if (m->format > CKPTDIR_FORMAT_VERSION || m->format < 1) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_VERSION,
+			    "%s: checkpoint format %d is not supported by this "
+			    "xckpt (it reads up to %d)", dir, m->format,
+			    CKPTDIR_FORMAT_VERSION);
+		return NULL;
+	}
+	m->session = g_key_file_get_string(kf, g, "session", NULL);
+	m->time = g_key_file_get_int64(kf, g, "time", NULL);
+	m->xckpt_version = g_key_file_get_string(kf, g, "xckpt-version", NULL);
+	m->criu_version = g_key_file_get_string(kf, g, "criu-version", NULL);
+	m->kernel = g_key_file_get_string(kf, g, "kernel", NULL);
+	m->cwd = g_key_file_get_string(kf, g, "cwd", NULL);
+	m->display = g_key_file_get_string(kf, g, "display", NULL);
+	m->upstream = g_key_file_get_string(kf, g, "upstream", NULL);
+	m->argv = g_key_file_get_string_list(kf, g, "argv", NULL, NULL);
+	m->env = g_key_file_get_string_list(kf, g, "env", NULL, NULL);
+	if (!m->session || !m->argv) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: corrupt metadata (no session or command)",
+			    dir);
+		return NULL;
+	}
+	g_key_file_remove_group(kf, g, NULL);
+	m->extra = g_key_file_ref(kf);
+	return g_steal_pointer(&m);
+}
+
+CkptMeta *ckptdir_read_meta(const char *dir, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, CKPTDIR_META, NULL);
+	g_autofree char *data = NULL;
+
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: no such checkpoint directory", dir);
+		return NULL;
+	}
+	if (!g_file_get_contents(path, &data, NULL, NULL)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: not a checkpoint (no %s)", dir, CKPTDIR_META);
+		return NULL;
+	}
+	return ckptdir_meta_from_data(dir, data, error);
+}
+
+/* Checks that PATH belongs to the caller's user and that its mode gives
+ * nothing to group or others.  Returns TRUE or FALSE with ERROR set. */
+static gboolean ckptdir_check_owner(const char *path, GError **error)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return ckptdir_fail_errno(error, "cannot stat", path);
+	if (st.st_uid != geteuid()) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_OWNER,
+			    "%s belongs to uid %u, not to you (uid %u)", path,
+			    (unsigned)st.st_uid, (unsigned)geteuid());
+		return FALSE;
+	}
+	if (st.st_mode & 077) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_OWNER,
+			    "%s is open to other users (mode %04o); images "
+			    "hold process memory", path,
+			    (unsigned)(st.st_mode & 07777));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+CkptMeta *ckptdir_verify(const char *dir, GError **error)
+{
+	g_autofree char *man_path = g_build_filename(dir, CKPTDIR_MANIFEST,
+						     NULL);
+	g_autofree char *manifest = NULL;
+	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GHashTable) listed = g_hash_table_new(g_str_hash,
+							g_str_equal);
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(CkptMeta) meta = ckptdir_read_meta(dir, error);
+	guint n = 0, end = G_MAXUINT;
+
+	if (!meta || !ckptdir_check_owner(dir, error))
+		return NULL;
+	if (!g_file_get_contents(man_path, &manifest, NULL, NULL)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: incomplete checkpoint (no %s)", dir,
+			    CKPTDIR_MANIFEST);
+		return NULL;
+	}
+	lines = g_strsplit(manifest, "\n", -1);
+	for (guint i = 0; lines[i] && *lines[i]; i++) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
+		if (g_strv_length(f) == 2 && strcmp(f[0], "end") == 0) {
+			end = (guint)g_ascii_strtoull(f[1], NULL, 10);
+			break;
+		}
+		if (g_strv_length(f) != 3) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: corrupt manifest line %u", dir, i + 1);
+			return NULL;
+		}
+		g_autofree char *full = g_build_filename(dir, f[2], NULL);
+		gint64 size, want = g_ascii_strtoll(f[1], NULL, 10);
+		if (strstr(f[2], "..")) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: corrupt manifest path %s", dir, f[2]);
+			return NULL;
+		}
+		if (!g_file_test(full, G_FILE_TEST_EXISTS)) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is missing", dir, f[2]);
+			return NULL;
+		}
+		if (!ckptdir_check_owner(full, error))
+			return NULL;
+		g_autofree char *sum = ckptdir_checksum(full, &size, error);
+		if (!sum)
+			return NULL;
+		if (size != want) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is truncated or altered (%" G_GINT64_FORMAT
+				    " bytes, the manifest says %" G_GINT64_FORMAT ")",
+				    dir, f[2], size, want);
+			return NULL;
+		}
+		if (strcmp(sum, f[0]) != 0) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is corrupt (checksum mismatch)", dir,
+				    f[2]);
+			return NULL;
+		}
+		n++;
+	}
+	if (end != n) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: incomplete manifest", dir);
+		return NULL;
+	}
+	return g_steal_pointer(&meta);
+}
+
+gint64 ckptdir_size(const char *dir)
+{
+	g_autofree char *man_path = g_build_filename(dir, CKPTDIR_MANIFEST,
+						     NULL);
+	g_autofree char *manifest = NULL;
+	g_auto(GStrv) lines = NULL;
+	gint64 total = 0;
+
+	if (!g_file_get_contents(man_path, &manifest, NULL, NULL))
+		return -1;
+	lines = g_strsplit(manifest, "\n", -1);
+	for (guint i = 0; lines[i]; i++) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
+		if (g_strv_length(f) == 3)
+			total += g_ascii_strtoll(f[1], NULL, 10);
+	}
+	return total;
+}
+
+void ckptdir_sweep(const char *parent)
+{
+	GDir *d = g_dir_open(parent, 0, NULL);
+	const char *n;
+
+	while (d && (n = g_dir_read_name(d))) {
+		const char *tag = strstr(n, CKPTDIR_TMP_TAG);
+		if (n[0] != '.' || !tag)
+			continue;
+		long pid = strtol(tag + strlen(CKPTDIR_TMP_TAG), NULL, 10);
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		g_autofree char *full = g_build_filename(parent, n, NULL);
+		ckptdir_rmtree(full);
+	}
+	if (d)
+		g_dir_close(d);
+}

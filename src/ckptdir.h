@@ -1,0 +1,104 @@
+/*
+ * ckptdir.h: the checkpoint directory format.
+ *
+ * A checkpoint is one directory, written whole or not at all:
+ *
+ *   DIR/xckpt.meta     metadata (GKeyFile, group [checkpoint]), versioned
+ *   DIR/MANIFEST       one line per file: "SHA256 SIZE PATH", sorted by PATH;
+ *                      its own last line is "end N" (N = the number of files)
+ *   DIR/images/        CRIU's images
+ *   DIR/...            anything else the writer adds (logs, thumbnails)
+ *
+ * It is built in a hidden sibling directory (PARENT/.NAME.tmp-XXXXXX), every
+ * file fsync'd, then renamed into place and the parent fsync'd: an
+ * interrupted or failed checkpoint leaves the previous ones untouched and no
+ * half directory behind (a stale .tmp is removed by the next writer).
+ * Directories are 0700 and files 0600: images hold process memory.
+ *
+ * A reader verifies a directory before anything uses it: owner, format
+ * version, and every file's size and checksum against the manifest.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Errors of this module (codes: CkptdirError). */
+#define CKPTDIR_ERROR (ckptdir_error_quark())
+GQuark ckptdir_error_quark(void);
+
+/* What went wrong. */
+typedef enum {
+	CKPTDIR_ERROR_IO,	/* a system call failed */
+	CKPTDIR_ERROR_EXISTS,	/* the target directory exists */
+	CKPTDIR_ERROR_CORRUPT,	/* missing, truncated or altered */
+	CKPTDIR_ERROR_VERSION,	/* written by a newer format */
+	CKPTDIR_ERROR_OWNER,	/* another user's, or open to others */
+} CkptdirError;
+
+/* The format this build writes, and the newest it reads. */
+#define CKPTDIR_FORMAT_VERSION 1
+
+/* The metadata of one checkpoint. */
+typedef struct {
+	int format;		/* format version (CKPTDIR_FORMAT_VERSION) */
+	char *session;		/* session name */
+	char **argv;		/* the app's command line (NULL-terminated) */
+	char *cwd;		/* the app's working directory */
+	char **env;		/* the app's environment (NULL-terminated) */
+	gint64 time;		/* when it was taken, seconds since the epoch */
+	char *xckpt_version;	/* the xckpt version that wrote it */
+	char *criu_version;	/* `criu --version` of the CRIU that dumped */
+	char *kernel;		/* uname -r of the machine it was taken on */
+	char *display;		/* the proxy's display, or NULL (no X) */
+	char *upstream;		/* the X display the proxy talked to, or NULL */
+	GKeyFile *extra;	/* other groups later issues add (X state,
+				 * terminals); may be NULL */
+} CkptMeta;
+
+/* A checkpoint directory being written (opaque). */
+typedef struct CkptWriter CkptWriter;
+
+/* Frees META and everything it holds; NULL is fine. */
+void ckptdir_meta_free(CkptMeta *meta);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkptMeta, ckptdir_meta_free)
+
+/* Starts writing a checkpoint that will become PARENT/NAME: creates PARENT
+ * (0700) when missing and a temporary sibling directory with an images/
+ * subdirectory.  Returns a writer the caller ends with ckptdir_commit() or
+ * ckptdir_abort(), or NULL with ERROR set.  PARENT/NAME must not exist. */
+CkptWriter *ckptdir_begin(const char *parent, const char *name,
+			  GError **error);
+
+/* The temporary directory being written (owned by WRITER). */
+const char *ckptdir_path(CkptWriter *writer);
+
+/* The images/ directory inside it, where CRIU writes (owned by WRITER). */
+const char *ckptdir_images(CkptWriter *writer);
+
+/* Writes META and the manifest, makes every file 0600 and directory 0700,
+ * fsyncs everything, and renames the directory into place.  Frees WRITER in
+ * every case; on failure the temporary directory is removed.  Returns the
+ * final path (caller frees) or NULL with ERROR set. */
+char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
+		     GError **error);
+
+/* Removes the temporary directory and frees WRITER; NULL is fine. */
+void ckptdir_abort(CkptWriter *writer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkptWriter, ckptdir_abort)
+
+/* Reads DIR's metadata without checking the images (for listings).
+ * Returns it (caller frees with ckptdir_meta_free) or NULL with ERROR. */
+CkptMeta *ckptdir_read_meta(const char *dir, GError **error);
+
+/* Verifies DIR: it belongs to the caller's user and is not open to others,
+ * its format is not newer than this build's, and every file matches the
+ * manifest (size and SHA-256), with no file missing.  Returns the metadata
+ * (caller frees) or NULL with a one-line ERROR naming the problem. */
+CkptMeta *ckptdir_verify(const char *dir, GError **error);
+
+/* The total size in bytes of the files DIR's manifest lists, or -1. */
+gint64 ckptdir_size(const char *dir);
+
+/* Removes the stale temporary directories an interrupted writer left in
+ * PARENT (only those whose writer process is gone). */
+void ckptdir_sweep(const char *parent);
