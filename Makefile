@@ -34,7 +34,8 @@ GEN_H      := $(B)/gen/proto-tables.h
 
 XPROXY_OBJ := $(XPROXY_SRC:%.c=$(B)/%.o) $(B)/gen/proto-tables.o
 PTY_OBJ    := $(PTY_SRC:%.c=$(B)/%.o)
-MAIN_OBJ   := $(MAIN_SRC:%.c=$(B)/%.o)
+MAIN_OBJ   := $(B)/src/xckpt.o
+SRCLIB_OBJ := $(filter-out $(MAIN_OBJ),$(MAIN_SRC:%.c=$(B)/%.o))
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/%.o)
 
 .PHONY: all deps check unit e2e demo bench install clean
@@ -53,11 +54,14 @@ $(B)/libxproxy.a: $(XPROXY_OBJ)
 	$(AR) rcs $@ $^
 $(B)/libptysupport.a: $(PTY_OBJ)
 	$(AR) rcs $@ $^
+# Everything of src/ but main(), so that unit tests link it too.
+$(B)/libxckpt.a: $(SRCLIB_OBJ)
+	$(AR) rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
+$(BIN): $(MAIN_OBJ) $(B)/libxckpt.a $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(if $(PTY_OBJ),-lvterm)
 
-$(B)/test-unit: $(UNIT_OBJ) $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
+$(B)/test-unit: $(UNIT_OBJ) $(B)/libxckpt.a $(B)/libxproxy.a $(if $(PTY_OBJ),$(B)/libptysupport.a)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit $(if $(PTY_OBJ),-lvterm)
 
 # deps: install what is missing (Debian packages, a working CRIU).  Quick when
