@@ -67,7 +67,7 @@ $(B)/test-unit: $(UNIT_OBJ) $(B)/libxckpt.a $(B)/libxproxy.a $(if $(PTY_OBJ),$(B
 # deps: install what is missing (Debian packages, a working CRIU).  Quick when
 # everything is there.  check and demo run it first.
 deps:
-	@resources/deps.sh
+	@B=$(B) resources/deps.sh
 
 unit: $(B)/test-unit
 	$(B)/test-unit
