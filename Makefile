@@ -99,4 +99,4 @@ install: $(BIN)
 clean:
 	rm -rf $(B) xckpt
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path '$(B)/criu*' -prune -o -name '*.d' -type f -print 2>/dev/null)
