@@ -1,0 +1,119 @@
+#!/bin/sh
+# t-install.sh: `make install` into a temporary DESTDIR, with the default and
+# with another PREFIX, puts the command, the man page and the bash completion
+# where they belong; the man page renders without warnings; the completion
+# completes commands, options and session names; the installed command runs.
+set -eu
+
+B=${B:-build}
+XCKPT=${XCKPT:-./xckpt}
+T=t-install
+FAILED=0
+DIR=
+
+# t_ok MESSAGE: print a passing check.
+t_ok() {
+	echo "ok $T: $*"
+}
+
+# t_fail MESSAGE: print a failing check and remember the failure.
+t_fail() {
+	echo "FAIL $T: $*"
+	FAILED=1
+}
+
+# t_cleanup: remove the temporary directory.
+t_cleanup() {
+	[ -z "$DIR" ] || rm -rf "$DIR"
+}
+trap t_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# t_install PREFIX: run make install with PREFIX into $DIR/dest-NAME and
+# check the three installed files.  Prints the destination root.
+t_install() {
+	dest=$DIR/dest$(echo "$1" | tr / -)
+	if ! make -s --no-print-directory -o "$XCKPT" install B="$B" BIN="$XCKPT" \
+		PREFIX="$1" DESTDIR="$dest" >"$DIR/install.log" 2>&1; then
+		t_fail "make install PREFIX=$1 failed: $(tail -n1 "$DIR/install.log")"
+		return 0
+	fi
+	root=$dest$1
+	if [ -x "$root/bin/xckpt" ] && cmp -s "$root/bin/xckpt" "$XCKPT"; then
+		t_ok "PREFIX=$1: bin/xckpt installed, executable, same as $XCKPT"
+	else
+		t_fail "PREFIX=$1: bin/xckpt missing, not executable or not $XCKPT"
+	fi
+	for f in share/man/man1/xckpt.1 share/bash-completion/completions/xckpt; do
+		if [ -f "$root/$f" ] && [ ! -x "$root/$f" ]; then
+			t_ok "PREFIX=$1: $f installed (mode $(stat -c %a "$root/$f"))"
+		else
+			t_fail "PREFIX=$1: $f missing or executable"
+		fi
+	done
+	strays=$(cd "$dest" && find . -type f | grep -v -e '/bin/xckpt$' \
+		-e '/man1/xckpt.1$' -e '/completions/xckpt$' || true)
+	[ -z "$strays" ] || t_fail "PREFIX=$1: unexpected files installed: $strays"
+}
+
+[ -x "$XCKPT" ] || { echo "FAIL $T: no $XCKPT: build it first (make)"; exit 1; }
+DIR=$(mktemp -d /tmp/xckpt-t-install.XXXXXX)
+
+t_install /usr/local
+t_install /opt/xckpt
+root=$DIR/dest-usr-local/usr/local
+
+man=$root/share/man/man1/xckpt.1
+if [ -f "$man" ]; then
+	warn=$(groff -man -ww -z "$man" 2>&1)
+	if [ -z "$warn" ]; then
+		t_ok "the man page renders without warnings (groff -man -ww)"
+	else
+		t_fail "groff warns about the man page: $(echo "$warn" | head -n1)"
+	fi
+	text=$(groff -man -Tutf8 "$man" 2>/dev/null | sed 's/.\x08//g')
+	for w in 'xckpt run' 'xckpt list' 'xckpt kill' '--detach' '--display' '--name' \
+		DISPLAY XAUTHORITY XDG_RUNTIME_DIR 'EXIT STATUS' FILES; do
+		case $text in
+		*"$w"*) ;;
+		*) t_fail "the man page does not mention '$w'" ;;
+		esac
+	done
+fi
+
+# The completion, with a stand-in xckpt that lists two sessions.
+comp=$root/share/bash-completion/completions/xckpt
+if [ -f "$comp" ]; then
+	mkdir "$DIR/stub"
+	cat >"$DIR/stub/xckpt" <<-'EOF'
+	#!/bin/sh
+	[ "$1" = list ] || exit 2
+	echo 'NAME PID DISPLAY UPSTREAM COMMAND'
+	echo 'notes 100 :5 :0 gedit'
+	echo 'term 101 :6 :0 xterm'
+	EOF
+	chmod +x "$DIR/stub/xckpt"
+	got=$(PATH="$DIR/stub:$PATH" bash -c '
+		. "$1"
+		t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _xckpt; echo "${COMPREPLY[*]}"; }
+		t xckpt ""; t xckpt ki; t xckpt kill ""; t xckpt kill t; t xckpt run --d
+		complete -p xckpt' _ "$comp" 2>&1)
+	want="run list kill
+kill
+notes term
+term
+--display --detach
+complete -F _xckpt xckpt"
+	if [ "$got" = "$want" ]; then
+		t_ok "the completion completes commands, session names and options"
+	else
+		t_fail "the completion gave: $(echo "$got" | tr '\n' '|')"
+	fi
+fi
+
+if out=$("$root/bin/xckpt" --help 2>&1) && echo "$out" | grep -q run; then
+	t_ok "the installed xckpt --help runs and describes run"
+else
+	t_fail "the installed xckpt --help failed or does not describe run"
+fi
+exit $FAILED
