@@ -1,0 +1,172 @@
+#!/bin/sh
+# demo.sh: show xckpt at work (run by `make demo`).
+#
+# Starts a private Xvfb (with its own cookie) on a free display, runs gedit on
+# a text file through `xckpt run --detach`, types a line into it with xdotool,
+# saves the file with Ctrl+S, takes screenshots of the gedit window and prints
+# a verdict: the window is up, gedit talks to the proxy's display and not to
+# the server's, the typed text changed the pixels and reached the file.
+# Everything lands in demo-out/TIMESTAMP/.  Only the processes started here
+# are ended, by pid.
+#
+# Checkpoint and restart come in a later issue; then this demo will show them.
+#
+# Environment:
+#   XCKPT                the command to run (default: ./xckpt)
+#   XCKPT_DEMO_DISPLAYS  "FIRST LAST": the range of display numbers to pick a
+#                        free one from (default: "500 549")
+#   XCKPT_DEMO_OUT       where to put the results (default: demo-out)
+set -eu
+
+cd "$(dirname "$0")/.."
+XCKPT=${XCKPT:-./xckpt}
+RANGE=${XCKPT_DEMO_DISPLAYS:-500 549}
+OUTROOT=${XCKPT_DEMO_OUT:-demo-out}
+TEXT="Typed through the xckpt proxy."
+
+XVFB_PID=
+SESSION=
+OUT=
+FAILED=0
+
+# demo_die MESSAGE: print a one-line error and exit non-zero (cleanup runs).
+demo_die() {
+	echo "xckpt demo: $*" >&2
+	exit 1
+}
+
+# demo_say MESSAGE: print a progress line.
+demo_say() {
+	echo "xckpt demo: $*"
+}
+
+# demo_check OK MESSAGE: print a verdict line, PASS when OK is 0.
+demo_check() {
+	if [ "$1" = 0 ]; then
+		echo "  PASS  $2"
+	else
+		echo "  FAIL  $2"
+		FAILED=1
+	fi
+}
+
+# demo_cleanup: end the session and the Xvfb started here.
+demo_cleanup() {
+	if [ -n "$SESSION" ]; then
+		"$XCKPT" kill "$SESSION" >/dev/null 2>&1 || true
+	fi
+	if [ -n "$XVFB_PID" ] && kill -0 "$XVFB_PID" 2>/dev/null; then
+		kill "$XVFB_PID" 2>/dev/null || true
+		wait "$XVFB_PID" 2>/dev/null || true
+	fi
+}
+trap demo_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# demo_wait SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# fail after SECONDS.
+demo_wait() {
+	left=$(($1 * 10))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		left=$((left - 1))
+		[ $left -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# demo_xvfb: start Xvfb on the first free display of RANGE, with a fresh
+# cookie in $OUT/Xauthority.  Sets DISPLAY_NUM and XVFB_PID.
+demo_xvfb() {
+	set -- $RANGE
+	n=$1
+	while [ "$n" -le "$2" ]; do
+		if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then
+			: >"$OUT/Xauthority"
+			xauth -q -f "$OUT/Xauthority" add ":$n" . "$(mcookie)"
+			Xvfb ":$n" -screen 0 1024x768x24 -nolisten tcp -auth "$OUT/Xauthority" \
+				>"$OUT/xvfb.log" 2>&1 &
+			XVFB_PID=$!
+			if demo_wait 10 env XAUTHORITY="$OUT/Xauthority" xdpyinfo -display ":$n"; then
+				DISPLAY_NUM=$n
+				return 0
+			fi
+			kill "$XVFB_PID" 2>/dev/null || true
+			wait "$XVFB_PID" 2>/dev/null || true
+			XVFB_PID=
+		fi
+		n=$((n + 1))
+	done
+	demo_die "no free X display in $RANGE (set XCKPT_DEMO_DISPLAYS)"
+}
+
+# demo_env_of PID NAME: print the value of variable NAME in PID's environment.
+demo_env_of() {
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n "s/^$2=//p" | head -n1
+}
+
+[ -x "$XCKPT" ] || demo_die "no $XCKPT: build it first (make)"
+for tool in Xvfb xauth mcookie xdpyinfo xwininfo xdotool import compare gedit dbus-run-session; do
+	command -v "$tool" >/dev/null 2>&1 || demo_die "$tool is missing: run 'make deps'"
+done
+
+OUT=$OUTROOT/$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+demo_xvfb
+export DISPLAY=":$DISPLAY_NUM" XAUTHORITY="$OUT/Xauthority"
+demo_say "Xvfb on $DISPLAY (pid $XVFB_PID); results in $OUT"
+
+printf 'xckpt demo\n\nThis file is shown by gedit, running through the xckpt X11 proxy.\n' >"$OUT/demo.txt"
+cp "$OUT/demo.txt" "$OUT/demo.txt.orig"
+
+# gedit with its own D-Bus inside the session, and nothing activated outside.
+NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory \
+	"$XCKPT" run --name "demo-$$" --detach -- \
+	dbus-run-session -- gedit --new-window "$OUT/demo.txt" >"$OUT/xckpt-run.out" 2>"$OUT/xckpt-run.err" ||
+	demo_die "xckpt run failed: $(tail -n1 "$OUT/xckpt-run.err")"
+SESSION=$(tail -n1 "$OUT/xckpt-run.out")
+[ -n "$SESSION" ] || demo_die "xckpt run --detach printed no session name"
+demo_say "session $SESSION started"
+"$XCKPT" list >"$OUT/xckpt-list.txt" 2>&1 || true
+
+# The gedit window, on the real server.
+WID=
+i=0
+while [ -z "$WID" ]; do
+	WID=$(xdotool search --onlyvisible --class gedit 2>/dev/null | tail -n1 || true)
+	i=$((i + 1))
+	[ -n "$WID" ] || [ $i -lt 300 ] || demo_die "no gedit window appeared on $DISPLAY within 30 s"
+	[ -n "$WID" ] || sleep 0.1
+done
+sleep 1.5 # let gedit finish its first paint
+GPID=$(xdotool getwindowpid "$WID" 2>/dev/null || true)
+GDISPLAY=
+[ -z "$GPID" ] || GDISPLAY=$(demo_env_of "$GPID" DISPLAY)
+import -display "$DISPLAY" -window "$WID" "$OUT/before.png"
+
+xdotool windowfocus --sync "$WID" 2>/dev/null || xdotool windowfocus "$WID"
+xdotool key --clearmodifiers ctrl+End Return
+xdotool type --delay 30 "$TEXT"
+sleep 0.5
+xdotool key --clearmodifiers ctrl+s
+demo_wait 5 grep -qF "$TEXT" "$OUT/demo.txt" || true
+sleep 0.5
+import -display "$DISPLAY" -window "$WID" "$OUT/through-proxy.png"
+changed=$(compare -metric AE "$OUT/before.png" "$OUT/through-proxy.png" null: 2>&1 || true)
+
+echo
+echo "xckpt demo verdict ($OUT):"
+if xwininfo -display "$DISPLAY" -id "$WID" 2>/dev/null | grep -q IsViewable; then ok=0; else ok=1; fi
+demo_check $ok "gedit window 0x$(printf %x "$WID") is up (viewable) on $DISPLAY"
+if [ -n "$GDISPLAY" ] && [ "$GDISPLAY" != "$DISPLAY" ]; then ok=0; else ok=1; fi
+demo_check $ok "gedit (pid ${GPID:-?}) talks to the proxy display ${GDISPLAY:-?}, not to $DISPLAY"
+case $changed in
+'' | *[!0-9]*) ok=1 ;;
+*) [ "$changed" -gt 0 ] && ok=0 || ok=1 ;;
+esac
+demo_check $ok "typing changed ${changed:-?} pixels of the window (before.png -> through-proxy.png)"
+if grep -qF "$TEXT" "$OUT/demo.txt"; then ok=0; else ok=1; fi
+demo_check $ok "Ctrl+S saved the typed line to demo.txt"
+echo "  screenshot: $OUT/through-proxy.png"
+[ "$FAILED" = 0 ] || demo_die "the demo failed (logs in $OUT)"
