@@ -42,6 +42,12 @@ deps_list() {
 	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"
 }
 
+# deps_apt_error LOG: print apt's first error line in LOG (or its last line)
+# and where the whole log is.
+deps_apt_error() {
+	echo "$(grep -m1 '^E:' "$1" || tail -n1 "$1") (log: $1)"
+}
+
 # deps_missing: print the packages of packages.txt that are not installed.
 deps_missing() {
 	pkgs=$(deps_list "$RES/packages.txt")
@@ -55,18 +61,19 @@ deps_missing() {
 
 # deps_packages: install the missing Debian packages, if any.
 deps_packages() {
-	missing=$(deps_missing | tr '\n' ' ')
+	missing=$(deps_missing | tr '\n' ' ' | sed 's/ $//')
 	[ -n "$missing" ] || return 0
 	[ "$(id -u)" = 0 ] ||
 		deps_die "missing packages ($missing); run 'make deps' as root or install them"
 	deps_say "installing $missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get -q -o DPkg::Lock::Timeout=600 update >"$B/deps-apt.log" 2>&1 ||
-		deps_die "apt-get update failed (see $B/deps-apt.log)"
+	log=$B/deps-apt.log
+	apt-get -q -o DPkg::Lock::Timeout=600 update >"$log" 2>&1 ||
+		deps_die "apt-get update failed: $(deps_apt_error "$log")"
 	# shellcheck disable=SC2086
-	apt-get -q -y -o DPkg::Lock::Timeout=600 install $missing >>"$B/deps-apt.log" 2>&1 ||
-		deps_die "apt-get install $missing failed (see $B/deps-apt.log)"
-	missing=$(deps_missing | tr '\n' ' ')
+	apt-get -q -y -o DPkg::Lock::Timeout=600 install $missing >>"$log" 2>&1 ||
+		deps_die "apt-get install $missing failed: $(deps_apt_error "$log")"
+	missing=$(deps_missing | tr '\n' ' ' | sed 's/ $//')
 	[ -z "$missing" ] || deps_die "still missing after apt-get install: $missing"
 }
 
@@ -91,6 +98,9 @@ deps_criu_recorded() {
 	[ -f "$B/criu.path" ] && [ -f "$B/criu.stamp" ] || return 1
 	path=$(cat "$B/criu.path")
 	[ -x "$path" ] || return 1
+	case $path in
+	*/criu/bin/criu) [ -x "${path%/bin/criu}/root/usr/sbin/criu" ] || return 1 ;;
+	esac
 	[ "$(cat "$B/criu.stamp")" = "$(uname -r) $path" ]
 }
 
@@ -165,7 +175,7 @@ deps_fetch_debs() {
 		-o APT::Sandbox::User=root -o Acquire::Languages=none
 	log=$CACHE/apt.log
 	if ! apt-get "$@" update >"$log" 2>&1 || grep -q '^E:' "$log"; then
-		deps_die "cannot download criu from $SUITE: apt-get update failed: $(grep -m1 '^E:' "$log" || tail -n1 "$log")"
+		deps_die "cannot download criu from $SUITE: apt-get update failed: $(deps_apt_error "$log")"
 	fi
 	# apt keeps only a Release it verified; check it again with the keyring.
 	rel=$(ls "$apt/lists/"*"_dists_${SUITE}_InRelease" 2>/dev/null | head -n1)
@@ -179,7 +189,7 @@ deps_fetch_debs() {
 	# shellcheck disable=SC2086
 	if ! (cd "$tmp" && apt-get "$@" download $pkgs) >>"$log" 2>&1; then
 		rm -rf "$tmp"
-		deps_die "cannot download criu from $SUITE: apt-get download failed: $(grep -m1 '^E:' "$log" || tail -n1 "$log")"
+		deps_die "cannot download criu from $SUITE: apt-get download failed: $(deps_apt_error "$log")"
 	fi
 	for p in $pkgs; do
 		set -- "$tmp/${p}"_*.deb
