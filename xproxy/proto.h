@@ -87,8 +87,9 @@ typedef struct ProtoExt ProtoExt;
 /* How a walk ended. */
 typedef enum {
 	PROTO_WALK_OK = 0,
-	PROTO_WALK_BAD_LENGTH,	/* the fields run past the message, or a
-				 * fixed-size message has the wrong length */
+	PROTO_WALK_BAD_LENGTH,	/* the fields run past the message (a
+				 * message longer than its fields is not
+				 * an error: the server judges that) */
 	PROTO_WALK_BAD_VALUE,	/* a list count or switch value the tables
 				 * cannot follow (e.g. an absurd count) */
 } ProtoWalkResult;
@@ -133,6 +134,22 @@ const ProtoMsg *proto_ge_event(const ProtoExt *ext, guint evtype);
 
 /* MSG's name, e.g. "CreateWindow" (static). */
 const char *proto_msg_name(const ProtoMsg *msg);
+
+/* XKEYBOARD: all XKB events share one event code (XKB's number 0) and are
+ * told apart by the xkbType byte at offset 1.  proto_event(xkb, 0) returns a
+ * program that dispatches on that byte by itself (and fails with
+ * PROTO_WALK_BAD_VALUE on an unknown xkbType); proto_xkb_event() gives the
+ * description of one subtype (static, or NULL when none). */
+const ProtoMsg *proto_xkb_event(guint subtype);
+
+/* The size every MSG has at least (requests: header included, in the normal
+ * form -- add 4 for BIG-REQUESTS; replies and events: 32).  A shorter buffer
+ * gives PROTO_WALK_BAD_LENGTH. */
+gsize proto_msg_min_size(const ProtoMsg *msg);
+
+/* Whether MSG also carries file descriptors (SCM_RIGHTS, no wire bytes),
+ * e.g. RANDR CreateLease's reply. */
+gboolean proto_msg_has_fds(const ProtoMsg *msg);
 
 /* The kind of the bad value that error number NUM (relative to EXT's first
  * error; the core code for core) carries at offset 4, e.g. PROTO_K_WINDOW for
