@@ -17,6 +17,10 @@
 #   XCKPT_CACHE  where downloaded .debs and the private apt lists are kept
 #                across builds (default: ${XDG_CACHE_HOME:-$HOME/.cache}/xckpt)
 #   XCKPT_CRIU_SUITE  Debian suite to fetch criu from (default: trixie)
+#   XCKPT_APT_ETC  the apt configuration to derive the archive from (default:
+#                /etc/apt; for tests)
+#
+# `deps.sh --archive-uri` only prints the archive URI it would fetch from.
 set -eu
 
 B=${B:-build}
@@ -24,6 +28,7 @@ RES=$(cd "$(dirname "$0")" && pwd)
 CACHE=${XCKPT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/xckpt}
 SUITE=${XCKPT_CRIU_SUITE:-trixie}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+APT_ETC=${XCKPT_APT_ETC:-/etc/apt}
 
 # deps_die MESSAGE: print a one-line error and exit non-zero.
 deps_die() {
@@ -111,7 +116,7 @@ deps_criu_recorded() {
 deps_archive_uri() {
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	{
-		for f in /etc/apt/sources.list.d/*.sources; do
+		for f in "$APT_ETC"/sources.list.d/*.sources; do
 			[ -f "$f" ] || continue
 			# deb822: one stanza per paragraph; print "SUITES<TAB>URI"
 			awk '
@@ -130,7 +135,7 @@ deps_archive_uri() {
 				key == "enabled" { enabled = tolower(line) }
 				END { flush() }' "$f"
 		done
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		for f in "$APT_ETC"/sources.list "$APT_ETC"/sources.list.d/*.list; do
 			[ -f "$f" ] || continue
 			# one-line format: deb [options] URI SUITE COMPONENT...
 			awk '$1 == "deb" {
@@ -159,7 +164,7 @@ deps_fetch_debs() {
 	[ -n "$need" ] || return 0
 
 	uri=$(deps_archive_uri)
-	[ -n "$uri" ] || deps_die "cannot download criu from $SUITE: no Debian archive found in /etc/apt/sources.list{,.d}"
+	[ -n "$uri" ] || deps_die "cannot download criu from $SUITE: no Debian archive found in $APT_ETC/sources.list{,.d}"
 	[ -f "$KEYRING" ] || deps_die "cannot download criu from $SUITE: $KEYRING is missing (install debian-archive-keyring)"
 	arch=$(dpkg --print-architecture)
 	deps_say "fetching criu from $SUITE ($uri) into $CACHE"
@@ -263,6 +268,14 @@ deps_criu() {
 	deps_private_criu
 }
 
+case ${1:-} in
+--archive-uri)
+	deps_archive_uri
+	exit 0
+	;;
+'') ;;
+*) deps_die "unknown argument '$1' (usage: deps.sh [--archive-uri])" ;;
+esac
 mkdir -p "$B"
 deps_packages
 deps_criu

@@ -4,6 +4,7 @@
 # detached, after which it is the same pid and goes on counting.  This proves
 # the CRIU provisioning of resources/deps.sh on this machine.
 set -eu
+cd "$(dirname "$0")/../.."
 
 B=${B:-build}
 T=t-criu
@@ -43,16 +44,24 @@ t_cleanup() {
 trap t_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# t_count: print the loop's last count (0 when none yet).
+# t_count: print the loop's last count (0 when none yet).  The loop
+# truncates and rewrites the file: an empty read is retried.
 t_count() {
-	c=$(cat "$DIR/count" 2>/dev/null || true)
+	tries=0
+	c=
+	while [ -z "$c" ] && [ $tries -lt 20 ]; do
+		c=$(cat "$DIR/count" 2>/dev/null || true)
+		tries=$((tries + 1))
+		[ -n "$c" ] || sleep 0.01
+	done
 	echo "${c:-0}"
 }
 
-# t_wait_count MIN: wait up to 5 s for the count to reach MIN.
+# t_wait_count MIN: wait up to 5 s for the count to reach MIN; the count
+# reached is left in COUNT.
 t_wait_count() {
 	i=0
-	while [ "$(t_count)" -lt "$1" ]; do
+	while COUNT=$(t_count) && [ "$COUNT" -lt "$1" ]; do
 		i=$((i + 1))
 		[ $i -le 100 ] || return 1
 		sleep 0.05
@@ -106,8 +115,8 @@ else
 	t_fail "criu restore brought back pid $restored, expected live pid $PID"
 fi
 if t_wait_count $((before + 3)); then
-	t_ok "the restored loop goes on counting ($before -> $(t_count))"
+	t_ok "the restored loop goes on counting ($before -> $COUNT)"
 else
-	t_fail "the restored loop does not count on (stuck at $(t_count), dumped at $before)"
+	t_fail "the restored loop does not count on (stuck at $COUNT, dumped at $before)"
 fi
 exit $FAILED

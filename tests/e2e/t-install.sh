@@ -4,6 +4,7 @@
 # where they belong; the man page renders without warnings; the completion
 # completes commands, options and session names; the installed command runs.
 set -eu
+cd "$(dirname "$0")/../.."
 
 B=${B:-build}
 XCKPT=${XCKPT:-./xckpt}
