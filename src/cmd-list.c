@@ -1,0 +1,102 @@
+/*
+ * cmd-list.c: `xckpt list`: the live sessions, one line each.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "src/cmd.h"
+#include "src/control.h"
+#include "src/sessinfo.h"
+#include "src/statedir.h"
+
+/* Whether process PID exists and is not a zombie. */
+static gboolean cmd_list_pid_alive(pid_t pid)
+{
+	char path[64];
+	g_autofree char *data = NULL;
+	const char *p;
+
+	if (pid <= 0)
+		return FALSE;
+	g_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!g_file_get_contents(path, &data, NULL, NULL))
+		return FALSE;
+	p = strrchr(data, ')');
+	return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Loads session NAME of DIR if it is live.  A stale one (no daemon listens
+ * on its socket and its pid is gone) is removed.  Returns the metadata
+ * (caller frees) or NULL. */
+static SessInfo *cmd_list_load(const char *dir, const char *name)
+{
+	g_autofree char *info_path = statedir_file(dir, name, "session");
+	g_autofree char *sock = statedir_file(dir, name, "sock");
+	g_autoptr(SessInfo) info = sessinfo_load(info_path, NULL);
+	g_autoptr(GError) error = NULL;
+	int fd;
+
+	fd = control_connect(sock, &error);
+	if (fd >= 0) {
+		close(fd);
+		return g_steal_pointer(&info);
+	}
+	if (g_error_matches(error, CONTROL_ERROR_DOMAIN,
+			    CONTROL_ERROR_NO_DAEMON) &&
+	    (info == NULL || !cmd_list_pid_alive(info->pid)))
+		statedir_remove(dir, name);
+	return NULL;
+}
+
+/* Returns the live sessions of the state directory, sorted by name, and
+ * removes the stale ones (caller frees the array and its SessInfo). */
+GPtrArray *cmd_list_sessions(void)
+{
+	g_autofree char *dir = statedir_path();
+	g_auto(GStrv) names = statedir_names(dir);
+	GPtrArray *out = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)sessinfo_free);
+
+	for (int i = 0; names[i] != NULL; i++) {
+		SessInfo *info = cmd_list_load(dir, names[i]);
+		if (info != NULL)
+			g_ptr_array_add(out, info);
+	}
+	return out;
+}
+
+/* `xckpt list`. */
+int cmd_list_exec(int argc, char **argv)
+{
+	const CmdEntry *entry = cmd_find("list");
+	const GOptionEntry entries[] = { { NULL } };
+	g_autoptr(GPtrArray) sessions = NULL;
+
+	if (!cmd_parse(entry, entries,
+		       "Lists the live sessions: a header line, then one line per "
+		       "session with its\nname, the session daemon's pid, the "
+		       "proxy's display, the upstream X display\nand the command. "
+		       "Entries whose daemon has died are removed.",
+		       FALSE, &argc, &argv))
+		return CMD_USAGE;
+	if (argc > 1)
+		return cmd_usage_error(entry, "unexpected argument '%s'",
+				       argv[1]);
+	sessions = cmd_list_sessions();
+	printf("%-24s %8s %-8s %-12s %s\n", "NAME", "PID", "DISPLAY",
+	       "UPSTREAM", "COMMAND");
+	for (guint i = 0; i < sessions->len; i++) {
+		SessInfo *info = g_ptr_array_index(sessions, i);
+		g_autofree char *cmdline = sessinfo_command_line(info);
+
+		printf("%-24s %8d %-8s %-12s %s\n", info->name, (int)info->pid,
+		       info->display ? info->display : "-",
+		       info->upstream ? info->upstream : "-", cmdline);
+	}
+	return CMD_OK;
+}

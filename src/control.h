@@ -1,0 +1,162 @@
+/*
+ * control.h: the control-socket protocol between the `xckpt` command and a
+ * session daemon.
+ *
+ * Transport: a SOCK_STREAM unix socket, STATEDIR/NAME.sock (see statedir.h),
+ * or one end of a socketpair handed to the daemon by `xckpt run` in the
+ * foreground.
+ *
+ * Framing: every message is an 8-byte header, then the body:
+ *
+ *   u32 type     a ControlType, little-endian
+ *   u32 length   body length in bytes, little-endian, at most CONTROL_MAX_BODY
+ *   u8  body[length]
+ *
+ * Integers inside bodies are little-endian u32; text is UTF-8 without a NUL.
+ * A peer that receives a bad frame (too long) closes the connection; a peer
+ * that receives a message type it does not know answers ERROR (daemon) or
+ * ignores it (client), so both sides can grow.
+ *
+ * Conversation: the client speaks first with HELLO {u32 version, u32 flags}.
+ * The daemon answers HELLO {u32 version, u32 daemon pid} when the versions
+ * match, or ERROR "..." and closes.  Then the client sends requests; each is
+ * answered by its reply, DONE or ERROR.  A client that set
+ * CONTROL_HELLO_OUTPUT also receives, unasked, the app's OUTPUT and, when the
+ * session is over, EXIT.
+ *
+ *   type        dir  body
+ *   HELLO       <>   u32 version, u32 flags (client) | u32 pid (daemon)
+ *   ERROR        >   text: why a request (or the hello) was refused
+ *   DONE         >   empty: the request was carried out
+ *   OUTPUT       >   u8 stream (1 stdout, 2 stderr), bytes
+ *   EXIT         >   u32 the app's wait status; the session is over
+ *   SIGNAL      <    u32 signal number, delivered to the app's process group
+ *   KILL        <    u32 grace period in ms (0: default); DONE once every
+ *                    process of the session has ended
+ *   INFO        <>   request: empty; reply: the session metadata (sessinfo.h)
+ *
+ * Reserved for later versions (the numbers are fixed now):
+ *   16-31  checkpoint/restart (issue 3/4): CHECKPOINT, QUIESCE, RESUME,
+ *          PROGRESS
+ *   32-47  terminals (issue 5): ATTACH, INPUT, RESIZE, DETACH, REDRAW
+ *
+ * The version changes whenever an existing message changes meaning; new
+ * message types alone do not need a new version.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+/* The protocol version this build speaks. */
+#define CONTROL_VERSION 1
+
+/* The longest message body accepted. */
+#define CONTROL_MAX_BODY (1u << 20)
+
+/* The header size. */
+#define CONTROL_HEADER 8
+
+/* Message types (see the table above). */
+typedef enum {
+	CONTROL_HELLO = 1,
+	CONTROL_ERROR = 2,
+	CONTROL_DONE = 3,
+	CONTROL_OUTPUT = 4,
+	CONTROL_EXIT = 5,
+	CONTROL_SIGNAL = 6,
+	CONTROL_KILL = 7,
+	CONTROL_INFO = 8,
+} ControlType;
+
+/* HELLO flags from the client. */
+#define CONTROL_HELLO_OUTPUT 0x1	/* stream OUTPUT and EXIT to me */
+
+/* OUTPUT streams. */
+#define CONTROL_STDOUT 1
+#define CONTROL_STDERR 2
+
+/* Errors of this module (codes: ControlError). */
+#define CONTROL_ERROR_DOMAIN (control_error_quark())
+GQuark control_error_quark(void);
+
+/* What went wrong. */
+typedef enum {
+	CONTROL_ERROR_IO,	/* a system call failed */
+	CONTROL_ERROR_CLOSED,	/* the peer closed the connection */
+	CONTROL_ERROR_PROTOCOL,	/* a bad frame or an unexpected message */
+	CONTROL_ERROR_VERSION,	/* the peer speaks another version */
+	CONTROL_ERROR_REFUSED,	/* the peer answered ERROR */
+	CONTROL_ERROR_IN_USE,	/* the socket belongs to a live daemon */
+	CONTROL_ERROR_NO_DAEMON,	/* nothing listens on the socket */
+} ControlError;
+
+/* Accumulates bytes from a connection and cuts them into messages. */
+typedef struct {
+	GByteArray *buf;	/* bytes received and not yet consumed */
+} ControlReader;
+
+/* Appends message TYPE with body BODY (LEN bytes) to OUT. */
+void control_encode(GByteArray *out, guint32 type, const void *body,
+		    gsize len);
+
+/* Appends message TYPE whose body is the single u32 VALUE to OUT. */
+void control_encode_u32(GByteArray *out, guint32 type, guint32 value);
+
+/* Reads the little-endian u32 at OFFSET of BODY into *VALUE.  Returns FALSE
+ * when BODY is too short. */
+gboolean control_get_u32(GBytes *body, gsize offset, guint32 *value);
+
+/* Sends one message on blocking socket FD.  Returns FALSE with ERROR set
+ * when the write fails. */
+gboolean control_send(int fd, guint32 type, const void *body, gsize len,
+		      GError **error);
+
+/* Receives one message from blocking socket FD: its type in *TYPE and its
+ * body in *BODY (caller unrefs).  Returns FALSE with ERROR set on EOF
+ * (CONTROL_ERROR_CLOSED), a read error or a bad frame. */
+gboolean control_recv(int fd, guint32 *type, GBytes **body, GError **error);
+
+/* Initializes READER. */
+void control_reader_init(ControlReader *reader);
+
+/* Frees what READER holds. */
+void control_reader_clear(ControlReader *reader);
+
+/* Reads what non-blocking FD has (up to a limit per call) into READER.  Sets
+ * *EOF when the peer has closed.  Returns FALSE with ERROR set on a read
+ * error (EAGAIN is not one). */
+gboolean control_reader_fill(ControlReader *reader, int fd, gboolean *eof,
+			     GError **error);
+
+/* Takes the next complete message out of READER.  Returns TRUE with *TYPE
+ * and *BODY (caller unrefs) set; FALSE with ERROR unset when more bytes are
+ * needed; FALSE with ERROR set on a bad frame. */
+gboolean control_reader_next(ControlReader *reader, guint32 *type,
+			     GBytes **body, GError **error);
+
+/* Creates a listening socket at PATH (mode 0600).  A stale socket (nobody
+ * listening) is replaced; a live one fails with CONTROL_ERROR_IN_USE.
+ * Returns the non-blocking, close-on-exec fd or -1 with ERROR set. */
+int control_listen(const char *path, GError **error);
+
+/* Connects to the daemon listening at PATH.  Returns a blocking,
+ * close-on-exec fd or -1 with ERROR set (CONTROL_ERROR_NO_DAEMON when the
+ * socket is missing or nobody listens). */
+int control_connect(const char *path, GError **error);
+
+/* Says HELLO with FLAGS on blocking FD and waits for the daemon's HELLO.
+ * Returns FALSE with a one-line ERROR when the daemon refuses or speaks
+ * another version.  Stores the daemon's pid in *PID when PID is not NULL. */
+gboolean control_hello(int fd, guint32 flags, pid_t *pid, GError **error);
+
+/* Waits on blocking FD for the daemon's answer to a HELLO already sent (see
+ * control_hello()). */
+gboolean control_hello_reply(int fd, pid_t *pid, GError **error);
+
+/* Connects to PATH and says HELLO with FLAGS.  Returns the fd or -1 with a
+ * one-line ERROR. */
+int control_open(const char *path, guint32 flags, GError **error);
+
+/* Returns the name of message TYPE, for log lines (static string). */
+const char *control_type_name(guint32 type);

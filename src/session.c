@@ -1,0 +1,914 @@
+/*
+ * session.c: the session daemon (see session.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "xproxy/xproxy.h"
+#include "src/control.h"
+#include "src/reaper.h"
+#include "src/session.h"
+#include "src/sessinfo.h"
+#include "src/statedir.h"
+
+/* How many bytes of the app's output are read per wake-up. */
+#define SESSION_READ_CHUNK 65536
+
+/* A client whose queue holds more than this stops the reading of the app's
+ * output until it has caught up (the app then blocks on its pipe). */
+#define SESSION_QUEUE_MAX (1u << 20)
+
+/* How long the final flush to a client may block, in seconds. */
+#define SESSION_FLUSH_TIMEOUT 5
+
+/* How often the SIGKILL pass repeats after the grace period, in ms. */
+#define SESSION_KILL_INTERVAL_MS 100
+
+/* Where the session is in its life. */
+typedef enum {
+	SESSION_RUNNING,	/* the app runs */
+	SESSION_ENDING,		/* killing what is left, waiting for it */
+	SESSION_DONE,		/* every process has ended */
+} SessionState;
+
+typedef struct Session Session;
+
+/* One connection on the control socket. */
+typedef struct {
+	Session *session;	/* the session (not owned) */
+	int fd;			/* the connection (owned), non-blocking */
+	guint in_src;		/* the G_IO_IN watch, or 0 */
+	guint out_src;		/* the G_IO_OUT watch while OUT is non-empty */
+	ControlReader reader;	/* bytes received */
+	GByteArray *out;	/* bytes queued to send (owned) */
+	gboolean hello;		/* HELLO was received and accepted */
+	guint32 flags;		/* the HELLO flags (CONTROL_HELLO_*) */
+	gboolean killer;	/* sent KILL: answer DONE at the end */
+	gboolean closing;	/* close once OUT is sent */
+	guint drop_src;		/* the idle that drops the client, or 0 */
+} SessionClient;
+
+/* The daemon. */
+struct Session {
+	SessionConfig *config;	/* what to run (owned) */
+	GMainLoop *loop;	/* the main loop (owned) */
+	SessionState state;	/* where the session is */
+	XProxy *proxy;		/* the X proxy (owned), or NULL */
+	char *sock_path;	/* STATEDIR/NAME.sock (owned) */
+	char *info_path;	/* STATEDIR/NAME.session (owned) */
+	char *log_path;		/* STATEDIR/NAME.log (owned) */
+	char *xauth_path;	/* STATEDIR/NAME.xauth (owned) */
+	SessInfo *info;		/* the metadata as written (owned) */
+	pid_t app_pid;		/* the app (also its process group), or 0 */
+	int app_status;		/* its wait status once reaped */
+	gboolean app_reaped;	/* APP_STATUS is valid */
+	int out_fd[3];		/* [1], [2]: the app's stdout and stderr
+				 * pipes (read ends, owned), or -1 */
+	guint out_src[3];	/* their watches, or 0 (EOF or paused) */
+	gboolean paused;	/* output reading paused (a slow client) */
+	int sigchld_fd;		/* the SIGCHLD pipe (reaper.h) */
+	guint sigchld_src;	/* its watch */
+	guint listen_src;	/* the control socket's watch */
+	GPtrArray *clients;	/* SessionClient *, owned */
+	guint grace_ms;		/* SIGTERM to SIGKILL, for this ending */
+	guint kill_src;		/* the grace / SIGKILL timer, or 0 */
+	gboolean killing;	/* the grace period is over: SIGKILL */
+};
+
+/* The one daemon of this process (for the log writer). */
+static Session *session_self;
+
+static void session_end(Session *s, const char *why);
+static void session_client_flush(SessionClient *c);
+
+/* Appends LEN bytes of DATA to the session log.  The log is opened for each
+ * write and closed again, so no process of the session keeps a growing file
+ * open (CRIU checks open files' sizes at restore). */
+static void session_log_write(Session *s, const void *data, gsize len)
+{
+	int fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		      0600);
+
+	if (fd < 0)
+		return;
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		data = (const char *)data + n;
+		len -= n;
+	}
+	close(fd);
+}
+
+/* The GLib log writer of the daemon: every message not dropped by
+ * G_MESSAGES_DEBUG goes to the session log as one line "xckpt[PID]: DOMAIN:
+ * MESSAGE". */
+static GLogWriterOutput session_log_writer(GLogLevelFlags level,
+					   const GLogField *fields,
+					   gsize n_fields, gpointer ud)
+{
+	const char *domain = NULL, *message = NULL;
+	g_autofree char *line = NULL;
+
+	if (session_self == NULL)
+		return G_LOG_WRITER_UNHANDLED;
+	for (gsize i = 0; i < n_fields; i++) {
+		if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+			domain = fields[i].value;
+		else if (strcmp(fields[i].key, "MESSAGE") == 0)
+			message = fields[i].value;
+	}
+	if (g_log_writer_default_would_drop(level, domain))
+		return G_LOG_WRITER_HANDLED;
+	line = g_strdup_printf("xckpt[%d]: %s%s%s\n", (int)getpid(),
+			       domain ? domain : "", domain ? ": " : "",
+			       message ? message : "");
+	session_log_write(session_self, line, strlen(line));
+	return G_LOG_WRITER_HANDLED;
+}
+
+/* Writes a daemon message (printf-style) as one line to the session log. */
+G_GNUC_PRINTF(2, 3)
+static void session_log(Session *s, const char *fmt, ...)
+{
+	va_list ap;
+	g_autofree char *msg = NULL;
+	g_autofree char *line = NULL;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	line = g_strdup_printf("xckpt[%d]: %s\n", (int)getpid(), msg);
+	session_log_write(s, line, strlen(line));
+}
+
+/* Closes and frees client C, removing it from the session's list. */
+static void session_client_free(SessionClient *c)
+{
+	if (c->in_src != 0)
+		g_source_remove(c->in_src);
+	if (c->out_src != 0)
+		g_source_remove(c->out_src);
+	if (c->drop_src != 0)
+		g_source_remove(c->drop_src);
+	close(c->fd);
+	control_reader_clear(&c->reader);
+	g_byte_array_unref(c->out);
+	g_free(c);
+}
+
+/* The idle that drops client UD (closes and frees it). */
+static gboolean session_client_on_drop(gpointer ud)
+{
+	SessionClient *c = ud;
+
+	c->drop_src = 0;
+	g_ptr_array_remove(c->session->clients, c);
+	return G_SOURCE_REMOVE;
+}
+
+/* Marks client C closing and, once its queue is sent, drops it from an idle
+ * callback (never under the caller's feet). */
+static void session_client_close(SessionClient *c)
+{
+	c->closing = TRUE;
+	if (c->in_src != 0)
+		g_source_remove(c->in_src);
+	c->in_src = 0;
+	if (c->out->len == 0 && c->drop_src == 0)
+		c->drop_src = g_idle_add(session_client_on_drop, c);
+}
+
+/* Whether some client's queue is over SESSION_QUEUE_MAX. */
+static gboolean session_congested(Session *s)
+{
+	for (guint i = 0; i < s->clients->len; i++) {
+		SessionClient *c = g_ptr_array_index(s->clients, i);
+		if (c->out->len > SESSION_QUEUE_MAX)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean session_on_output(int fd, GIOCondition cond, gpointer ud);
+
+/* Starts reading the app's output again after a pause. */
+static void session_resume_output(Session *s)
+{
+	if (!s->paused || session_congested(s))
+		return;
+	s->paused = FALSE;
+	for (int i = 1; i <= 2; i++)
+		if (s->out_fd[i] >= 0 && s->out_src[i] == 0)
+			s->out_src[i] = g_unix_fd_add(s->out_fd[i],
+						      G_IO_IN | G_IO_HUP |
+						      G_IO_ERR,
+						      session_on_output, s);
+}
+
+/* Sends what client C has queued, as far as the socket takes it. */
+static gboolean session_client_on_out(int fd, GIOCondition cond,
+				      gpointer ud)
+{
+	SessionClient *c = ud;
+
+	session_client_flush(c);
+	if (c->out->len > 0)
+		return G_SOURCE_CONTINUE;
+	c->out_src = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* Writes C's queue without blocking; arranges a G_IO_OUT watch for the rest.
+ * A write error drops the client (later, from the main loop). */
+static void session_client_flush(SessionClient *c)
+{
+	while (c->out->len > 0) {
+		ssize_t n = send(c->fd, c->out->data, c->out->len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			/* The peer is gone: forget what it would have got. */
+			g_byte_array_set_size(c->out, 0);
+			break;
+		}
+		g_byte_array_remove_range(c->out, 0, n);
+	}
+	if (c->out->len > 0 && c->out_src == 0)
+		c->out_src = g_unix_fd_add(c->fd, G_IO_OUT, session_client_on_out,
+					   c);
+	if (c->out->len == 0) {
+		session_resume_output(c->session);
+		if (c->closing && c->drop_src == 0)
+			c->drop_src = g_idle_add(session_client_on_drop, c);
+	}
+}
+
+/* Queues message TYPE with BODY (LEN bytes) to C and starts sending it. */
+static void session_client_send(SessionClient *c, guint32 type,
+				const void *body, gsize len)
+{
+	control_encode(c->out, type, body, len);
+	session_client_flush(c);
+}
+
+/* Queues an ERROR with TEXT to C. */
+static void session_client_error(SessionClient *c, const char *text)
+{
+	session_client_send(c, CONTROL_ERROR, text, strlen(text));
+}
+
+/* Sends LEN bytes of output of STREAM (CONTROL_STDOUT/ERR) to every client
+ * that asked for output. */
+static void session_broadcast_output(Session *s, guint8 stream,
+				     const guint8 *data, gsize len)
+{
+	while (len > 0) {
+		gsize chunk = MIN(len, CONTROL_MAX_BODY - 1);
+		g_autoptr(GByteArray) msg = g_byte_array_sized_new(chunk + 1);
+
+		g_byte_array_append(msg, &stream, 1);
+		g_byte_array_append(msg, data, chunk);
+		for (guint i = 0; i < s->clients->len; i++) {
+			SessionClient *c = g_ptr_array_index(s->clients, i);
+			if (c->hello && (c->flags & CONTROL_HELLO_OUTPUT) &&
+			    !c->closing)
+				session_client_send(c, CONTROL_OUTPUT,
+						    msg->data, msg->len);
+		}
+		data += chunk;
+		len -= chunk;
+	}
+}
+
+/* Reads what the app's stream I has written; logs and forwards it.  Returns
+ * 1 when it read something, 0 when there was nothing to read, -1 at EOF (and
+ * closes the pipe). */
+static int session_read_output(Session *s, int i)
+{
+	guint8 buf[SESSION_READ_CHUNK];
+	ssize_t n;
+
+	do
+		n = read(s->out_fd[i], buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		close(s->out_fd[i]);
+		s->out_fd[i] = -1;
+		return -1;
+	}
+	session_log_write(s, buf, n);
+	session_broadcast_output(s, i == 1 ? CONTROL_STDOUT : CONTROL_STDERR,
+				 buf, n);
+	return 1;
+}
+
+/* The app's stdout or stderr pipe is readable. */
+static gboolean session_on_output(int fd, GIOCondition cond, gpointer ud)
+{
+	Session *s = ud;
+	int i = fd == s->out_fd[1] ? 1 : 2;
+
+	if (session_read_output(s, i) < 0) {
+		s->out_src[i] = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (session_congested(s)) {
+		/* Stop reading until the slow client has caught up. */
+		s->paused = TRUE;
+		for (int j = 1; j <= 2; j++) {
+			if (j != i && s->out_src[j] != 0)
+				g_source_remove(s->out_src[j]);
+			s->out_src[j] = 0;
+		}
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Reads the app's pipes to their end (every writer is gone). */
+static void session_drain_output(Session *s)
+{
+	for (int i = 1; i <= 2; i++) {
+		if (s->out_src[i] != 0)
+			g_source_remove(s->out_src[i]);
+		s->out_src[i] = 0;
+		if (s->out_fd[i] < 0)
+			continue;
+		/* Non-blocking: a writer that escaped the session cannot hold
+		 * the daemon here. */
+		while (session_read_output(s, i) > 0)
+			;
+		if (s->out_fd[i] >= 0) {
+			close(s->out_fd[i]);
+			s->out_fd[i] = -1;
+		}
+	}
+}
+
+/* Everything has ended: tells the clients, removes the state, quits. */
+static void session_finish(Session *s)
+{
+	guint32 status = s->app_reaped ? (guint32)s->app_status : 0;
+
+	if (s->state == SESSION_DONE)
+		return;
+	s->state = SESSION_DONE;
+	if (s->kill_src != 0)
+		g_source_remove(s->kill_src);
+	s->kill_src = 0;
+	session_drain_output(s);
+	session_log(s, "session %s over", s->config->name);
+	/* State files first: from now on the session is not listed. */
+	g_unlink(s->info_path);
+	g_unlink(s->sock_path);
+	if (s->listen_src != 0)
+		g_source_remove(s->listen_src);
+	s->listen_src = 0;
+	close(s->config->listen_fd);
+	/* The proxy goes before EXIT: once `xckpt run` returns, its display
+	 * is gone. */
+	g_clear_pointer(&s->proxy, xproxy_free);
+	g_unlink(s->xauth_path);
+	for (guint i = 0; i < s->clients->len; i++) {
+		SessionClient *c = g_ptr_array_index(s->clients, i);
+		struct timeval tv = { SESSION_FLUSH_TIMEOUT, 0 };
+
+		if (c->hello && (c->flags & CONTROL_HELLO_OUTPUT))
+			control_encode_u32(c->out, CONTROL_EXIT, status);
+		if (c->hello && c->killer)
+			control_encode(c->out, CONTROL_DONE, NULL, 0);
+		/* A last blocking flush, bounded in time. */
+		g_unix_set_fd_nonblocking(c->fd, FALSE, NULL);
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (c->out->len > 0) {
+			gsize off = 0;
+			while (off < c->out->len) {
+				ssize_t n = send(c->fd, c->out->data + off,
+						 c->out->len - off,
+						 MSG_NOSIGNAL);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0)
+					break;
+				off += n;
+			}
+		}
+	}
+	g_main_loop_quit(s->loop);
+}
+
+/* Reaps every child that has exited; notes the app's status; ends the
+ * session when the app is gone and finishes it when no child is left. */
+static void session_reap(Session *s)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid > 0) {
+			if (pid == s->app_pid) {
+				s->app_status = status;
+				s->app_reaped = TRUE;
+				if (WIFSIGNALED(status))
+					session_log(s, "app %d killed by signal %d",
+						    (int)pid, WTERMSIG(status));
+				else
+					session_log(s, "app %d exited with status %d",
+						    (int)pid, WEXITSTATUS(status));
+				session_end(s, "the app has exited");
+			}
+			continue;
+		}
+		if (pid < 0 && errno == ECHILD && s->state == SESSION_ENDING)
+			session_finish(s);
+		break;
+	}
+}
+
+/* SIGCHLD arrived. */
+static gboolean session_on_sigchld(int fd, GIOCondition cond, gpointer ud)
+{
+	Session *s = ud;
+
+	reaper_ack(fd);
+	session_reap(s);
+	return G_SOURCE_CONTINUE;
+}
+
+/* After the grace period: SIGKILL whatever is left, then again every
+ * SESSION_KILL_INTERVAL_MS until no child remains. */
+static gboolean session_on_kill_timer(gpointer ud)
+{
+	Session *s = ud;
+	guint n;
+
+	if (s->state != SESSION_ENDING) {
+		s->kill_src = 0;
+		return G_SOURCE_REMOVE;
+	}
+	n = reaper_signal_descendants(getpid(), SIGKILL);
+	if (n > 0)
+		session_log(s, "sent SIGKILL to %u process(es)", n);
+	if (!s->killing) {
+		s->killing = TRUE;
+		s->kill_src = g_timeout_add(SESSION_KILL_INTERVAL_MS,
+					    session_on_kill_timer, s);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Ends the session (once): SIGTERM (and SIGCONT) to every descendant, then
+ * SIGKILL after the grace period; session_reap() finishes it. */
+static void session_end(Session *s, const char *why)
+{
+	guint n;
+
+	if (s->state != SESSION_RUNNING)
+		return;
+	s->state = SESSION_ENDING;
+	session_log(s, "ending session %s: %s", s->config->name, why);
+	n = reaper_signal_descendants(getpid(), SIGTERM);
+	reaper_signal_descendants(getpid(), SIGCONT);
+	if (n > 0)
+		session_log(s, "sent SIGTERM to %u process(es)", n);
+	s->kill_src = g_timeout_add(s->grace_ms, session_on_kill_timer, s);
+	session_reap(s);
+}
+
+/* Answers a HELLO from C. */
+static void session_client_hello(SessionClient *c, GBytes *body)
+{
+	guint32 version, flags, reply[2];
+
+	if (!control_get_u32(body, 0, &version) ||
+	    !control_get_u32(body, 4, &flags)) {
+		session_client_error(c, "malformed HELLO");
+		c->closing = TRUE;
+		return;
+	}
+	if (version != CONTROL_VERSION) {
+		g_autofree char *msg = g_strdup_printf(
+			"this session daemon speaks control protocol version %u, "
+			"the client speaks %u", CONTROL_VERSION, version);
+		session_log(c->session, "refused a client: %s", msg);
+		session_client_error(c, msg);
+		c->closing = TRUE;
+		return;
+	}
+	c->hello = TRUE;
+	c->flags = flags;
+	reply[0] = GUINT32_TO_LE(CONTROL_VERSION);
+	reply[1] = GUINT32_TO_LE((guint32)getpid());
+	session_client_send(c, CONTROL_HELLO, reply, sizeof(reply));
+}
+
+/* Carries out request TYPE with BODY from client C. */
+static void session_client_request(SessionClient *c, guint32 type,
+				   GBytes *body)
+{
+	Session *s = c->session;
+	guint32 v;
+
+	if (!c->hello) {
+		if (type == CONTROL_HELLO) {
+			session_client_hello(c, body);
+		} else {
+			session_client_error(c, "HELLO expected first");
+			c->closing = TRUE;
+		}
+		return;
+	}
+	switch (type) {
+	case CONTROL_SIGNAL:
+		if (!control_get_u32(body, 0, &v) || v == 0 || v >= 65) {
+			session_client_error(c, "bad signal number");
+			break;
+		}
+		if (s->app_pid > 0 && !s->app_reaped)
+			kill(-s->app_pid, (int)v);
+		session_client_send(c, CONTROL_DONE, NULL, 0);
+		break;
+	case CONTROL_KILL:
+		if (control_get_u32(body, 0, &v) && v > 0 &&
+		    s->state == SESSION_RUNNING)
+			s->grace_ms = v;
+		c->killer = TRUE;
+		session_end(s, "killed on request");
+		break;
+	case CONTROL_INFO: {
+		g_autofree char *data = sessinfo_to_data(s->info);
+		session_client_send(c, CONTROL_INFO, data, strlen(data));
+		break;
+	}
+	default: {
+		g_autofree char *msg = g_strdup_printf(
+			"unknown request type %u", type);
+		session_client_error(c, msg);
+		break;
+	}
+	}
+}
+
+/* Client C's connection is readable: takes in its requests. */
+static gboolean session_client_on_in(int fd, GIOCondition cond, gpointer ud)
+{
+	SessionClient *c = ud;
+	g_autoptr(GError) error = NULL;
+	gboolean eof = FALSE;
+	guint32 type;
+	GBytes *body;
+
+	if (!control_reader_fill(&c->reader, fd, &eof, &error))
+		goto drop;
+	while (!c->closing &&
+	       control_reader_next(&c->reader, &type, &body, &error)) {
+		session_client_request(c, type, body);
+		g_bytes_unref(body);
+	}
+	if (error != NULL)
+		goto drop;
+	if (eof || c->closing) {
+		/* (A killer that hangs up still gets its kill.) */
+		c->in_src = 0;
+		session_client_close(c);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+drop:
+	session_log(c->session, "control client dropped: %s", error->message);
+	c->in_src = 0;
+	g_byte_array_set_size(c->out, 0);
+	session_client_close(c);
+	return G_SOURCE_REMOVE;
+}
+
+/* Adds a client on connection FD (taken over; made non-blocking). */
+static SessionClient *session_client_add(Session *s, int fd)
+{
+	SessionClient *c = g_new0(SessionClient, 1);
+
+	c->session = s;
+	c->fd = fd;
+	g_unix_set_fd_nonblocking(fd, TRUE, NULL);
+	control_reader_init(&c->reader);
+	c->out = g_byte_array_new();
+	c->in_src = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+				  session_client_on_in, c);
+	g_ptr_array_add(s->clients, c);
+	return c;
+}
+
+/* The control socket has a connection to accept. */
+static gboolean session_on_accept(int fd, GIOCondition cond, gpointer ud)
+{
+	Session *s = ud;
+
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd < 0)
+			break;
+		session_client_add(s, cfd);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* The proxy lost its upstream server: tells the clients; the apps will see
+ * their connections close and exit, which ends the session. */
+static void session_on_lost(gpointer ud, const char *message)
+{
+	Session *s = ud;
+	g_autofree char *line = g_strdup_printf(
+		"xckpt: X display %s lost: %s\n", s->config->upstream, message);
+
+	session_log_write(s, line, strlen(line));
+	session_broadcast_output(s, CONTROL_STDERR, (const guint8 *)line,
+				 strlen(line));
+}
+
+/* SIGTERM, SIGINT or SIGHUP to the daemon itself: end the session. */
+static gboolean session_on_signal(gpointer ud)
+{
+	session_end(ud, "the daemon got a signal");
+	return G_SOURCE_CONTINUE;
+}
+
+/* Runs in the app's process before exec: its own process group, default
+ * signal dispositions and mask. */
+static void session_child_setup(gpointer ud)
+{
+	sigset_t none;
+
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Spawns the app.  FALSE with a one-line ERROR when it cannot start. */
+static gboolean session_spawn(Session *s, GError **error)
+{
+	g_auto(GStrv) env = g_get_environ();
+	g_autoptr(GError) e = NULL;
+	GPid pid;
+	int out_fd = -1, err_fd = -1;
+
+	if (s->proxy != NULL) {
+		env = g_environ_setenv(env, "DISPLAY",
+				       xproxy_display_name(s->proxy), TRUE);
+		env = g_environ_setenv(env, "XAUTHORITY",
+				       xproxy_xauthority(s->proxy), TRUE);
+	}
+	env = g_environ_setenv(env, "NO_AT_BRIDGE", "1", TRUE);
+	env = g_environ_setenv(env, "GSETTINGS_BACKEND", "memory", TRUE);
+	env = g_environ_setenv(env, "XCKPT_SESSION", s->config->name, TRUE);
+	if (!g_spawn_async_with_pipes_and_fds(s->config->cwd,
+			(const char *const *)s->config->argv,
+			(const char *const *)env,
+			G_SPAWN_SEARCH_PATH_FROM_ENVP |
+			G_SPAWN_DO_NOT_REAP_CHILD |
+			G_SPAWN_STDIN_FROM_DEV_NULL,
+			session_child_setup, NULL, -1, -1, -1, NULL, NULL, 0,
+			&pid, NULL, &out_fd, &err_fd, &e)) {
+		g_set_error(error, G_SPAWN_ERROR, e->code, "cannot run %s: %s",
+			    s->config->argv[0], e->message);
+		return FALSE;
+	}
+	s->app_pid = pid;
+	/* Both sides set the group, so that signals can go to it at once. */
+	setpgid(pid, pid);
+	s->out_fd[1] = out_fd;
+	s->out_fd[2] = err_fd;
+	for (int i = 1; i <= 2; i++) {
+		g_unix_set_fd_nonblocking(s->out_fd[i], TRUE, NULL);
+		fcntl(s->out_fd[i], F_SETFD, FD_CLOEXEC);
+	}
+	session_log(s, "started app %d: %s", (int)pid, s->config->argv[0]);
+	return TRUE;
+}
+
+/* Points fds 0, 1 and 2 at /dev/null and closes every other fd but those
+ * in KEEP (N of them). */
+static void session_detach_fds(const int *keep, int n)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	g_autoptr(GDir) d = NULL;
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+	const char *entry;
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	d = g_dir_open("/proc/self/fd", 0, NULL);
+	if (d == NULL)
+		return;
+	while ((entry = g_dir_read_name(d)) != NULL)
+		g_array_append_val(fds, (int){ atoi(entry) });
+	for (guint i = 0; i < fds->len; i++) {
+		int fd = g_array_index(fds, int, i);
+		gboolean kept = fd <= 2;
+
+		for (int j = 0; j < n; j++)
+			kept = kept || keep[j] == fd;
+		if (!kept)
+			close(fd);
+	}
+}
+
+/* Makes this process the root of a session tree: new session, subreaper,
+ * new IPC and UTS namespaces.  FALSE with a one-line ERROR. */
+static gboolean session_become_root(GError **error)
+{
+	if (setsid() < 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "setsid: %s", g_strerror(e));
+		return FALSE;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot become a child subreaper: %s",
+			    g_strerror(e));
+		return FALSE;
+	}
+	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot create the session's IPC and UTS namespaces "
+			    "(needs CAP_SYS_ADMIN): %s", g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Exchanges HELLOs with the foreground client on FD, blocking (it has sent
+ * its HELLO before waiting for the ready pipe). */
+static gboolean session_fg_hello(Session *s, int fd, GError **error)
+{
+	g_autoptr(GBytes) body = NULL;
+	guint32 type, version, flags, reply[2];
+
+	if (!control_recv(fd, &type, &body, error))
+		return FALSE;
+	if (type != CONTROL_HELLO || !control_get_u32(body, 0, &version) ||
+	    !control_get_u32(body, 4, &flags) || version != CONTROL_VERSION) {
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_VERSION,
+			    "the foreground client sent a bad HELLO");
+		return FALSE;
+	}
+	reply[0] = GUINT32_TO_LE(CONTROL_VERSION);
+	reply[1] = GUINT32_TO_LE((guint32)getpid());
+	if (!control_send(fd, CONTROL_HELLO, reply, sizeof(reply), error))
+		return FALSE;
+	SessionClient *c = session_client_add(s, fd);
+	c->hello = TRUE;
+	c->flags = flags;
+	return TRUE;
+}
+
+/* Writes the session's metadata file. */
+static gboolean session_write_info(Session *s, GError **error)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	SessInfo *info = g_new0(SessInfo, 1);
+
+	info->name = g_strdup(s->config->name);
+	info->pid = getpid();
+	info->app_pid = s->app_pid;
+	if (s->proxy != NULL) {
+		info->display = g_strdup(xproxy_display_name(s->proxy));
+		info->upstream = g_strdup(xproxy_upstream(s->proxy));
+	}
+	info->argv = g_strdupv(s->config->argv);
+	info->cwd = g_strdup(s->config->cwd);
+	info->started = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+	info->state = g_strdup("running");
+	s->info = info;
+	return sessinfo_save(info, s->info_path, error);
+}
+
+/* Reports a failed start on the ready pipe, undoes everything and exits 1. */
+G_GNUC_NORETURN
+static void session_fail(Session *s, const char *message)
+{
+	char *line = g_strdup_printf("e%s", message);
+	ssize_t n = write(s->config->ready_fd, line, strlen(line));
+
+	(void)n;
+	session_log(s, "could not start: %s", message);
+	if (s->app_pid > 0) {
+		reaper_signal_descendants(getpid(), SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+	}
+	g_clear_pointer(&s->proxy, xproxy_free);
+	statedir_remove(s->config->statedir, s->config->name);
+	_exit(1);
+}
+
+/* Runs the session daemon; never returns (see session.h). */
+void session_main(SessionConfig *config)
+{
+	Session *s = g_new0(Session, 1);
+	g_autoptr(GError) error = NULL;
+	XProxyConfig pc = { 0 };
+	int keep[3] = { config->listen_fd, config->fg_fd, config->ready_fd };
+
+	session_self = s;
+	s->config = config;
+	s->state = SESSION_RUNNING;
+	s->grace_ms = SESSION_GRACE_MS;
+	s->out_fd[0] = s->out_fd[1] = s->out_fd[2] = -1;
+	s->clients = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)session_client_free);
+	s->sock_path = statedir_file(config->statedir, config->name, "sock");
+	s->info_path = statedir_file(config->statedir, config->name, "session");
+	s->log_path = statedir_file(config->statedir, config->name, "log");
+	s->xauth_path = statedir_file(config->statedir, config->name, "xauth");
+
+	session_detach_fds(keep, G_N_ELEMENTS(keep));
+	signal(SIGPIPE, SIG_IGN);
+	g_unlink(s->log_path);
+	g_log_set_writer_func(session_log_writer, NULL, NULL);
+	s->loop = g_main_loop_new(NULL, FALSE);
+
+	if (!session_become_root(&error))
+		session_fail(s, error->message);
+	s->sigchld_fd = reaper_init(&error);
+	if (s->sigchld_fd < 0)
+		session_fail(s, error->message);
+
+	pc.upstream = config->upstream;
+	pc.display = -1;
+	pc.xauthority = s->xauth_path;
+	s->proxy = xproxy_new(&pc, &error);
+	if (s->proxy == NULL)
+		session_fail(s, error->message);
+	xproxy_set_lost_fn(s->proxy, session_on_lost, s);
+	session_log(s, "proxy %s for display %s",
+		    xproxy_display_name(s->proxy), xproxy_upstream(s->proxy));
+
+	if (config->fg_fd >= 0 && !session_fg_hello(s, config->fg_fd, &error))
+		session_fail(s, error->message);
+	if (!session_spawn(s, &error))
+		session_fail(s, error->message);
+	if (!session_write_info(s, &error))
+		session_fail(s, error->message);
+
+	s->sigchld_src = g_unix_fd_add(s->sigchld_fd, G_IO_IN,
+				       session_on_sigchld, s);
+	s->listen_src = g_unix_fd_add(config->listen_fd, G_IO_IN,
+				      session_on_accept, s);
+	for (int i = 1; i <= 2; i++)
+		s->out_src[i] = g_unix_fd_add(s->out_fd[i],
+					      G_IO_IN | G_IO_HUP | G_IO_ERR,
+					      session_on_output, s);
+	g_unix_signal_add(SIGTERM, session_on_signal, s);
+	g_unix_signal_add(SIGINT, session_on_signal, s);
+	g_unix_signal_add(SIGHUP, session_on_signal, s);
+
+	if (write(config->ready_fd, "o", 1) != 1)
+		session_log(s, "the starting xckpt went away");
+	close(config->ready_fd);
+	config->ready_fd = -1;
+
+	/* The app may have exited already. */
+	session_reap(s);
+	if (s->state != SESSION_DONE)
+		g_main_loop_run(s->loop);
+
+	g_clear_pointer(&s->proxy, xproxy_free);
+	g_ptr_array_unref(s->clients);
+	g_unlink(s->log_path);
+	_exit(0);
+}

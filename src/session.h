@@ -1,0 +1,54 @@
+/*
+ * session.h: the session daemon.
+ *
+ * `xckpt run` forks; the child becomes the session daemon by calling
+ * session_main().  The daemon is the root of everything that a later
+ * checkpoint dumps:
+ *
+ *   - a new session (setsid), a child subreaper (orphans of the session are
+ *     re-parented to it: pid 1 does not reap them on these machines), in new
+ *     IPC and UTS namespaces;
+ *   - it hosts the X proxy (xproxy.h) and the control socket (control.h) on
+ *     one GLib main loop;
+ *   - it spawns the app with DISPLAY and XAUTHORITY pointing at the proxy,
+ *     NO_AT_BRIDGE=1, GSETTINGS_BACKEND=memory, XCKPT_SESSION=NAME, stdin
+ *     from /dev/null, stdout and stderr through pipes into the daemon (never
+ *     a file the app holds: CRIU refuses to restore a file that grew);
+ *   - it appends the app's output to the session log (opening the log for
+ *     each write, so that the daemon holds no growing file either) and
+ *     streams it to the clients that asked for it;
+ *   - the session ends when the app exits or a client sends KILL: every
+ *     descendant gets SIGTERM, then SIGKILL after a grace period; once the
+ *     daemon has no child left it sends EXIT to the output clients, DONE to
+ *     the killers, frees the proxy, removes the state files and exits 0.
+ *
+ * Start-up is reported on the ready pipe: one byte 'o' when the proxy is
+ * ready and the app has started, or 'e' followed by a one-line message.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+/* The default grace period between SIGTERM and SIGKILL, in ms. */
+#define SESSION_GRACE_MS 2000
+
+/* What the daemon is to run.  session_main() takes it over. */
+typedef struct {
+	char *name;		/* the session name (valid, reserved) */
+	char *statedir;		/* the state directory (statedir.h) */
+	char *upstream;		/* the X display for the proxy; NULL: no X
+				 * (not yet allowed: the caller checks) */
+	char **argv;		/* the app's command line */
+	char *cwd;		/* where the app runs */
+	int listen_fd;		/* the bound, listening control socket */
+	int fg_fd;		/* the foreground client's connection (a
+				 * socketpair end that has sent HELLO), or -1 */
+	int ready_fd;		/* the write end of the ready pipe */
+} SessionConfig;
+
+/* Runs the session daemon in the calling process, a fresh child of `xckpt
+ * run`, as CONFIG says.  Never returns: exits 0 when the session is over, 1
+ * when it could not start (after reporting why on the ready pipe and
+ * removing everything it created). */
+G_GNUC_NORETURN void session_main(SessionConfig *config);

@@ -1,0 +1,105 @@
+/*
+ * xckpt.c: main() of the `xckpt` command, and its command table.
+ *
+ *   xckpt [--help | --version]
+ *   xckpt COMMAND [OPTION...] [ARG...]
+ *
+ * Each command parses its own options (GOption) and has its own --help.
+ */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "src/cmd.h"
+#include "src/version.h"
+
+/* The commands, in the order --help lists them. */
+static const CmdEntry xckpt_commands[] = {
+	{ "run", "[--] COMMAND [ARG…]",
+	  "Start a session: an X11 proxy and COMMAND running through it",
+	  cmd_run_exec },
+	{ "list", "", "List the live sessions", cmd_list_exec },
+	{ "kill", "NAME", "End session NAME and every process in it",
+	  cmd_kill_exec },
+	{ NULL }
+};
+
+/* The command table's entry for NAME, or NULL (see cmd.h). */
+const CmdEntry *cmd_find(const char *name)
+{
+	for (const CmdEntry *c = xckpt_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Prints the top-level help to OUT. */
+static void xckpt_help(FILE *out)
+{
+	fprintf(out,
+		"Usage:\n"
+		"  xckpt COMMAND [OPTION…] [ARG…]\n"
+		"\n"
+		"Checkpoint and restart X11 desktop apps and terminal sessions.\n"
+		"\n"
+		"Commands:\n");
+	for (const CmdEntry *c = xckpt_commands; c->name != NULL; c++)
+		fprintf(out, "  %-6s %s\n", c->name, c->summary);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  -h, --help     Show this help\n"
+		"  --version      Show the version\n"
+		"\n"
+		"'xckpt COMMAND --help' describes a command.  Sessions are kept in\n"
+		"$XDG_RUNTIME_DIR/xckpt (or /tmp/xckpt-UID), mode 0700.\n"
+		"\n"
+		"Examples:\n"
+		"  xckpt run -- gedit notes.txt      run gedit in a session, in the foreground\n"
+		"  xckpt run --detach --name ed -- gedit\n"
+		"  xckpt list\n"
+		"  xckpt kill ed\n"
+		"\n"
+		"Exit status: 0 on success, 1 on failure, 2 on a usage error;\n"
+		"'xckpt run' in the foreground exits with the app's status.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const CmdEntry *cmd;
+
+	setlocale(LC_ALL, "");
+	g_set_prgname("xckpt");
+	if (argc < 2) {
+		fprintf(stderr, "xckpt: no command given (see 'xckpt --help')\n");
+		return CMD_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0 &&
+		    cmd_find(argv[2]) != NULL) {
+			char *sub[] = { argv[2], "--help", NULL };
+			return cmd_find(argv[2])->exec(2, sub);
+		}
+		xckpt_help(stdout);
+		return CMD_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("xckpt %s\n", XCKPT_VERSION);
+		return CMD_OK;
+	}
+	if (argv[1][0] == '-') {
+		fprintf(stderr, "xckpt: unknown option '%s' (see 'xckpt --help')\n",
+			argv[1]);
+		return CMD_USAGE;
+	}
+	cmd = cmd_find(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "xckpt: unknown command '%s' (see 'xckpt --help')\n",
+			argv[1]);
+		return CMD_USAGE;
+	}
+	return cmd->exec(argc - 1, argv + 1);
+}
