@@ -85,10 +85,15 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@resources/demo.sh
 
+# The benchmark's baseline: a plain byte relay (bench/relay.c).
+$(B)/relay: bench/relay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
-	@bench/run.sh
+	@$(MAKE) --no-print-directory all $(B)/relay
+	@B=$(B) BIN=$(BIN) bench/run.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/bash-completion/completions

@@ -1,0 +1,242 @@
+#!/bin/bash
+# bench/x11perf.sh: the X traffic section of `make bench` (issue 2, section 7).
+#
+# Runs x11perf against a private Xvfb in four modes, side by side in one run:
+#   direct   x11perf talks to Xvfb itself;
+#   relay    through bench/relay.c, a plain copy-only byte relay (the
+#            yardstick: a proxy that copies can at best match it);
+#   proxy    through the xckpt proxy: `xckpt run --display :U -- x11perf ...`;
+#   xtrace   through xtrace, which parses and prints every message.
+# Each x11perf run does one test for a fixed rep count, calibrated per test
+# and mode (round 0, discarded) to last about BENCH_TIME seconds.  Then
+# BENCH_ROUNDS rounds each run every test in every mode, the modes in an order
+# that rotates from round to round, so that drift on this shared VM hits all
+# modes alike.  The table gives the median ops/s, the ratios, and their
+# geometric means; PASS/MISS lines judge the issue's targets (reported, not
+# asserted).  Exits 0 unless a mode failed to run.
+#
+# Environment (besides bench/lib.sh's):
+#   BENCH_TESTS   x11perf tests (default: the issue's list)
+#   BENCH_MODES   modes to run (default: direct relay proxy xtrace)
+#   BENCH_TIME    seconds per x11perf run (default 0.5)
+#   BENCH_ROUNDS  measured rounds, the median is taken (default 5)
+#   RELAY         the relay binary (default $B/relay)
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+BENCH_TESTS=${BENCH_TESTS:-noop pointer prop rect10 putimage10 putimage100 putimage500 getimage10 getimage500 ftext create map}
+BENCH_MODES=${BENCH_MODES:-direct relay proxy xtrace}
+BENCH_TIME=${BENCH_TIME:-0.5}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+RELAY=${RELAY:-$B/relay}
+
+x11perf_failed=""	# the modes that failed to run, skipped from then on
+
+# Prints the rep count a test's calibration starts from (small enough for
+# the slowest mode, xtrace, to finish quickly).
+x11perf_initial_reps() {
+	case $1 in
+	noop|rect10|ftext) echo 20000 ;;
+	putimage10) echo 5000 ;;
+	*) echo 100 ;;
+	esac
+}
+
+# Runs x11perf once: mode $1, test $2, $3 reps.  Prints "REPS RATE", the rep
+# count x11perf reports and its ops/s.  Returns 1 when x11perf failed or
+# printed no result; its output stays in $bench_tmp/run.log.
+x11perf_once() {
+	local mode=$1 test=$2 reps=$3 limit log=$bench_tmp/run.log
+	set -- -repeat 1 -reps "$reps" "-$test"
+	# The window tests would run once per subwindow count: keep one.
+	case $test in create|map) set -- "$@" -subs 25 ;; esac
+	case $mode in
+	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
+	relay)  set -- x11perf -display ":$bench_relay_display" "$@" ;;
+	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@" ;;
+	proxy)  set -- "$XCKPT" run --display ":$bench_xvfb_display" -- x11perf "$@" ;;
+	*) bench_die "unknown mode: $mode" ;;
+	esac
+	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 30 + 20 * t }')
+	timeout -k 5 "$limit" "$@" >"$log" 2>&1 </dev/null || return 1
+	awk '/ reps @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
+		r = substr($0, RSTART + 1, RLENGTH - 6); sub(/^ +/, "", r)
+		reps = $1; rate = r + 0; n++
+	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log"
+}
+
+# Records that mode $1 failed on test $2 and shows why.
+x11perf_fail() {
+	x11perf_failed="$x11perf_failed $1"
+	bench_log "bench: x11perf in mode $1 failed on -$2; skipping that mode. Its output:"
+	sed 's/^/    /' "$bench_tmp/run.log" | tail -n 15 >&2
+}
+
+# Finds the rep count for mode $1, test $2 that makes a run last about
+# BENCH_TIME seconds, and stores it in reps_<test>_<mode>.  Returns 1 when a
+# run failed.
+x11perf_calibrate() {
+	local mode=$1 test=$2 reps out got rate next try=0
+	reps=$(x11perf_initial_reps "$test")
+	while :; do
+		out=$(x11perf_once "$mode" "$test" "$reps") || return 1
+		got=${out% *} rate=${out#* }
+		# Scale to the wanted time; trust the estimate once a run
+		# lasted at least a quarter of it, else grow at most 100-fold.
+		next=$(awk -v n="$reps" -v got="$got" -v rate="$rate" -v t="$BENCH_TIME" -v try="$try" 'BEGIN {
+			e = got / rate; f = t / e
+			if (e >= t / 4 || try >= 5) { printf "ok %d", (n * f < 1 ? 1 : n * f + 0.5); exit }
+			if (f > 100) f = 100
+			printf "grow %d", n * f + 1 }')
+		reps=${next#* }
+		[ "${next% *}" = grow ] || break
+		try=$((try + 1))
+	done
+	eval "reps_${test}_$mode=\$reps"
+}
+
+# Prints the modes of BENCH_MODES rotated left by $1 places.
+x11perf_rotate() {
+	echo $BENCH_MODES | awk -v k="$1" '{
+		for (i = 0; i < NF; i++) printf "%s%s", $((i + k) % NF + 1), (i < NF - 1 ? " " : "\n") }'
+}
+
+# Runs the calibration round and the measured rounds, appending
+# "TEST MODE ROUND REPS RATE" lines to file $1.
+x11perf_measure() {
+	local out=$1 round=0 test mode reps res
+	while [ $round -le "$BENCH_ROUNDS" ]; do
+		if [ $round -eq 0 ]; then
+			bench_log "x11perf: calibrating ($BENCH_TIME s per run)"
+		else
+			bench_log "x11perf: round $round of $BENCH_ROUNDS"
+		fi
+		for test in $BENCH_TESTS; do
+			for mode in $(x11perf_rotate $round); do
+				case " $x11perf_failed " in *" $mode "*) continue ;; esac
+				if [ $round -eq 0 ]; then
+					x11perf_calibrate "$mode" "$test" || x11perf_fail "$mode" "$test"
+					continue
+				fi
+				eval "reps=\$reps_${test}_$mode"
+				if res=$(x11perf_once "$mode" "$test" "$reps"); then
+					echo "$test $mode $round $res" >>"$out"
+				else
+					x11perf_fail "$mode" "$test"
+				fi
+			done
+		done
+		round=$((round + 1))
+	done
+}
+
+# Prints the table and the PASS/MISS lines from the results in file $1.
+x11perf_report() {
+	awk -v tests="$BENCH_TESTS" -v modes="$BENCH_MODES" -v failed="$x11perf_failed" '
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++)	# insertion sort: n is small
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function spread(list,   a, n, i, lo, hi) {
+		n = split(list, a, " "); lo = hi = a[1] + 0
+		for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+		return (hi - lo) / median(list)
+	}
+	function ratio(t, x, y) {
+		return ((t, x) in med && (t, y) in med && med[t, y] > 0) ? med[t, x] / med[t, y] : ""
+	}
+	function cell(v, fmt) { return v == "" ? sprintf("%" length(sprintf(fmt, 0)) "s", "-") : sprintf(fmt, v) }
+	{ runs[$1, $2] = runs[$1, $2] " " $5 }
+	END {
+		nt = split(tests, T, " ")
+		split("direct relay proxy xtrace", M, " ")
+		nc = split("relay/direct proxy/direct proxy/relay proxy/xtrace", C, " ")
+		for (i = 1; i <= nt; i++) {
+			sp[i] = 0
+			for (m = 1; m <= 4; m++) {
+				mode = M[m]
+				if ((T[i], mode) in runs) {
+					med[T[i], mode] = median(runs[T[i], mode])
+					s = spread(runs[T[i], mode]); if (s > sp[i]) sp[i] = s
+				}
+			}
+		}
+		printf "%-12s %11s %11s %11s %11s %7s %7s %7s %7s %7s\n", "test", "direct", "relay", "proxy", "xtrace",
+			"rel/dir", "prx/dir", "prx/rel", "prx/xtr", "spread"
+		for (i = 1; i <= nt; i++) {
+			t = T[i]
+			r[1] = ratio(t, "relay", "direct"); r[2] = ratio(t, "proxy", "direct")
+			r[3] = ratio(t, "proxy", "relay");  r[4] = ratio(t, "proxy", "xtrace")
+			printf "%-12s %s %s %s %s", t, cell(med[t, "direct"], "%11.0f"), cell(med[t, "relay"], "%11.0f"),
+				cell(med[t, "proxy"], "%11.0f"), cell(med[t, "xtrace"], "%11.0f")
+			for (c = 1; c <= nc; c++) {
+				printf " %s", cell(r[c], "%7.3f")
+				if (r[c] != "") { lg[c] += log(r[c]); ng[c]++ }
+			}
+			printf " %6.1f%%\n", 100 * sp[i]
+			rel[t] = r[3]; xtr[t] = r[4]
+		}
+		printf "%-12s %11s %11s %11s %11s", "geomean", "", "", "", ""
+		for (c = 1; c <= nc; c++) printf " %s", cell(ng[c] ? exp(lg[c] / ng[c]) : "", "%7.3f")
+		printf "\n(ops/s: median of the measured rounds; spread: the widest (max-min)/median of the row'"'"'s modes)\n\n"
+
+		if (failed ~ /proxy/ || index(" " modes " ", " proxy ") == 0) {
+			why = failed ~ /proxy/ ? "MISS" : "SKIP"
+			printf "%s proxy targets: the proxy %s\n", why, why == "MISS" ? "failed to run" : "was not measured (BENCH_MODES)"
+			exit
+		}
+		bad = ""; worst = ""
+		for (i = 1; i <= nt; i++) if (rel[T[i]] == "" || rel[T[i]] < 0.95) bad = bad sprintf(" %s %s", T[i], rel[T[i]] == "" ? "-" : sprintf("%.3f", rel[T[i]]))
+		for (i = 1; i <= nt; i++) if (rel[T[i]] != "" && (worst == "" || rel[T[i]] < rel[worst])) worst = T[i]
+		if (bad == "") printf "PASS proxy within 5%% of the relay on every test (lowest proxy/relay: %s %.3f)\n", worst, rel[worst]
+		else printf "MISS proxy within 5%% of the relay on every test; below 0.95:%s\n", bad
+		bad = ""
+		for (i = 1; i <= nt; i++) if (xtr[T[i]] == "" || xtr[T[i]] <= 1) bad = bad sprintf(" %s %s", T[i], xtr[T[i]] == "" ? "-" : sprintf("%.3f", xtr[T[i]]))
+		if (bad == "") printf "PASS proxy ahead of xtrace on every test\n"
+		else printf "MISS proxy ahead of xtrace on every test; not ahead:%s\n", bad
+		bad = ""; got = ""
+		split("putimage100 putimage500", P, " ")
+		for (i = 1; i <= 2; i++) {
+			v = rel[P[i]]
+			got = got sprintf(" %s %s", P[i], v == "" ? "-" : sprintf("%.3f", v))
+			if (v == "" || v < 1) bad = 1
+		}
+		printf "%s proxy at or above the relay on PutImage 100x100 and 500x500 (proxy/relay:%s)\n", bad ? "MISS" : "PASS", got
+	}' "$1"
+}
+
+# Starts the servers, measures and reports.  Exits 1 when a mode failed.
+x11perf_main() {
+	local results mode
+	command -v x11perf >/dev/null || bench_die "x11perf is not installed (apt-get install x11-apps)"
+	bench_init
+	results=$bench_tmp/runs
+	: >"$results"
+	for mode in $BENCH_MODES; do
+		case $mode in
+		direct|relay|xtrace) ;;
+		proxy) [ -x "$XCKPT" ] || { bench_log "bench: proxy mode: $XCKPT is not built"; x11perf_failed="$x11perf_failed proxy"; } ;;
+		*) bench_die "unknown mode in BENCH_MODES: $mode" ;;
+		esac
+	done
+	bench_start_xvfb
+	case " $BENCH_MODES " in *" relay "*) bench_start_relay "$RELAY" "$bench_xvfb_display" ;; esac
+	case " $BENCH_MODES " in *" xtrace "*) bench_start_xtrace "$bench_xvfb_display" ;; esac
+	bench_log "x11perf: Xvfb :$bench_xvfb_display, relay :${bench_relay_display:--}, xtrace :${bench_xtrace_display:--}, proxy via $XCKPT"
+
+	echo "== x11perf: X requests through each mode, ops/s (higher is better)"
+	echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
+		"$BENCH_ROUNDS rounds of ~$BENCH_TIME s runs, modes interleaved"
+	x11perf_measure "$results"
+	x11perf_report "$results" | tee "$bench_tmp/table"
+	echo "   (load $(cut -d' ' -f1-3 /proc/loadavg) at end)"
+	mkdir -p "$B/bench"
+	cp "$results" "$B/bench/x11perf-runs.txt"
+	cp "$bench_tmp/table" "$B/bench/x11perf.txt"
+	[ -z "$x11perf_failed" ] || bench_die "x11perf: mode(s) failed to run:$x11perf_failed"
+}
+
+x11perf_main "$@"
