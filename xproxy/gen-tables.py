@@ -197,7 +197,7 @@ class Module:
 		self.types = {}		# name -> element (struct, union, ...)
 		self.enums = {}		# name -> {item: value}
 		self.requests = {}	# opcode -> element
-		self.events = {}	# number -> (name, element, xge)
+		self.events = {}	# (number, xge) -> (name, element, xge)
 		self.errors = {}	# number -> (name, element or None)
 		evs = {}
 		errs = {}
@@ -220,9 +220,14 @@ class Module:
 			if e.tag in ('event', 'eventcopy'):
 				ref = evs[e.get('ref')] if e.tag == 'eventcopy' \
 					else e
-				self.events[int(e.get('number'))] = (
-					e.get('name'), ref,
-					ref.get('xge') == 'true')
+				xge = ref.get('xge') == 'true'
+				# Generic Event types and event numbers are
+				# separate spaces (XInput uses both).
+				key = (int(e.get('number')), xge)
+				if key in self.events:
+					fail(name, 'event %d defined twice' %
+					     key[0])
+				self.events[key] = (e.get('name'), ref, xge)
 			elif e.tag in ('error', 'errorcopy'):
 				self.errors[int(e.get('number'))] = (
 					e.get('name'), e)
@@ -1074,7 +1079,9 @@ class ExtOut:
 				self.replies[op] = self.msg(
 					'reply', r, e.get('name') + 'Reply',
 					e.get('name') + '.reply')
-		for num, (name, e, xge) in sorted(m.events.items()):
+		for (num, _), (name, e, xge) in sorted(m.events.items()):
+			if xge and m.name == 'xproto':
+				continue	# GenericEvent itself: the proxy's
 			if xge:
 				self.ge_events[num] = self.msg('xge', e, name)
 			elif m.name == 'xkb':
@@ -1094,7 +1101,7 @@ class ExtOut:
 		tree = [('read', 1, 1, 1)]
 		total_slots = 2
 		for num in sorted(self.xkb_events):
-			name, e, _ = self.mod.events[num]
+			name, e, _ = self.mod.events[(num, False)]
 			where = 'xkb event %s' % name
 			refs, sums = prescan(e, self.gen, self.mod)
 			c = MsgCompiler(self.gen, self.mod, where, refs, sums,
