@@ -1,0 +1,186 @@
+#!/bin/bash
+# t-cli.sh: the xckpt command line: help texts, run (foreground and
+# --detach), list, kill, and the error cases of issue 2 §4-§5.
+. "$(dirname "$0")/lib.sh"
+
+# t_err WHAT RC CMD...: CMD exits RC and prints exactly one line on stderr
+# (containing nothing on stdout).
+t_err() {
+	local what=$1 want=$2 rc lines
+	shift 2
+	"$@" >"$T_TMP/err.out" 2>"$T_TMP/err.err"
+	rc=$?
+	lines=$(wc -l <"$T_TMP/err.err")
+	if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && [ ! -s "$T_TMP/err.out" ]; then
+		t_ok "$what: exit $rc, '$(cat "$T_TMP/err.err")'"
+	else
+		t_fail "$what: exit $rc (want $want), $lines stderr lines: $(head -c 300 "$T_TMP/err.err")"
+	fi
+}
+
+# t_nothing_left WHAT: the state directory holds no session entry.
+t_nothing_left() {
+	local left
+	left=$(ls -A "$XDG_RUNTIME_DIR/xckpt" 2>/dev/null)
+	t_equal "$1: nothing left in the state directory" "" "$left"
+}
+
+# --- help and usage ---------------------------------------------------------
+out=$("$XCKPT" --help)
+t_check "xckpt --help exits 0" test $? -eq 0
+for w in run list kill; do
+	t_check "xckpt --help names '$w'" grep -q "^  $w " <<<"$out"
+done
+out=$("$XCKPT" run --help)
+t_check "xckpt run --help exits 0" test $? -eq 0
+for w in --name --display --detach COMMAND; do
+	t_check "xckpt run --help describes $w" grep -q -- "$w" <<<"$out"
+done
+t_check "xckpt list --help exits 0" "$XCKPT" list --help >/dev/null
+t_check "xckpt kill --help exits 0" "$XCKPT" kill --help >/dev/null
+t_err "no command" 2 "$XCKPT"
+t_err "unknown command" 2 "$XCKPT" frobnicate
+t_err "unknown global option" 2 "$XCKPT" --frobnicate
+t_err "unknown run option" 2 "$XCKPT" run --frobnicate -- true
+t_err "run without COMMAND" 2 "$XCKPT" run --detach
+t_err "invalid session name" 2 "$XCKPT" run --name ../x -- true
+t_err "kill without NAME" 2 "$XCKPT" kill
+
+# --- errors before any X server ---------------------------------------------
+t_err "no DISPLAY and no --display" 1 env -u DISPLAY "$XCKPT" run -- true
+msg=$(env -u DISPLAY "$XCKPT" run -- true 2>&1)
+t_equal "no-display message" \
+	"xckpt: no X display: DISPLAY is not set and --display was not given" "$msg"
+t_err "kill of an unknown session" 1 "$XCKPT" kill no-such-session
+t_nothing_left "after the early errors"
+
+# --- foreground run -----------------------------------------------------------
+t_xvfb
+"$XCKPT" run -- sh -c 'exit 3'
+t_equal "foreground exit status passes through" 3 $?
+"$XCKPT" run -- sh -c 'kill -TERM $$'
+t_equal "an app killed by SIGTERM gives 143" 143 $?
+out=$("$XCKPT" run -- sh -c 'echo hello; echo oops >&2' 2>"$T_TMP/fg.err")
+t_equal "stdout passes through" hello "$out"
+t_equal "stderr passes through" oops "$(cat "$T_TMP/fg.err")"
+"$XCKPT" run -- seq 1 200000 >"$T_TMP/seq.out"
+seq 1 200000 >"$T_TMP/seq.want"
+t_check "200000 lines of output arrive complete and in order" \
+	cmp -s "$T_TMP/seq.out" "$T_TMP/seq.want"
+out=$("$XCKPT" run -- sh -c 'echo "$DISPLAY $NO_AT_BRIDGE $GSETTINGS_BACKEND $XCKPT_SESSION"; test -r "$XAUTHORITY"')
+t_equal "the app's environment points at the proxy" 0 $?
+set -- $out
+t_check "the app's DISPLAY ($1) is not the upstream ($T_DISPLAY)" test "$1" != "$T_DISPLAY"
+t_equal "NO_AT_BRIDGE and GSETTINGS_BACKEND are set" "1 memory" "$2 $3"
+t_check "XCKPT_SESSION names the session" test -n "${4:-}"
+out=$("$XCKPT" run -- sh -c 'read x; echo "read:$?"')
+t_equal "the app's stdin is /dev/null" "read:1" "$out"
+t_check "xdpyinfo works through the proxy" \
+	"$XCKPT" run -- xdpyinfo -queryExtensions >"$T_TMP/xdpyinfo.out"
+t_nothing_left "after foreground runs"
+
+# Orphans of the app end with the session.
+"$XCKPT" run -- sh -c "sleep 1000 & echo \$! >'$T_TMP/orphan.pid'; exit 0"
+orphan=$(cat "$T_TMP/orphan.pid")
+if t_alive "$orphan"; then
+	t_fail "the app's orphan $orphan outlived the session"
+	kill -KILL "$orphan"
+else
+	t_ok "the app's orphan ended with the session"
+fi
+
+# Signals to the foreground xckpt reach the app.
+"$XCKPT" run -- sh -c 'trap "echo got-INT; exit 5" INT; echo ready; while :; do sleep 0.1; done' \
+	>"$T_TMP/sig.out" 2>&1 &
+fg=$!
+t_track "$fg"
+for i in $(seq 50); do grep -q ready "$T_TMP/sig.out" && break; sleep 0.1; done
+kill -INT "$fg"
+wait "$fg"
+rc=$?
+t_untrack "$fg"
+t_equal "SIGINT is forwarded to the app (its exit status)" 5 "$rc"
+t_check "SIGINT is forwarded to the app (its trap ran)" grep -q got-INT "$T_TMP/sig.out"
+
+# --- detach, list, kill -----------------------------------------------------
+t_check "run --detach prints the name last and exits 0" \
+	t_run_detached cli-a xlogo -geometry 200x150+10+10
+t_check "xlogo's window appears on the upstream Xvfb" eval "t_wait_window xlogo >/dev/null"
+listing=$("$XCKPT" list)
+t_check "list has a header" grep -q '^NAME *PID *DISPLAY *UPSTREAM *COMMAND' <<<"$listing"
+t_equal "list shows the upstream display" "$T_DISPLAY" "$(t_session_field cli-a 4)"
+t_equal "list shows the command" "xlogo -geometry 200x150+10+10" \
+	"$("$XCKPT" list | awk '$1 == "cli-a" { $1 = $2 = $3 = $4 = ""; sub(/^ */, ""); print }')"
+pd=$(t_session_field cli-a 3)
+t_check "the session's proxy display $pd answers" t_wait_display "$pd" 5
+t_err "a name already in use" 1 "$XCKPT" run --detach --name cli-a -- xlogo
+
+# A session with several processes, one of which ignores SIGTERM.
+t_check "run --detach of a process tree" t_run_detached cli-b \
+	sh -c 'trap "" TERM; sleep 1000 & (trap "" TERM; sleep 1001) & exec sleep 1002'
+sleep 0.5
+pids=$(t_session_pids cli-b | tr '\n' ' ')
+n=$(echo $pids | wc -w)
+t_check "the session tree has its daemon and 3+ processes ($pids)" test "$n" -ge 4
+t_check "kill cli-b exits 0" "$XCKPT" kill cli-b
+left=""
+for p in $pids; do t_alive "$p" && left="$left $p"; done
+t_equal "kill ended every process of the session" "" "$left"
+t_check "the killed session is no longer listed" \
+	sh -c "! '$XCKPT' list | awk '{ print \$1 }' | grep -qx cli-b"
+t_check "its state files are gone" \
+	sh -c "! ls '$XDG_RUNTIME_DIR/xckpt' | grep -q '^cli-b\\.'"
+
+wid=$(t_wait_window xlogo 2)
+t_check "kill cli-a exits 0" "$XCKPT" kill cli-a
+t_check "xlogo's window is gone after kill" t_window_gone "$wid" 5
+t_err "kill of a killed session" 1 "$XCKPT" kill cli-a
+
+# A stale entry (its daemon is dead) is cleaned up by list.
+cat >"$XDG_RUNTIME_DIR/xckpt/stale.session" <<EOF
+[session]
+version=1
+name=stale
+pid=999999
+display=:1
+upstream=:0
+command=true;
+EOF
+out=$("$XCKPT" list | awk 'NR > 1 { print $1 }')
+t_equal "list does not show a stale session" "" "$out"
+t_check "list removed the stale entry" test ! -e "$XDG_RUNTIME_DIR/xckpt/stale.session"
+t_nothing_left "after list, kill and stale clean-up"
+
+# --- start-up errors: one line, exit 1, nothing left behind ------------------
+t_err "a missing command" 1 "$XCKPT" run -- no-such-command-xckpt
+range=${XCKPT_TEST_DISPLAYS:-50-99}
+for n in $(seq "${range#*-}" -1 "${range%-*}"); do
+	t_display_free "$n" && break
+done
+t_err "an unreachable display" 1 "$XCKPT" run --display ":$n" -- true
+t_nothing_left "after an unreachable display"
+
+# A refused cookie: an Xvfb with -auth FILE, and a wrong cookie for it.
+t_stop "$T_XVFB_PID"
+good=$T_TMP/good.xauth
+bad=$T_TMP/bad.xauth
+: >"$good"
+: >"$bad"
+# The display number is not known yet: write the cookie for every display of
+# the range (a wildcard entry is not honoured by every client).
+cookie=$(mcookie)
+wrong=$(mcookie)
+for n in $(seq "${range%-*}" "${range#*-}"); do
+	echo "add :$n MIT-MAGIC-COOKIE-1 $cookie"
+done | xauth -f "$good" -q source - 2>/dev/null
+for n in $(seq "${range%-*}" "${range#*-}"); do
+	echo "add :$n MIT-MAGIC-COOKIE-1 $wrong"
+done | xauth -f "$bad" -q source - 2>/dev/null
+export XAUTHORITY=$good
+t_xvfb -auth "$good"
+t_check "xdpyinfo with the right cookie works" xdpyinfo >/dev/null
+XAUTHORITY=$bad t_err "a refused cookie" 1 "$XCKPT" run -- true
+t_nothing_left "after a refused cookie"
+t_check "the right cookie works through xckpt" eval "\"\$XCKPT\" run -- xdpyinfo >/dev/null"
+
+t_done
