@@ -15,6 +15,20 @@
 
 #include <glib.h>
 
+/* The domain of xproxy's errors, and their codes. */
+#define XPROXY_ERROR (xproxy_error_quark())
+GQuark xproxy_error_quark(void);
+
+typedef enum {
+	XPROXY_ERROR_FAILED,		/* anything else (a system call) */
+	XPROXY_ERROR_BAD_DISPLAY,	/* no DISPLAY, or a bad display name */
+	XPROXY_ERROR_UNREACHABLE,	/* the upstream display cannot be
+					 * reached or does not answer */
+	XPROXY_ERROR_REFUSED,		/* the upstream server refused us
+					 * (e.g. the cookie) */
+	XPROXY_ERROR_IN_USE,		/* no free display number */
+} XProxyError;
+
 /* A running proxy (opaque). */
 typedef struct XProxy XProxy;
 

@@ -1,0 +1,688 @@
+/*
+ * conn.c: one proxied client connection (see conn.h).
+ *
+ * Data path.  Each direction has one buffer (xbuf.h) that is both the input
+ * of one side and the output queue of the other: bytes read from the client
+ * are framed and translated in place and written to the server from the same
+ * memory, and likewise the other way.  One read takes whatever is there (up
+ * to the buffer's size), every complete message is handled, and one write
+ * sends the batch.  A side whose output is backed up (CONN_HIGH_WATER bytes
+ * not yet written) stops being read, so a fast client cannot make the proxy
+ * buffer without limit.
+ *
+ * Both sockets are watched by one GSource per connection, so a wake-up
+ * serves both directions and changing what is watched costs no syscall
+ * beyond epoll's.
+ *
+ * Bad input.  A request with an unknown opcode or a bad length is rewritten
+ * into a 4-byte request that the server itself rejects with the same error
+ * (major opcode 0: BadRequest; GetWindowAttributes with length 1: BadLength),
+ * so the error comes back at its proper place in the sequence; the error's
+ * opcodes are then set back to the client's.  A request longer than the
+ * negotiated maximum is answered the same way and its bytes are discarded,
+ * as the X server does.  A stream that cannot be framed closes that
+ * connection with a log line; bytes are never skipped silently.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "xproxy/conn.h"
+#include "xproxy/log.h"
+#include "xproxy/xbuf.h"
+#include "xproxy/xlate.h"
+
+/* Initial size of each direction's buffer. */
+#define CONN_BUF_SIZE (256 * 1024)
+/* Unwritten bytes at which the other side stops being read. */
+#define CONN_HIGH_WATER (256 * 1024)
+/* Largest reply or event the proxy accepts from a server (a GetImage of a
+ * big window is a few tens of MiB). */
+#define CONN_MAX_REPLY (256u * 1024 * 1024)
+/* Largest request the proxy accepts before BIG-REQUESTS has told the real
+ * maximum: the X server's default (4 Mi words). */
+#define CONN_MAX_BIG_WORDS 4194303u
+
+/* Where a connection is. */
+typedef enum {
+	CONN_CLIENT_SETUP,	/* reading the client's set-up request */
+	CONN_SERVER_SETUP,	/* waiting for the server's set-up reply */
+	CONN_RUNNING,		/* relaying */
+	CONN_CLOSING,		/* writing what is queued, then closing */
+} ConnState;
+
+/* The GSource watching both sockets. */
+typedef struct {
+	GSource base;		/* the GLib part */
+	XpConn *conn;		/* the connection (not owned) */
+} ConnSource;
+
+struct XpConn {
+	XpConnParams params;	/* as given to conn_new() */
+	ConnState state;	/* where the connection is */
+	int cfd;		/* client socket (owned), -1 when closed */
+	int sfd;		/* server socket (owned), -1 when closed */
+	XpBuf cin;		/* client -> server bytes */
+	XpBuf sin;		/* server -> client bytes */
+	XpSeq *seq;		/* sequence numbers (owned) */
+	XpMap *map;		/* translation maps (owned) */
+	GBytes *setup_reply;	/* the server's set-up reply (owned) */
+	guint32 max_req_words;	/* the longest request allowed, in words */
+	gboolean big_requests;	/* BigReqEnable has been sent */
+	guint64 skip;		/* bytes of an over-long client request still
+				 * to discard */
+	const ProtoExt *bigreq;	/* BIG-REQUESTS' tables (or NULL) */
+	GSource *source;	/* the watch (owned) */
+	gpointer ctag;		/* the client socket's tag in source */
+	gpointer stag;		/* the server socket's tag, or NULL */
+	gboolean ended;		/* end_fn must be called */
+	ConnEnd end;		/* how it ended */
+	char *why;		/* the reason to pass to end_fn (owned) */
+};
+
+/* Notes that CONN has ended (the first reason wins), closes both sockets and
+ * logs WHY for anything but an orderly client close. */
+static void conn_end(XpConn *c, ConnEnd end, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+static void conn_end(XpConn *c, ConnEnd end, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->ended)
+		return;
+	c->ended = TRUE;
+	c->end = end;
+	va_start(ap, fmt);
+	c->why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	c->state = CONN_CLOSING;
+	log_debug("client %u: %s", c->params.id, c->why);
+}
+
+/* Ends CONN with a log line (for everything that is not a normal close). */
+#define conn_fail(c, end, ...)						\
+	do {								\
+		g_autofree char *conn_msg_ = g_strdup_printf(__VA_ARGS__); \
+		log_msg("client %u: %s", (c)->params.id, conn_msg_);	\
+		conn_end((c), (end), "%s", conn_msg_);			\
+	} while (0)
+
+/* Queues a set-up Failed reply carrying REASON for the client, in its byte
+ * order (MSB when MSB is TRUE), and closes once it is written. */
+static void conn_refuse(XpConn *c, const char *reason, gboolean msb)
+{
+	gsize n = strlen(reason), p = (n + 3) & ~3;
+	guint8 head[8] = { 0, n, 0, 11, 0, 0, 0, p / 4 };
+
+	if (!msb) {
+		head[2] = 11;
+		head[3] = 0;
+		head[6] = p / 4;
+		head[7] = 0;
+	}
+	xbuf_insert(&c->sin, c->sin.parsed, head, 8);
+	c->sin.parsed += 8;
+	xbuf_reserve(&c->sin, p);
+	memset(c->sin.data + c->sin.end, 0, p);
+	memcpy(c->sin.data + c->sin.end, reason, n);
+	c->sin.end += p;
+	c->sin.parsed = c->sin.end;
+	log_msg("client %u refused: %s", c->params.id, reason);
+	conn_end(c, CONN_END_CLIENT, "refused: %s", reason);
+}
+
+/* Handles the client's set-up request once it is complete: byte order,
+ * cookie, then the server connection and our own set-up request. */
+static void conn_client_setup(XpConn *c)
+{
+	guint8 *p = c->cin.data + c->cin.parsed;
+	gsize avail = c->cin.end - c->cin.parsed, nn, nd, total;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) req = NULL;
+	const guint8 *data;
+	gsize len;
+
+	if (avail < 12)
+		return;
+	if (p[0] == 'B') {
+		conn_refuse(c, "xckpt proxy: MSB-first (big-endian) clients "
+			    "are not supported", TRUE);
+		return;
+	}
+	if (p[0] != 'l') {
+		conn_fail(c, CONN_END_CLIENT, "bad byte-order byte 0x%02x in "
+			  "the set-up request", p[0]);
+		return;
+	}
+	nn = xlate_get16(p + 6);
+	nd = xlate_get16(p + 8);
+	total = 12 + ((nn + 3) & ~3) + ((nd + 3) & ~3);
+	if (avail < total)
+		return;
+	if (nn == 0) {
+		conn_refuse(c, "Authorization required, but no authorization "
+			    "protocol specified", FALSE);
+		return;
+	}
+	if (nn != 18 || memcmp(p + 12, "MIT-MAGIC-COOKIE-1", 18) != 0 ||
+	    nd != c->params.cookie_len ||
+	    memcmp(p + 12 + 20, c->params.cookie, nd) != 0) {
+		conn_refuse(c, "Invalid MIT-MAGIC-COOKIE-1 key", FALSE);
+		return;
+	}
+	c->sfd = display_connect(c->params.upstream, &error);
+	if (c->sfd < 0) {
+		conn_refuse(c, error->message, FALSE);
+		return;
+	}
+	c->stag = g_source_add_unix_fd(c->source, c->sfd, G_IO_IN);
+	/* Replace the client's set-up request by ours (same protocol
+	 * version, the user's cookie); nothing of the client's is kept. */
+	req = display_setup_request(c->params.upstream, xlate_get16(p + 2),
+				    xlate_get16(p + 4));
+	xbuf_cut(&c->cin, c->cin.parsed, total);
+	data = g_bytes_get_data(req, &len);
+	xbuf_insert(&c->cin, c->cin.parsed, data, len);
+	c->cin.parsed += len;
+	c->state = CONN_SERVER_SETUP;
+}
+
+/* Handles the server's set-up reply once complete: keeps it, learns the
+ * resource-ID range and the maximum request length, and forwards it. */
+static void conn_server_setup(XpConn *c)
+{
+	guint8 *p = c->sin.data + c->sin.parsed;
+	gsize avail = c->sin.end - c->sin.parsed, total;
+
+	if (avail < 8)
+		return;
+	total = 8 + 4 * (gsize)xlate_get16(p + 6);
+	if (avail < total) {
+		xbuf_reserve(&c->sin, total - avail);
+		return;
+	}
+	if (p[0] != 1) {
+		gsize rl = p[0] == 0 ? MIN(p[1], total - 8) : total - 8;
+		log_msg("client %u: server %s refused the connection: %.*s",
+			c->params.id, display_name(c->params.upstream),
+			(int)rl, (const char *)p + 8);
+		c->sin.parsed += total;
+		conn_end(c, CONN_END_CLIENT, "server refused the set-up");
+		return;
+	}
+	if (total < 40) {
+		conn_fail(c, CONN_END_GARBAGE, "short set-up reply");
+		return;
+	}
+	c->setup_reply = g_bytes_new(p, total);
+	xmap_set_xid_range(c->map, xlate_get32(p + 12), xlate_get32(p + 16),
+			   xlate_get32(p + 12), xlate_get32(p + 16));
+	c->max_req_words = xlate_get16(p + 26);
+	c->sin.parsed += total;
+	c->state = CONN_RUNNING;
+	log_debug("client %u: running (base 0x%x mask 0x%x)", c->params.id,
+		  xlate_get32(p + 12), xlate_get32(p + 16));
+}
+
+/* Injects a request with a reply (GetInputFocus) so that server sequence
+ * numbers never go 65536 requests without a response. */
+static void conn_inject_sync(XpConn *c)
+{
+	static const guint8 req[4] = { 43, 0, 1, 0 };
+
+	conn_inject(c, req, sizeof(req), NULL, NULL);
+}
+
+/* Inserts REQ into the server stream at the parse point (a request
+ * boundary), counted as injected, its response routed to FN. */
+void conn_inject(XpConn *c, const guint8 *req, gsize len, SeqReplyFn fn,
+		 gpointer ud)
+{
+	SeqPending *pend;
+	guint64 s;
+
+	g_return_if_fail(c->state == CONN_RUNNING && len >= 4 && len % 4 == 0);
+	xbuf_insert(&c->cin, c->cin.parsed, req, len);
+	c->cin.parsed += len;
+	s = seq_inject(c->seq);
+	pend = seq_push(c->seq, s);
+	pend->what = SEQ_INJECTED;
+	pend->fn = fn;
+	pend->fn_ud = ud;
+}
+
+/* Replaces the bad request at the parse point (CONSUMED bytes of it are in
+ * the buffer) by a 4-byte request the server rejects with the same error,
+ * and remembers the client's opcodes for that error. */
+static void conn_reject(XpConn *c, gsize consumed, XlateResult res,
+			const XlateReq *r)
+{
+	static const guint8 bad_request[4] = { 0, 0, 1, 0 };
+	static const guint8 bad_length[4] = { 3, 0, 1, 0 };
+	guint8 *p = c->cin.data + c->cin.parsed;
+	SeqPending *pend;
+	guint64 s;
+
+	log_debug("client %u: %s for request %u.%u", c->params.id,
+		  res == XLATE_BAD_REQUEST ? "BadRequest" : "BadLength",
+		  r->cmajor, r->cminor);
+	memcpy(p, res == XLATE_BAD_REQUEST ? bad_request : bad_length, 4);
+	if (consumed > 4)
+		xbuf_cut(&c->cin, c->cin.parsed + 4, consumed - 4);
+	c->cin.parsed += 4;
+	s = seq_client_request(c->seq);
+	pend = seq_push(c->seq, s);
+	pend->what = SEQ_FIX_ERROR;
+	pend->major = r->cmajor;
+	pend->minor = r->cminor;
+}
+
+/* Frames and translates every complete client request in the buffer. */
+static void conn_requests(XpConn *c)
+{
+	while (c->state == CONN_RUNNING) {
+		XpBuf *b = &c->cin;
+		gsize avail = b->end - b->parsed, len;
+		guint8 *p = b->data + b->parsed;
+		gboolean big = FALSE;
+		XlateReq r;
+		XlateResult res;
+
+		if (c->skip) {
+			gsize n = MIN(c->skip, avail);
+			if (!n)
+				break;
+			xbuf_cut(b, b->parsed, n);
+			c->skip -= n;
+			continue;
+		}
+		if (avail < 4)
+			break;
+		len = 4 * (gsize)xlate_get16(p + 2);
+		r = (XlateReq){ .cmajor = p[0],
+				.cminor = p[0] >= 128 ? p[1] : 0 };
+		if (len == 0) {
+			if (!c->big_requests) {
+				conn_reject(c, 4, XLATE_BAD_LENGTH, &r);
+				continue;
+			}
+			if (avail < 8)
+				break;
+			len = 4 * (gsize)xlate_get32(p + 4);
+			big = TRUE;
+			if (len < 8) {
+				conn_reject(c, 8, XLATE_BAD_LENGTH, &r);
+				continue;
+			}
+		}
+		if (len / 4 > c->max_req_words) {
+			gsize n = MIN(len, avail);
+			c->skip = len - n;
+			conn_reject(c, n, XLATE_BAD_LENGTH, &r);
+			continue;
+		}
+		if (avail < len) {
+			xbuf_reserve(b, len - avail);
+			break;
+		}
+		res = xlate_request(c->map, p, len, big, &r);
+		if (res != XLATE_OK) {
+			conn_reject(c, len, res, &r);
+			continue;
+		}
+		guint64 s = seq_client_request(c->seq);
+		if (r.has_reply) {
+			SeqPending *pend = seq_push(c->seq, s);
+			pend->what = SEQ_CLIENT;
+			pend->ext = r.ext;
+			pend->op = r.op;
+			pend->hook_data = r.hook_data;
+		}
+		if (r.ext == c->bigreq && c->bigreq && r.op == 0) {
+			/* The server reads big requests from the next one on;
+			 * the reply tells the real maximum. */
+			c->big_requests = TRUE;
+			c->max_req_words = CONN_MAX_BIG_WORDS;
+		}
+		b->parsed += len;
+		if (seq_need_sync(c->seq))
+			conn_inject_sync(c);
+	}
+}
+
+/* Writes the client's 16-bit view of server sequence number S into the
+ * response at P. */
+static inline void conn_put_seq(XpConn *c, guint8 *p, guint64 s)
+{
+	xlate_put16(p + 2, (guint16)seq_to_client(c->seq, s));
+}
+
+/* Handles one reply of LEN bytes at P.  Returns its new length, 0 when it
+ * was swallowed (cut from the buffer), -1 on a desync (connection ended). */
+static gssize conn_reply(XpConn *c, guint8 *p, gsize len)
+{
+	guint64 s = seq_widen(c->seq, xlate_get16(p + 2));
+	SeqPending *pend;
+	XlateReq r;
+	gssize nl;
+
+	if (s == SEQ_BAD) {
+		conn_fail(c, CONN_END_GARBAGE, "server sent a reply for a "
+			  "request never sent");
+		return -1;
+	}
+	pend = seq_response(c->seq, s);
+	if (!pend || pend->what == SEQ_FIX_ERROR) {
+		conn_fail(c, CONN_END_GARBAGE, "server sent a reply to request "
+			  "%" G_GUINT64_FORMAT " which has none", s);
+		return -1;
+	}
+	if (pend->what == SEQ_INJECTED) {
+		if (pend->fn)
+			pend->fn(pend->fn_ud, p, len);
+		seq_pop(c->seq);
+		xbuf_cut(&c->sin, c->sin.parsed, len);
+		return 0;
+	}
+	r = (XlateReq){ .ext = pend->ext, .op = pend->op,
+			.hook_data = pend->hook_data };
+	nl = xlate_reply(c->map, &r, p, len);
+	if (nl < 0) {
+		conn_fail(c, CONN_END_GARBAGE, "reply to %s does not fit its "
+			  "description", proto_msg_name(proto_request(r.ext,
+								      r.op)));
+		return -1;
+	}
+	if (r.ext == c->bigreq && c->bigreq && r.op == 0 && len >= 12)
+		c->max_req_words = xlate_get32(p + 8);
+	if ((gsize)nl < len)
+		xbuf_cut(&c->sin, c->sin.parsed + nl, len - nl);
+	conn_put_seq(c, p, s);
+	return nl;
+}
+
+/* Handles one error at P.  Returns 32, 0 when swallowed, -1 on a desync. */
+static gssize conn_error(XpConn *c, guint8 *p)
+{
+	guint64 s = seq_widen(c->seq, xlate_get16(p + 2));
+	SeqPending *pend;
+
+	if (s == SEQ_BAD) {
+		conn_fail(c, CONN_END_GARBAGE, "server sent an error for a "
+			  "request never sent");
+		return -1;
+	}
+	pend = seq_response(c->seq, s);
+	if (pend && pend->what == SEQ_INJECTED) {
+		if (pend->fn)
+			pend->fn(pend->fn_ud, p, 32);
+		seq_pop(c->seq);
+		xbuf_cut(&c->sin, c->sin.parsed, 32);
+		return 0;
+	}
+	xlate_error(c->map, p);
+	if (pend) {
+		if (pend->what == SEQ_FIX_ERROR) {
+			p[10] = pend->major;
+			xlate_put16(p + 8, pend->minor);
+		}
+		seq_pop(c->seq);
+	}
+	conn_put_seq(c, p, s);
+	return 32;
+}
+
+/* Handles one event of LEN bytes at P.  Returns LEN, or -1 on a desync. */
+static gssize conn_event(XpConn *c, guint8 *p, gsize len)
+{
+	/* KeymapNotify (11) carries no sequence number. */
+	if ((p[0] & 0x7f) != 11) {
+		guint64 s = seq_widen(c->seq, xlate_get16(p + 2));
+		if (s == SEQ_BAD) {
+			conn_fail(c, CONN_END_GARBAGE, "server sent an event "
+				  "for a request never sent");
+			return -1;
+		}
+		seq_response(c->seq, s);
+		conn_put_seq(c, p, s);
+	}
+	if (!xlate_event(c->map, p, len, FALSE)) {
+		conn_fail(c, CONN_END_GARBAGE, "event %u does not fit its "
+			  "description", p[0]);
+		return -1;
+	}
+	return len;
+}
+
+/* Frames and translates every complete server message in the buffer. */
+static void conn_responses(XpConn *c)
+{
+	while (c->state == CONN_RUNNING) {
+		XpBuf *b = &c->sin;
+		gsize avail = b->end - b->parsed, len = 32;
+		guint8 *p = b->data + b->parsed;
+		gssize n;
+
+		if (avail < 32)
+			break;
+		if (p[0] == 1 || (p[0] & 0x7f) == 35) {
+			guint32 words = xlate_get32(p + 4);
+			if (words > (CONN_MAX_REPLY - 32) / 4) {
+				conn_fail(c, CONN_END_GARBAGE, "server sent a "
+					  "message of %u words", words);
+				return;
+			}
+			len = 32 + 4 * (gsize)words;
+		}
+		if (avail < len) {
+			xbuf_reserve(b, len - avail);
+			break;
+		}
+		if (p[0] == 1)
+			n = conn_reply(c, p, len);
+		else if (p[0] == 0)
+			n = conn_error(c, p);
+		else
+			n = conn_event(c, p, len);
+		if (n < 0)
+			return;
+		b->parsed += n;
+	}
+}
+
+/* Writes what is queued for the server; ends the connection on an error. */
+static void conn_flush_server(XpConn *c)
+{
+	if (c->sfd < 0 || !xbuf_pending(&c->cin))
+		return;
+	if (xbuf_write(&c->cin, c->sfd) < 0 && errno != EAGAIN) {
+		if (!c->ended)
+			conn_end(c, CONN_END_SERVER, "server connection "
+				 "lost: %s", g_strerror(errno));
+		c->cin.start = c->cin.parsed;	/* nobody will take it */
+	}
+}
+
+/* Writes what is queued for the client; ends the connection on an error. */
+static void conn_flush_client(XpConn *c)
+{
+	if (c->cfd < 0 || !xbuf_pending(&c->sin))
+		return;
+	if (xbuf_write(&c->sin, c->cfd) < 0 && errno != EAGAIN) {
+		if (!c->ended)
+			conn_end(c, CONN_END_CLIENT, "client gone: %s",
+				 g_strerror(errno));
+		c->sin.start = c->sin.parsed;
+	}
+}
+
+/* Reads from the client and handles what came. */
+static void conn_read_client(XpConn *c)
+{
+	gssize n = xbuf_read(&c->cin, c->cfd);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
+		conn_end(c, CONN_END_CLIENT, "client closed the connection");
+		return;
+	}
+	if (n < 0)
+		return;
+	if (c->state == CONN_CLIENT_SETUP)
+		conn_client_setup(c);
+	if (c->state == CONN_RUNNING)
+		conn_requests(c);
+	conn_flush_server(c);
+}
+
+/* Reads from the server and handles what came. */
+static void conn_read_server(XpConn *c)
+{
+	gssize n = xbuf_read(&c->sin, c->sfd);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
+		conn_end(c, CONN_END_SERVER, "server closed the connection");
+		return;
+	}
+	if (n < 0)
+		return;
+	if (c->state == CONN_SERVER_SETUP) {
+		conn_server_setup(c);
+		/* requests the client sent ahead of the reply */
+		if (c->state == CONN_RUNNING)
+			conn_requests(c);
+		conn_flush_server(c);
+	}
+	if (c->state == CONN_RUNNING)
+		conn_responses(c);
+	conn_flush_client(c);
+}
+
+/* Sets what each socket is watched for: read a side only while the other
+ * side's queue is short; write a side while something is queued for it. */
+static void conn_update_watch(XpConn *c)
+{
+	GIOCondition cc = 0, sc = 0;
+	gboolean closing = c->state == CONN_CLOSING;
+
+	if (!closing && c->cin.parsed - c->cin.start < CONN_HIGH_WATER)
+		cc |= G_IO_IN;
+	if (xbuf_pending(&c->sin))
+		cc |= G_IO_OUT;
+	if (c->stag) {
+		if (!closing && c->state != CONN_CLIENT_SETUP &&
+		    c->sin.parsed - c->sin.start < CONN_HIGH_WATER)
+			sc |= G_IO_IN;
+		if (xbuf_pending(&c->cin))
+			sc |= G_IO_OUT;
+		g_source_modify_unix_fd(c->source, c->stag, sc);
+	}
+	g_source_modify_unix_fd(c->source, c->ctag, cc);
+}
+
+/* Whether a closing connection has written all it can. */
+static gboolean conn_drained(XpConn *c)
+{
+	return (c->cfd < 0 || !xbuf_pending(&c->sin)) &&
+	       (c->sfd < 0 || !xbuf_pending(&c->cin));
+}
+
+/* The GSource dispatch: serves both sockets, then either re-arms the watch
+ * or, once a closing connection has drained, hands it to its owner. */
+static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer ud)
+{
+	XpConn *c = ((ConnSource *)source)->conn;
+	GIOCondition ce = g_source_query_unix_fd(source, c->ctag);
+	GIOCondition se = c->stag ? g_source_query_unix_fd(source, c->stag) : 0;
+
+	if (se & G_IO_OUT)
+		conn_flush_server(c);
+	if (ce & G_IO_OUT)
+		conn_flush_client(c);
+	if (c->state != CONN_CLOSING && (ce & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+		conn_read_client(c);
+	if (c->state != CONN_CLOSING && (se & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+		conn_read_server(c);
+	if (c->state == CONN_CLOSING &&
+	    (conn_drained(c) || (ce | se) & (G_IO_HUP | G_IO_ERR))) {
+		g_autofree char *why = g_steal_pointer(&c->why);
+		if (c->cfd >= 0)
+			shutdown(c->cfd, SHUT_RDWR);
+		c->params.end_fn(c->params.ud, c, c->end,
+				 why ? why : "closed");
+		return G_SOURCE_REMOVE;	/* c may be freed */
+	}
+	conn_update_watch(c);
+	return G_SOURCE_CONTINUE;
+}
+
+/* The GSource's function table. */
+static GSourceFuncs conn_source_funcs = {
+	.dispatch = conn_dispatch,
+};
+
+/* Starts serving client socket FD. */
+XpConn *conn_new(int fd, const XpConnParams *params)
+{
+	XpConn *c = g_new0(XpConn, 1);
+
+	c->params = *params;
+	c->cfd = fd;
+	c->sfd = -1;
+	c->state = CONN_CLIENT_SETUP;
+	xbuf_init(&c->cin, CONN_BUF_SIZE);
+	xbuf_init(&c->sin, CONN_BUF_SIZE);
+	c->seq = seq_new(0, 0);
+	c->map = xmap_new();
+	c->bigreq = proto_ext_lookup("BIG-REQUESTS");
+	c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
+	((ConnSource *)c->source)->conn = c;
+	g_source_set_name(c->source, "xproxy connection");
+	c->ctag = g_source_add_unix_fd(c->source, fd, G_IO_IN);
+	g_source_attach(c->source, params->context);
+	return c;
+}
+
+/* Closes and frees everything of CONN. */
+void conn_free(XpConn *c)
+{
+	if (!c)
+		return;
+	g_source_destroy(c->source);
+	g_source_unref(c->source);
+	if (c->cfd >= 0)
+		close(c->cfd);
+	if (c->sfd >= 0)
+		close(c->sfd);
+	xbuf_clear(&c->cin);
+	xbuf_clear(&c->sin);
+	seq_free(c->seq);
+	xmap_free(c->map);
+	g_clear_pointer(&c->setup_reply, g_bytes_unref);
+	g_free(c->why);
+	g_free(c);
+}
+
+/* The connection's number. */
+guint conn_id(const XpConn *c)
+{
+	return c->params.id;
+}
+
+/* The recorded set-up reply. */
+GBytes *conn_setup_reply(const XpConn *c)
+{
+	return c->setup_reply;
+}
+
+/* The maps. */
+XpMap *conn_map(XpConn *c)
+{
+	return c->map;
+}
+
+/* The sequence state. */
+XpSeq *conn_seq(XpConn *c)
+{
+	return c->seq;
+}

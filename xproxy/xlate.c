@@ -1,0 +1,179 @@
+/*
+ * xlate.c: translation of one message in place (see xlate.h).
+ *
+ * The walker visits every field the tables know; the visitors below map each
+ * through xmap by the field's class.  When the maps are the identity nothing
+ * would change, so the walk is skipped (unless xlate_walk_always): the server
+ * checks lengths itself, and gives the same errors for the same bytes.  The
+ * hooks run regardless, since some of them (QueryExtension, ListExtensions)
+ * apply the proxy's policy rather than translate.
+ */
+#include "xproxy/hooks.h"
+#include "xproxy/log.h"
+#include "xproxy/xlate.h"
+
+/* The GenericEvent code (XGE). */
+#define XLATE_GENERIC_EVENT 35
+/* The ClientMessage event code. */
+#define XLATE_CLIENT_MESSAGE 33
+
+gboolean xlate_walk_always;
+
+/* Walker visitor: one field to the server's view (UD is the XpMap). */
+static void xlate_visit_to_server(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	guint32 v = xlate_get32(field);
+	guint32 n = xmap_to_server(ud, proto_kind_class(kind), v);
+
+	if (n != v)
+		xlate_put32(field, n);
+}
+
+/* Walker visitor: one field to the client's view. */
+static void xlate_visit_to_client(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	guint32 v = xlate_get32(field);
+	guint32 n = xmap_to_client(ud, proto_kind_class(kind), v);
+
+	if (n != v)
+		xlate_put32(field, n);
+}
+
+/* Finds the request's tables, walks it, runs its hook and sets the server's
+ * major opcode. */
+XlateResult xlate_request(XpMap *map, guint8 *buf, gsize len, gboolean big,
+			  XlateReq *req)
+{
+	const ProtoMsg *msg;
+	guint8 smajor;
+	HookFn hook;
+
+	req->cmajor = buf[0];
+	req->cminor = 0;
+	req->hook_data = 0;
+	req->has_reply = FALSE;
+	if (buf[0] < 128) {
+		req->ext = proto_core();
+		req->op = buf[0];
+		smajor = buf[0];
+	} else {
+		req->cminor = buf[1];
+		req->op = buf[1];
+		req->ext = xmap_ext_by_client_major(map, buf[0], &smajor);
+		if (!req->ext)
+			return XLATE_BAD_REQUEST;
+	}
+	msg = proto_request(req->ext, req->op);
+	if (!msg)
+		return XLATE_BAD_REQUEST;
+	if (xlate_walk_always || !xmap_is_identity(map)) {
+		if (walk_message(msg, PROTO_REQUEST, buf, len, big,
+				 xlate_visit_to_server, map) ==
+		    PROTO_WALK_BAD_LENGTH)
+			return XLATE_BAD_LENGTH;
+	}
+	hook = hooks_find(req->ext, req->op, HOOK_REQUEST);
+	if (hook) {
+		HookArgs a = { map, buf, len, big, 0 };
+		if (hook(&a) < 0)
+			return XLATE_BAD_LENGTH;
+		req->hook_data = a.hook_data;
+	}
+	buf[0] = smajor;
+	req->has_reply = proto_reply(req->ext, req->op) != NULL;
+	return XLATE_OK;
+}
+
+/* Walks the reply with the request's tables and runs its hook. */
+gssize xlate_reply(XpMap *map, const XlateReq *req, guint8 *buf, gsize len)
+{
+	const ProtoMsg *msg = proto_reply(req->ext, req->op);
+	HookFn hook;
+
+	if (!msg)
+		return -1;
+	if (xlate_walk_always || !xmap_is_identity(map)) {
+		if (walk_message(msg, PROTO_REPLY, buf, len, FALSE,
+				 xlate_visit_to_client, map) != PROTO_WALK_OK)
+			return -1;
+	}
+	hook = hooks_find(req->ext, req->op, HOOK_REPLY);
+	if (hook) {
+		HookArgs a = { map, buf, len, FALSE, req->hook_data };
+		return hook(&a);
+	}
+	return len;
+}
+
+/* Translates an event's code and fields in either direction. */
+gboolean xlate_event(XpMap *map, guint8 *buf, gsize len, gboolean to_server)
+{
+	ProtoVisitFn visit = to_server ? xlate_visit_to_server :
+					 xlate_visit_to_client;
+	guint8 code = buf[0] & 0x7f, other;
+	const ProtoExt *ext;
+	const ProtoMsg *msg;
+	guint num;
+
+	if (xmap_is_identity(map) && !xlate_walk_always)
+		return TRUE;
+	if (code == XLATE_GENERIC_EVENT) {
+		if (len < 32)
+			return FALSE;
+		if (to_server)
+			ext = xmap_ext_by_client_major(map, buf[1], &other);
+		else
+			ext = xmap_ext_by_server_major(map, buf[1], &other);
+		if (!ext) {
+			log_debug("generic event of unknown extension %u "
+				  "passed as is", buf[1]);
+			return TRUE;
+		}
+		msg = proto_ge_event(ext, xlate_get16(buf + 8));
+		if (msg && walk_message(msg, PROTO_EVENT, buf, len, FALSE,
+					visit, map) != PROTO_WALK_OK)
+			return FALSE;
+		buf[1] = other;
+		return TRUE;
+	}
+	if (to_server)
+		ext = xmap_event_from_client(map, code, &num, &other);
+	else
+		ext = xmap_event_from_server(map, code, &num, &other);
+	if (!ext) {
+		log_debug("event %u of no known extension passed as is", code);
+		return TRUE;
+	}
+	if (to_server && code == XLATE_CLIENT_MESSAGE)
+		hooks_client_message(map, buf, TRUE);
+	msg = proto_event(ext, num);
+	if (msg && walk_message(msg, PROTO_EVENT, buf, 32, FALSE, visit,
+				map) != PROTO_WALK_OK)
+		return FALSE;
+	if (!to_server && code == XLATE_CLIENT_MESSAGE)
+		hooks_client_message(map, buf, FALSE);
+	buf[0] = other | (buf[0] & 0x80);
+	return TRUE;
+}
+
+/* Translates an error: its code, bad value and major opcode. */
+void xlate_error(XpMap *map, guint8 *buf)
+{
+	const ProtoExt *ext;
+	guint8 other;
+	guint num;
+
+	if (xmap_is_identity(map))
+		return;
+	ext = xmap_error_from_server(map, buf[1], &num, &other);
+	if (ext) {
+		ProtoKind kind = proto_error_kind(ext, num);
+		if (kind != PROTO_K_NONE)
+			xlate_visit_to_client(map, kind, buf + 4);
+		buf[1] = other;
+	}
+	if (buf[10] >= 128) {
+		xmap_ext_by_server_major(map, buf[10], &other);
+		buf[10] = other;
+	}
+}

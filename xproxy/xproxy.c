@@ -1,0 +1,435 @@
+/*
+ * xproxy.c: the proxy object: listening as display :N, the private cookie,
+ * and the set of client connections (see xproxy.h for the public interface).
+ *
+ * Like an X server, the proxy claims a display number with the lock file
+ * /tmp/.XN-lock (created exclusively; a lock whose process is gone is
+ * stale and taken over), then listens on /tmp/.X11-unix/XN and on the
+ * abstract socket of the same name.  It never listens on TCP.  Its
+ * MIT-MAGIC-COOKIE-1 is 16 random bytes, written with libXau into a private
+ * Xauthority file (mode 0600) for FamilyLocal (this host) and FamilyWild, so
+ * any client library finds it.
+ *
+ * When an upstream connection closes, the proxy cannot tell from that alone
+ * whether the server went away or just closed that one client (KillClient),
+ * so it checks shortly after that the display still accepts connections;
+ * only when it does not (or when a server sent garbage) are all clients
+ * closed and the lost function called.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <X11/Xauth.h>
+#include <glib-unix.h>
+
+#include "xproxy/conn.h"
+#include "xproxy/display.h"
+#include "xproxy/log.h"
+#include "xproxy/xproxy.h"
+
+/* The first display number tried when none is given, and the last. */
+#define XPROXY_FIRST_DISPLAY 100
+#define XPROXY_LAST_DISPLAY 999
+/* The length of the cookie. */
+#define XPROXY_COOKIE_LEN 16
+/* How long the upstream check at start may take. */
+#define XPROXY_CHECK_TIMEOUT_MS 5000
+/* Delay before checking whether the upstream server is still there after
+ * one of its connections closed. */
+#define XPROXY_ALIVE_DELAY_MS 100
+
+struct XProxy {
+	GMainContext *context;	/* where everything runs (a reference) */
+	XpDisplay *upstream;	/* the upstream display (owned) */
+	int number;		/* our display number, -1 before one is got */
+	char *name;		/* ":N" (owned) */
+	char *lock_path;	/* /tmp/.XN-lock, NULL if not taken (owned) */
+	char *socket_path;	/* /tmp/.X11-unix/XN, NULL if not bound */
+	int fd;			/* listening socket on socket_path, or -1 */
+	int afd;		/* listening abstract socket, or -1 */
+	GSource *src;		/* watch on fd (owned) */
+	GSource *asrc;		/* watch on afd (owned) */
+	guint8 cookie[XPROXY_COOKIE_LEN]; /* our MIT-MAGIC-COOKIE-1 */
+	char *xauthority;	/* the private Xauthority file (owned) */
+	GPtrArray *conns;	/* open connections (XpConn, owned) */
+	guint next_id;		/* number of the next connection */
+	XProxyLostFn lost_fn;	/* called when the server is lost */
+	gpointer lost_ud;	/* its user data */
+	gboolean lost;		/* the server has been lost */
+	GSource *alive_src;	/* pending upstream check, or NULL (owned) */
+};
+
+G_DEFINE_QUARK(xproxy-error-quark, xproxy_error)
+
+/* Removes the sockets, the lock and the cookie file that PROXY made. */
+static void xproxy_unlink(XProxy *proxy)
+{
+	if (proxy->socket_path)
+		unlink(proxy->socket_path);
+	if (proxy->lock_path)
+		unlink(proxy->lock_path);
+	if (proxy->xauthority)
+		unlink(proxy->xauthority);
+}
+
+/* Stops listening, closes every connection, removes what the proxy made and
+ * frees it. */
+void xproxy_free(XProxy *proxy)
+{
+	if (!proxy)
+		return;
+	if (proxy->alive_src) {
+		g_source_destroy(proxy->alive_src);
+		g_source_unref(proxy->alive_src);
+	}
+	GSource *srcs[] = { proxy->src, proxy->asrc };
+	for (guint i = 0; i < G_N_ELEMENTS(srcs); i++) {
+		if (srcs[i]) {
+			g_source_destroy(srcs[i]);
+			g_source_unref(srcs[i]);
+		}
+	}
+	if (proxy->fd >= 0)
+		close(proxy->fd);
+	if (proxy->afd >= 0)
+		close(proxy->afd);
+	if (proxy->conns)
+		g_ptr_array_free(proxy->conns, TRUE);
+	xproxy_unlink(proxy);
+	display_free(proxy->upstream);
+	g_free(proxy->name);
+	g_free(proxy->lock_path);
+	g_free(proxy->socket_path);
+	g_free(proxy->xauthority);
+	if (proxy->context)
+		g_main_context_unref(proxy->context);
+	g_free(proxy);
+}
+
+/* Takes the X lock file of display N.  A lock held by a process that no
+ * longer exists is removed and taken.  Returns FALSE when N is in use. */
+static gboolean xproxy_lock(XProxy *proxy, int n)
+{
+	g_autofree char *path = g_strdup_printf("/tmp/.X%d-lock", n);
+	char pid[16];
+
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0444);
+		if (fd >= 0) {
+			int len = g_snprintf(pid, sizeof(pid), "%10d\n",
+					     (int)getpid());
+			gboolean ok = write(fd, pid, len) == len;
+			close(fd);
+			if (!ok) {
+				unlink(path);
+				return FALSE;
+			}
+			proxy->lock_path = g_steal_pointer(&path);
+			return TRUE;
+		}
+		if (errno != EEXIST)
+			return FALSE;
+		/* stale? */
+		g_autofree char *text = NULL;
+		long other;
+		if (!g_file_get_contents(path, &text, NULL, NULL))
+			return FALSE;
+		other = strtol(text, NULL, 10);
+		if (other <= 0 || kill(other, 0) == 0 || errno != ESRCH)
+			return FALSE;
+		log_debug("removing stale lock %s of pid %ld", path, other);
+		unlink(path);
+	}
+	return FALSE;
+}
+
+/* Creates a listening unix socket on PATH (in the abstract namespace when
+ * ABSTRACT).  Returns it or -1 (errno set). */
+static int xproxy_listen(const char *path, gboolean abstract)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + strlen(path) +
+			(abstract ? 1 : 0);
+	int fd, saved;
+
+	strcpy(sun.sun_path + (abstract ? 1 : 0), path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (!abstract)
+		unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, len) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!abstract)
+		chmod(path, 0777);
+	return fd;
+}
+
+/* Claims display N: the lock, then both sockets.  Returns FALSE (having
+ * undone its steps) when N is taken. */
+static gboolean xproxy_claim(XProxy *proxy, int n)
+{
+	g_autofree char *path = g_strdup_printf("/tmp/.X11-unix/X%d", n);
+
+	if (!xproxy_lock(proxy, n))
+		return FALSE;
+	proxy->afd = xproxy_listen(path, TRUE);
+	if (proxy->afd >= 0)
+		proxy->fd = xproxy_listen(path, FALSE);
+	if (proxy->afd < 0 || proxy->fd < 0) {
+		log_debug("display :%d: cannot listen: %s", n,
+			  g_strerror(errno));
+		if (proxy->afd >= 0)
+			close(proxy->afd);
+		proxy->afd = -1;
+		unlink(proxy->lock_path);
+		g_clear_pointer(&proxy->lock_path, g_free);
+		return FALSE;
+	}
+	proxy->socket_path = g_steal_pointer(&path);
+	proxy->number = n;
+	proxy->name = g_strdup_printf(":%d", n);
+	return TRUE;
+}
+
+/* Makes the cookie and writes the private Xauthority file. */
+static gboolean xproxy_write_cookie(XProxy *proxy, const char *path,
+				    GError **error)
+{
+	char host[256] = "", num[16];
+	int fd;
+	FILE *f;
+	gboolean ok;
+
+	if (getrandom(proxy->cookie, sizeof(proxy->cookie), 0) !=
+	    sizeof(proxy->cookie)) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "cannot make a cookie: %s", g_strerror(errno));
+		return FALSE;
+	}
+	if (path) {
+		proxy->xauthority = g_strdup(path);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	} else {
+		proxy->xauthority = g_build_filename(g_get_tmp_dir(),
+						     "xckpt-xauth-XXXXXX",
+						     NULL);
+		fd = g_mkstemp_full(proxy->xauthority, O_WRONLY | O_CLOEXEC,
+				    0600);
+	}
+	if (fd < 0 || fchmod(fd, 0600) < 0) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "cannot write %s: %s", proxy->xauthority,
+			    g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		g_clear_pointer(&proxy->xauthority, g_free);
+		return FALSE;
+	}
+	f = fdopen(fd, "w");
+	gethostname(host, sizeof(host) - 1);
+	g_snprintf(num, sizeof(num), "%d", proxy->number);
+	Xauth local = {
+		.family = FamilyLocal,
+		.address_length = strlen(host), .address = host,
+		.number_length = strlen(num), .number = num,
+		.name_length = 18, .name = (char *)"MIT-MAGIC-COOKIE-1",
+		.data_length = sizeof(proxy->cookie),
+		.data = (char *)proxy->cookie,
+	};
+	Xauth wild = local;
+	wild.family = FamilyWild;
+	wild.address_length = 0;
+	wild.address = (char *)"";
+	ok = XauWriteAuth(f, &local) == 1 && XauWriteAuth(f, &wild) == 1;
+	if (fclose(f) != 0)
+		ok = FALSE;
+	if (!ok)
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "cannot write %s", proxy->xauthority);
+	return ok;
+}
+
+/* Closes every connection and tells the owner the server is lost (once).
+ * PROXY may be freed by the lost function: nothing touches it afterwards. */
+static void xproxy_lose(XProxy *proxy, const char *why)
+{
+	if (proxy->lost)
+		return;
+	proxy->lost = TRUE;
+	log_msg("upstream display %s lost (%s); closing %u client(s)",
+		display_name(proxy->upstream), why, proxy->conns->len);
+	g_ptr_array_set_size(proxy->conns, 0);
+	if (proxy->lost_fn)
+		proxy->lost_fn(proxy->lost_ud, why);
+}
+
+/* Timer: the upstream check after a server connection closed. */
+static gboolean xproxy_alive_check(gpointer data)
+{
+	XProxy *proxy = data;
+
+	g_clear_pointer(&proxy->alive_src, g_source_unref);
+	if (!display_alive(proxy->upstream))
+		xproxy_lose(proxy, "the server went away");
+	return G_SOURCE_REMOVE;
+}
+
+/* A connection has ended: frees it; for a server-side end, checks the
+ * server (garbage: loses it at once). */
+static void xproxy_conn_end(gpointer ud, XpConn *conn, ConnEnd end,
+			    const char *why)
+{
+	XProxy *proxy = ud;
+
+	log_debug("client %u ended: %s", conn_id(conn), why);
+	g_ptr_array_remove_fast(proxy->conns, conn);	/* frees it */
+	if (end == CONN_END_GARBAGE) {
+		g_autofree char *msg = g_strdup_printf("it sent garbage: %s",
+						       why);
+		xproxy_lose(proxy, msg);
+	} else if (end == CONN_END_SERVER && !proxy->alive_src &&
+		   !proxy->lost) {
+		proxy->alive_src = g_timeout_source_new(XPROXY_ALIVE_DELAY_MS);
+		g_source_set_callback(proxy->alive_src, xproxy_alive_check,
+				      proxy, NULL);
+		g_source_attach(proxy->alive_src, proxy->context);
+	}
+}
+
+/* A listening socket is readable: accepts every waiting client. */
+static gboolean xproxy_accept(gint fd, GIOCondition cond, gpointer data)
+{
+	XProxy *proxy = data;
+
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_msg("accept: %s", g_strerror(errno));
+			break;
+		}
+		XpConnParams params = {
+			.context = proxy->context,
+			.upstream = proxy->upstream,
+			.cookie = proxy->cookie,
+			.cookie_len = sizeof(proxy->cookie),
+			.end_fn = xproxy_conn_end,
+			.ud = proxy,
+			.id = ++proxy->next_id,
+		};
+		g_ptr_array_add(proxy->conns, conn_new(cfd, &params));
+		log_debug("client %u connected", proxy->next_id);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Watches listening socket FD on the proxy's context. */
+static GSource *xproxy_watch(XProxy *proxy, int fd)
+{
+	GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
+
+	g_source_set_callback(src, (GSourceFunc)(void (*)(void))xproxy_accept,
+			      proxy, NULL);
+	g_source_attach(src, proxy->context);
+	return src;
+}
+
+/* Starts a proxy; see xproxy.h. */
+XProxy *xproxy_new(const XProxyConfig *config, GError **error)
+{
+	g_autoptr(XProxy) proxy = g_new0(XProxy, 1);
+	const char *upstream = config->upstream ? config->upstream :
+						  g_getenv("DISPLAY");
+	int first, last;
+
+	log_init();
+	proxy->fd = proxy->afd = -1;
+	proxy->number = -1;
+	proxy->conns = g_ptr_array_new_with_free_func((GDestroyNotify)conn_free);
+	proxy->context = config->context ? g_main_context_ref(config->context)
+					 : g_main_context_ref(
+						   g_main_context_default());
+	if (!upstream || !*upstream) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_BAD_DISPLAY,
+			    "no display to connect to: DISPLAY is not set");
+		return NULL;
+	}
+	proxy->upstream = display_new(upstream, error);
+	if (!proxy->upstream ||
+	    !display_check(proxy->upstream, XPROXY_CHECK_TIMEOUT_MS, error))
+		return NULL;
+	mkdir("/tmp/.X11-unix", 01777);
+	first = config->display >= 0 ? config->display : XPROXY_FIRST_DISPLAY;
+	last = config->display >= 0 ? config->display : XPROXY_LAST_DISPLAY;
+	for (int n = first; n <= last && proxy->number < 0; n++)
+		xproxy_claim(proxy, n);
+	if (proxy->number < 0) {
+		if (config->display >= 0)
+			g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_IN_USE,
+				    "display :%d is in use", config->display);
+		else
+			g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_IN_USE,
+				    "no free display number from :%d to :%d",
+				    first, last);
+		return NULL;
+	}
+	if (!xproxy_write_cookie(proxy, config->xauthority, error))
+		return NULL;
+	proxy->src = xproxy_watch(proxy, proxy->fd);
+	proxy->asrc = xproxy_watch(proxy, proxy->afd);
+	log_debug("listening as %s for %s", proxy->name, upstream);
+	return g_steal_pointer(&proxy);
+}
+
+/* Sets the lost function. */
+void xproxy_set_lost_fn(XProxy *proxy, XProxyLostFn fn, gpointer ud)
+{
+	proxy->lost_fn = fn;
+	proxy->lost_ud = ud;
+}
+
+/* ":N". */
+const char *xproxy_display_name(XProxy *proxy)
+{
+	return proxy->name;
+}
+
+/* N. */
+int xproxy_display_number(XProxy *proxy)
+{
+	return proxy->number;
+}
+
+/* The private Xauthority file. */
+const char *xproxy_xauthority(XProxy *proxy)
+{
+	return proxy->xauthority;
+}
+
+/* The upstream display name. */
+const char *xproxy_upstream(XProxy *proxy)
+{
+	return display_name(proxy->upstream);
+}
+
+/* The number of open connections. */
+guint xproxy_n_clients(XProxy *proxy)
+{
+	return proxy->conns->len;
+}
