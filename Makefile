@@ -23,6 +23,9 @@ XCBPROTO   := $(shell pkg-config --variable=xcbincludedir xcb-proto 2>/dev/null)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
              -D_GNU_SOURCE -MMD -MP $(PKG_CFLAGS) -I. -I$(B)/gen
+# Where `make deps` records the working criu (read by src/criu.c at run time,
+# so deps may run after the build).
+CFLAGS    += -DXCKPT_CRIU_PATH_FILE='"$(abspath $(B))/criu.path"'
 LDLIBS    += $(PKG_LIBS)
 
 XPROXY_SRC := $(wildcard xproxy/*.c)

@@ -1,0 +1,63 @@
+/*
+ * criu.h: the CRIU driver.
+ *
+ * xckpt runs CRIU as a command (never as a library), the one that `make deps`
+ * found to pass `criu check`: $XCKPT_CRIU when set, else the command recorded
+ * at build time in BUILD/criu.path, else `criu` on PATH.  Every run writes a
+ * log file; an error names it.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+/* Errors of this module. */
+#define CRIU_ERROR (criu_error_quark())
+GQuark criu_error_quark(void);
+
+/* What went wrong. */
+typedef enum {
+	CRIU_ERROR_NOT_FOUND,	/* no working criu */
+	CRIU_ERROR_FAILED,	/* criu ran and failed (see its log) */
+	CRIU_ERROR_PID_BUSY,	/* a pid of the images is held by a process */
+} CriuError;
+
+/* How to dump a process tree. */
+typedef struct {
+	pid_t pid;		/* the root of the tree */
+	const char *images;	/* the directory CRIU writes its images into */
+	const char *log;	/* the log file */
+	gboolean leave_running;	/* let the tree run on (else it is killed) */
+	const char *const *external;	/* NULL-terminated --external values,
+					 * e.g. "unix[12345]"; may be NULL */
+} CriuDump;
+
+/* How to restore one. */
+typedef struct {
+	const char *images;	/* the directory of the images */
+	const char *log;	/* the log file */
+	const int *inherit_fds;	/* fds of the caller handed to the restored
+				 * tree (--inherit-fd fd[N]:KEY) */
+	const char *const *inherit_keys;	/* their keys, e.g.
+					 * "socket:[12345]" */
+	guint n_inherit;	/* how many */
+} CriuRestore;
+
+/* Finds the working criu.  Returns its command line as a NULL-terminated
+ * vector (caller frees with g_strfreev), or NULL with ERROR set. */
+char **criu_command(GError **error);
+
+/* The version line of the working criu, e.g. "4.1.1" (caller frees), or
+ * NULL with ERROR set. */
+char *criu_version(GError **error);
+
+/* Dumps the tree OPTS says.  Returns TRUE, or FALSE with a one-line ERROR
+ * that quotes CRIU's first error and names the log. */
+gboolean criu_dump(const CriuDump *opts, GError **error);
+
+/* Restores the tree OPTS says as a child of the caller (CRIU runs as a
+ * sibling of the tree and exits when it is restored).  Returns the pid of
+ * the restored root, or -1 with ERROR set.  When a pid of the images is held
+ * by a live process the code is CRIU_ERROR_PID_BUSY and the message names the
+ * pid and the holder's command. */
+pid_t criu_restore(const CriuRestore *opts, GError **error);
