@@ -1,0 +1,1202 @@
+/*
+ * test-walk.c: the generated protocol tables and the generic walker, on
+ * canned wire packets.
+ *
+ * Each packet is built twice by the same builder: once as the client or
+ * server sends it, once with every translated value already mapped through
+ * a non-identity map (XIDs + 0x1000000, atoms + 1000, timestamps + 500000,
+ * server IDs + 0x20000).  The walker runs over the first with a visitor that
+ * applies the map; the result must equal the second byte for byte (so no
+ * field was missed and no other byte changed), and the kinds visited must
+ * be exactly the ones the builder wrote, in wire order.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "tests/unit/unit.h"
+#include "xproxy/proto.h"
+
+#define TEST_MAX 4096
+#define TEST_MAX_KINDS 128
+#define TEST_RENDER_MAJOR 139	/* any major opcode: the walker ignores it */
+
+/* A packet being built. */
+typedef struct {
+	guint8 b[TEST_MAX];		/* the bytes */
+	gsize n;			/* bytes written */
+	gboolean mapped;		/* write translated values mapped */
+	ProtoKind kinds[TEST_MAX_KINDS];	/* kinds written, in order */
+	guint nk;			/* entries in kinds */
+} TestPkt;
+
+/* What the visitor saw. */
+typedef struct {
+	ProtoKind kinds[TEST_MAX_KINDS];	/* kinds visited, in order */
+	guint n;			/* entries in kinds */
+	const guint8 *buf;		/* the walked buffer */
+	gsize len;			/* its length */
+	gboolean out_of_bounds;		/* a field pointer left the buffer */
+} TestVisits;
+
+/* The non-identity map the tests use: returns V as translated. */
+static guint32 test_map(ProtoKind kind, guint32 v)
+{
+	switch (proto_kind_class(kind)) {
+	case PROTO_CLASS_XID:
+		return v + 0x1000000;
+	case PROTO_CLASS_ATOM:
+		return v + 1000;
+	case PROTO_CLASS_TIME:
+		return v + 500000;
+	case PROTO_CLASS_SERVER_ID:
+		return v + 0x20000;
+	default:
+		return v ^ 0xdeadbeef;	/* never expected */
+	}
+}
+
+/* Returns the LSB-first CARD32 at P. */
+static guint32 test_get32(const guint8 *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (guint32)p[3] << 24;
+}
+
+/* Stores V LSB-first at P. */
+static void test_put32(guint8 *p, guint32 v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+/* The visitor: maps the field, records its kind, checks its bounds. */
+static void test_visit(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	TestVisits *v = ud;
+
+	if (field < v->buf || field + 4 > v->buf + v->len)
+		v->out_of_bounds = TRUE;
+	else
+		test_put32(field, test_map(kind, test_get32(field)));
+	if (v->n < TEST_MAX_KINDS)
+		v->kinds[v->n++] = kind;
+}
+
+static void p8(TestPkt *p, guint v)
+{
+	p->b[p->n++] = v;
+}
+
+static void p16(TestPkt *p, guint v)
+{
+	p8(p, v & 0xff);
+	p8(p, v >> 8);
+}
+
+static void p32(TestPkt *p, guint32 v)
+{
+	test_put32(p->b + p->n, v);
+	p->n += 4;
+}
+
+static void ppad(TestPkt *p, guint n)
+{
+	while (n--)
+		p8(p, 0);
+}
+
+/* Writes a translated value of KIND (mapped in the expected packet). */
+static void pid(TestPkt *p, ProtoKind kind, guint32 v)
+{
+	p32(p, p->mapped ? test_map(kind, v) : v);
+	g_assert(p->nk < TEST_MAX_KINDS);
+	p->kinds[p->nk++] = kind;
+}
+
+/* Sets a request's length field (BIG: the BIG-REQUESTS form). */
+static void test_req_len(TestPkt *p, gboolean big)
+{
+	g_assert(p->n % 4 == 0);
+	if (big) {
+		p->b[2] = p->b[3] = 0;
+		test_put32(p->b + 4, p->n / 4);
+	} else {
+		p->b[2] = (p->n / 4) & 0xff;
+		p->b[3] = (p->n / 4) >> 8;
+	}
+}
+
+/* Sets a reply's or Generic Event's length field. */
+static void test_ext_len(TestPkt *p)
+{
+	while (p->n < 32)
+		p8(p, 0);
+	g_assert(p->n % 4 == 0);
+	test_put32(p->b + 4, (p->n - 32) / 4);
+}
+
+/* Builds a packet into P (P->mapped says which version). */
+typedef void (*TestBuild)(TestPkt *p);
+
+/* Walks the packet of BUILD as MSG in direction DIR and checks the result
+ * against the mapped version, byte for byte and kind for kind. */
+static void test_check(const ProtoMsg *msg, ProtoDir dir, gboolean big,
+		       TestBuild build)
+{
+	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+	g_autofree TestPkt *want = g_new0(TestPkt, 1);
+	TestVisits v = { 0 };
+	ProtoWalkResult r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	build(in);
+	want->mapped = TRUE;
+	build(want);
+	CU_ASSERT_EQUAL_FATAL(in->n, want->n);
+	/* An exact-size heap copy, so that any overrun is caught by ASan or
+	 * valgrind. */
+	g_autofree guint8 *buf = g_memdup2(in->b, in->n);
+	v.buf = buf;
+	v.len = in->n;
+	r = walk_message(msg, dir, buf, in->n, big, test_visit, &v);
+	CU_ASSERT_EQUAL(r, PROTO_WALK_OK);
+	CU_ASSERT_FALSE(v.out_of_bounds);
+	CU_ASSERT_EQUAL(v.n, in->nk);
+	for (guint i = 0; i < v.n && i < in->nk; i++)
+		CU_ASSERT_EQUAL(v.kinds[i], in->kinds[i]);
+	CU_ASSERT(memcmp(buf, want->b, in->n) == 0);
+	if (memcmp(buf, want->b, in->n) != 0 || v.n != in->nk) {
+		for (gsize i = 0; i < in->n; i++)
+			if (buf[i] != want->b[i])
+				fprintf(stderr, "\n  %s: byte %zu is 0x%02x, "
+					"want 0x%02x", proto_msg_name(msg), i,
+					buf[i], want->b[i]);
+		fprintf(stderr, "\n  %s: %u visits, want %u\n",
+			proto_msg_name(msg), v.n, in->nk);
+	}
+}
+
+/* Walks BUILD's packet cut to LEN bytes and returns the result. */
+static ProtoWalkResult test_walk_cut(const ProtoMsg *msg, ProtoDir dir,
+				     gboolean big, TestBuild build, gsize cut)
+{
+	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+	TestVisits v = { 0 };
+	ProtoWalkResult r;
+
+	build(in);
+	g_assert(cut <= in->n);
+	g_autofree guint8 *buf = g_memdup2(in->b, cut ? cut : 1);
+	v.buf = buf;
+	v.len = cut;
+	r = walk_message(msg, dir, buf, cut, big, test_visit, &v);
+	CU_ASSERT_FALSE(v.out_of_bounds);
+	return r;
+}
+
+static const ProtoExt *test_ext(const char *name)
+{
+	const ProtoExt *ext = proto_ext_lookup(name);
+
+	g_assert(ext);
+	return ext;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* CreateWindow with background and border pixmaps, colormap and cursor in
+ * its value list (and untranslated values in between). */
+static void build_create_window(TestPkt *p)
+{
+	p8(p, 1);
+	p8(p, 24);			/* depth */
+	p16(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x200001);	/* wid */
+	pid(p, PROTO_K_WINDOW, 0x000123);	/* parent */
+	p16(p, 10);
+	p16(p, 20);
+	p16(p, 300);
+	p16(p, 200);
+	p16(p, 1);			/* border width */
+	p16(p, 1);			/* InputOutput */
+	pid(p, PROTO_K_VISUALID, 0x21);
+	p32(p, 0x1 | 0x2 | 0x4 | 0x10 | 0x800 | 0x2000 | 0x4000);
+	pid(p, PROTO_K_PIXMAP, 0x200002);	/* BackPixmap */
+	p32(p, 0xffffff);			/* BackPixel */
+	pid(p, PROTO_K_PIXMAP, 0x200003);	/* BorderPixmap */
+	p32(p, 1);				/* BitGravity */
+	p32(p, 0x28001);			/* EventMask */
+	pid(p, PROTO_K_COLORMAP, 0x200004);	/* Colormap */
+	pid(p, PROTO_K_CURSOR, 0x200005);	/* Cursor */
+	test_req_len(p, FALSE);
+}
+
+static void test_create_window(void)
+{
+	test_check(proto_request(proto_core(), 1), PROTO_REQUEST, FALSE,
+		   build_create_window);
+	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_request(proto_core(), 1)),
+			       "CreateWindow");
+}
+
+/* The value list says 7 values; every shorter buffer must be refused. */
+static void test_create_window_truncated(void)
+{
+	const ProtoMsg *m = proto_request(proto_core(), 1);
+	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+
+	build_create_window(in);
+	for (gsize cut = 0; cut < in->n; cut += 4)
+		CU_ASSERT_EQUAL(test_walk_cut(m, PROTO_REQUEST, FALSE,
+					      build_create_window, cut),
+				PROTO_WALK_BAD_LENGTH);
+}
+
+static void build_change_window_attributes(TestPkt *p)
+{
+	p8(p, 2);
+	p8(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	p32(p, 0x800 | 0x2000 | 0x4000);	/* EventMask Colormap Cursor */
+	p32(p, 0x20000);
+	pid(p, PROTO_K_COLORMAP, 0x20);
+	pid(p, PROTO_K_CURSOR, 0);
+	test_req_len(p, FALSE);
+}
+
+static void test_change_window_attributes(void)
+{
+	test_check(proto_request(proto_core(), 2), PROTO_REQUEST, FALSE,
+		   build_change_window_attributes);
+}
+
+static void build_poly_fill_rectangle(TestPkt *p)
+{
+	p8(p, 70);
+	p8(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_DRAWABLE, 0x200001);
+	pid(p, PROTO_K_GCONTEXT, 0x200002);
+	for (int i = 0; i < 3; i++) {
+		p16(p, i);
+		p16(p, 2 * i);
+		p16(p, 10);
+		p16(p, 10);
+	}
+	test_req_len(p, FALSE);
+}
+
+static void test_poly_fill_rectangle(void)
+{
+	test_check(proto_request(proto_core(), 70), PROTO_REQUEST, FALSE,
+		   build_poly_fill_rectangle);
+}
+
+/* ChangeProperty: window, property and type; the data is a hook's. */
+static void build_change_property(TestPkt *p)
+{
+	p8(p, 18);
+	p8(p, 0);			/* Replace */
+	p16(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_ATOM, 39);	/* WM_NAME */
+	pid(p, PROTO_K_ATOM, 31);	/* STRING */
+	p8(p, 8);
+	ppad(p, 3);
+	p32(p, 5);
+	p32(p, 0x6c6c6568);		/* "hello" */
+	p32(p, 0x6f);
+	test_req_len(p, FALSE);
+}
+
+static void test_change_property(void)
+{
+	test_check(proto_request(proto_core(), 18), PROTO_REQUEST, FALSE,
+		   build_change_property);
+}
+
+static void render_hdr(TestPkt *p, guint minor)
+{
+	p8(p, TEST_RENDER_MAJOR);
+	p8(p, minor);
+	p16(p, 0);
+}
+
+static void build_render_composite(TestPkt *p)
+{
+	render_hdr(p, 8);
+	p8(p, 3);			/* Over */
+	ppad(p, 3);
+	pid(p, PROTO_K_PICTURE, 0x200001);
+	pid(p, PROTO_K_PICTURE, 0);	/* mask None: still mapped here */
+	pid(p, PROTO_K_PICTURE, 0x200003);
+	for (int i = 0; i < 8; i++)
+		p16(p, 100 + i);
+	test_req_len(p, FALSE);
+}
+
+static void build_render_create_glyph_set(TestPkt *p)
+{
+	render_hdr(p, 17);
+	pid(p, PROTO_K_GLYPHSET, 0x200010);
+	pid(p, PROTO_K_PICTFORMAT, 0x25);
+	test_req_len(p, FALSE);
+}
+
+static void build_render_add_glyphs(TestPkt *p)
+{
+	render_hdr(p, 20);
+	pid(p, PROTO_K_GLYPHSET, 0x200010);
+	p32(p, 2);			/* glyphs_len */
+	p32(p, 65);			/* glyph ids: not translated */
+	p32(p, 66);
+	for (int i = 0; i < 2; i++) {	/* GLYPHINFO */
+		p16(p, 8);
+		p16(p, 12);
+		p16(p, 0);
+		p16(p, 10);
+		p16(p, 9);
+		p16(p, 0);
+	}
+	for (int i = 0; i < 8; i++)
+		p32(p, 0x11111111 * i);	/* image data */
+	test_req_len(p, FALSE);
+}
+
+static void build_render_composite_glyphs32(TestPkt *p)
+{
+	render_hdr(p, 25);
+	p8(p, 3);
+	ppad(p, 3);
+	pid(p, PROTO_K_PICTURE, 0x200001);
+	pid(p, PROTO_K_PICTURE, 0x200002);
+	pid(p, PROTO_K_PICTFORMAT, 0x25);
+	pid(p, PROTO_K_GLYPHSET, 0x200010);
+	p16(p, 5);
+	p16(p, 6);
+	p8(p, 2);			/* GLYPHELT32: 2 glyphs */
+	ppad(p, 3);
+	p16(p, 10);
+	p16(p, 20);
+	p32(p, 65);
+	p32(p, 66);
+	test_req_len(p, FALSE);
+}
+
+static void build_render_trapezoids(TestPkt *p)
+{
+	render_hdr(p, 10);
+	p8(p, 3);
+	ppad(p, 3);
+	pid(p, PROTO_K_PICTURE, 0x200001);
+	pid(p, PROTO_K_PICTURE, 0x200002);
+	pid(p, PROTO_K_PICTFORMAT, 0x26);
+	p16(p, 1);
+	p16(p, 2);
+	for (int t = 0; t < 2; t++)	/* two TRAPEZOIDs of 40 bytes */
+		for (int i = 0; i < 10; i++)
+			p32(p, (t + 1) << 16 | i);
+	test_req_len(p, FALSE);
+}
+
+static void test_render_requests(void)
+{
+	const ProtoExt *r = test_ext("RENDER");
+
+	test_check(proto_request(r, 8), PROTO_REQUEST, FALSE,
+		   build_render_composite);
+	test_check(proto_request(r, 17), PROTO_REQUEST, FALSE,
+		   build_render_create_glyph_set);
+	test_check(proto_request(r, 20), PROTO_REQUEST, FALSE,
+		   build_render_add_glyphs);
+	test_check(proto_request(r, 25), PROTO_REQUEST, FALSE,
+		   build_render_composite_glyphs32);
+	test_check(proto_request(r, 10), PROTO_REQUEST, FALSE,
+		   build_render_trapezoids);
+}
+
+static void build_xfixes_create_region(TestPkt *p)
+{
+	p8(p, 140);
+	p8(p, 5);
+	p16(p, 0);
+	pid(p, PROTO_K_REGION, 0x200020);
+	for (int i = 0; i < 2; i++) {
+		p16(p, i);
+		p16(p, i);
+		p16(p, 5);
+		p16(p, 5);
+	}
+	test_req_len(p, FALSE);
+}
+
+static void test_xfixes_create_region(void)
+{
+	test_check(proto_request(test_ext("XFIXES"), 5), PROTO_REQUEST, FALSE,
+		   build_xfixes_create_region);
+}
+
+/* SYNC CreateAlarm: Counter, Value (8 bytes), TestType, Events. */
+static void build_sync_create_alarm(TestPkt *p)
+{
+	p8(p, 141);
+	p8(p, 8);
+	p16(p, 0);
+	pid(p, PROTO_K_ALARM, 0x200030);
+	p32(p, 0x1 | 0x4 | 0x8 | 0x20);
+	pid(p, PROTO_K_COUNTER, 0x200031);
+	p32(p, 0);			/* value hi */
+	p32(p, 1000);			/* value lo */
+	p32(p, 2);			/* PositiveComparison */
+	p32(p, 1);			/* events */
+	test_req_len(p, FALSE);
+}
+
+static void test_sync_create_alarm(void)
+{
+	test_check(proto_request(test_ext("SYNC"), 8), PROTO_REQUEST, FALSE,
+		   build_sync_create_alarm);
+}
+
+/* XISelectEvents with two masks of different lengths. */
+static void build_xi_select_events(TestPkt *p)
+{
+	p8(p, 131);
+	p8(p, 46);
+	p16(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	p16(p, 2);			/* num_mask */
+	ppad(p, 2);
+	p16(p, 2);			/* deviceid */
+	p16(p, 1);			/* mask_len */
+	p32(p, 0x0001c070);
+	p16(p, 3);
+	p16(p, 2);
+	p32(p, 0xfffffffe);
+	p32(p, 0x00000003);
+	test_req_len(p, FALSE);
+}
+
+static void test_xi_select_events(void)
+{
+	test_check(proto_request(test_ext("XInputExtension"), 46),
+		   PROTO_REQUEST, FALSE, build_xi_select_events);
+}
+
+/* PutImage in the BIG-REQUESTS form: every field 4 bytes further on. */
+static void build_big_put_image(TestPkt *p)
+{
+	p8(p, 72);
+	p8(p, 2);			/* ZPixmap */
+	p16(p, 0);
+	p32(p, 0);			/* the big length */
+	pid(p, PROTO_K_DRAWABLE, 0x200001);
+	pid(p, PROTO_K_GCONTEXT, 0x200002);
+	p16(p, 4);
+	p16(p, 4);
+	p16(p, 0);
+	p16(p, 0);
+	p8(p, 0);
+	p8(p, 24);
+	ppad(p, 2);
+	for (int i = 0; i < 16; i++)
+		p32(p, 0x00ff00ff ^ i);
+	test_req_len(p, TRUE);
+}
+
+/* The same request in the normal form. */
+static void build_put_image(TestPkt *p)
+{
+	build_big_put_image(p);
+	memmove(p->b + 4, p->b + 8, p->n - 8);
+	p->n -= 4;
+	test_req_len(p, FALSE);
+}
+
+/* CreateWindow in the BIG-REQUESTS form (a value list after the shift). */
+static void build_big_create_window(TestPkt *p)
+{
+	TestPkt *tmp = g_new0(TestPkt, 1);
+
+	tmp->mapped = p->mapped;
+	build_create_window(tmp);
+	memcpy(p->b, tmp->b, 4);
+	memcpy(p->b + 8, tmp->b + 4, tmp->n - 4);
+	p->n = tmp->n + 4;
+	memcpy(p->kinds, tmp->kinds, sizeof(p->kinds));
+	p->nk = tmp->nk;
+	test_req_len(p, TRUE);
+	g_free(tmp);
+}
+
+static void test_big_requests(void)
+{
+	const ProtoMsg *put = proto_request(proto_core(), 72);
+
+	test_check(put, PROTO_REQUEST, TRUE, build_big_put_image);
+	test_check(put, PROTO_REQUEST, FALSE, build_put_image);
+	test_check(proto_request(proto_core(), 1), PROTO_REQUEST, TRUE,
+		   build_big_create_window);
+	/* Cut into the big header or the shifted fixed part. */
+	CU_ASSERT_EQUAL(test_walk_cut(put, PROTO_REQUEST, TRUE,
+				      build_big_put_image, 24),
+			PROTO_WALK_BAD_LENGTH);
+	CU_ASSERT_EQUAL(test_walk_cut(put, PROTO_REQUEST, TRUE,
+				      build_big_put_image, 28),
+			PROTO_WALK_OK);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void reply_hdr(TestPkt *p, guint byte1)
+{
+	p8(p, 1);
+	p8(p, byte1);
+	p16(p, 0x1234);			/* sequence */
+	p32(p, 0);			/* length, set later */
+}
+
+static void build_get_geometry_reply(TestPkt *p)
+{
+	reply_hdr(p, 24);
+	pid(p, PROTO_K_WINDOW, 0x123);
+	p16(p, 1);
+	p16(p, 2);
+	p16(p, 3);
+	p16(p, 4);
+	p16(p, 5);
+	test_ext_len(p);
+}
+
+static void build_query_tree_reply(TestPkt *p)
+{
+	reply_hdr(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x123);
+	pid(p, PROTO_K_WINDOW, 0);
+	p16(p, 3);
+	ppad(p, 14);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_WINDOW, 0x200002);
+	pid(p, PROTO_K_WINDOW, 0x400001);
+	test_ext_len(p);
+}
+
+static void build_get_window_attributes_reply(TestPkt *p)
+{
+	reply_hdr(p, 1);		/* backing store */
+	pid(p, PROTO_K_VISUALID, 0x21);
+	p16(p, 1);			/* class */
+	p8(p, 1);
+	p8(p, 1);
+	p32(p, 0xffffffff);		/* backing planes */
+	p32(p, 0);
+	p8(p, 0);
+	p8(p, 1);
+	p8(p, 2);			/* Viewable */
+	p8(p, 0);
+	pid(p, PROTO_K_COLORMAP, 0x20);
+	p32(p, 0x28001);
+	p32(p, 0x8001);
+	p16(p, 0);
+	ppad(p, 2);
+	test_ext_len(p);
+}
+
+static void test_core_replies(void)
+{
+	test_check(proto_reply(proto_core(), 14), PROTO_REPLY, FALSE,
+		   build_get_geometry_reply);
+	test_check(proto_reply(proto_core(), 15), PROTO_REPLY, FALSE,
+		   build_query_tree_reply);
+	test_check(proto_reply(proto_core(), 3), PROTO_REPLY, FALSE,
+		   build_get_window_attributes_reply);
+	CU_ASSERT_PTR_NULL(proto_reply(proto_core(), 1));
+	/* A children count past the end of the reply. */
+	CU_ASSERT_EQUAL(test_walk_cut(proto_reply(proto_core(), 15),
+				      PROTO_REPLY, FALSE,
+				      build_query_tree_reply, 40),
+			PROTO_WALK_BAD_LENGTH);
+}
+
+/* RENDER QueryPictFormats: formats, then screens of depths of visuals. */
+static void build_query_pict_formats_reply(TestPkt *p)
+{
+	reply_hdr(p, 0);
+	p32(p, 2);			/* num_formats */
+	p32(p, 1);			/* num_screens */
+	p32(p, 2);			/* num_depths */
+	p32(p, 3);			/* num_visuals */
+	p32(p, 1);			/* num_subpixel */
+	ppad(p, 4);
+	for (int i = 0; i < 2; i++) {	/* PICTFORMINFO */
+		pid(p, PROTO_K_PICTFORMAT, 0x25 + i);
+		p8(p, 1);
+		p8(p, 24 + 8 * i);
+		ppad(p, 2);
+		for (int j = 0; j < 8; j++)
+			p16(p, j);
+		pid(p, PROTO_K_COLORMAP, i ? 0 : 0x20);
+	}
+	p32(p, 2);			/* PICTSCREEN: num_depths */
+	pid(p, PROTO_K_PICTFORMAT, 0x25);	/* fallback */
+	p8(p, 24);			/* PICTDEPTH */
+	ppad(p, 1);
+	p16(p, 1);
+	ppad(p, 4);
+	pid(p, PROTO_K_VISUALID, 0x21);
+	pid(p, PROTO_K_PICTFORMAT, 0x25);
+	p8(p, 32);
+	ppad(p, 1);
+	p16(p, 2);
+	ppad(p, 4);
+	pid(p, PROTO_K_VISUALID, 0x22);
+	pid(p, PROTO_K_PICTFORMAT, 0x26);
+	pid(p, PROTO_K_VISUALID, 0x23);
+	pid(p, PROTO_K_PICTFORMAT, 0x26);
+	p32(p, 1);			/* subpixel */
+	test_ext_len(p);
+}
+
+static void test_render_query_pict_formats(void)
+{
+	test_check(proto_reply(test_ext("RENDER"), 1), PROTO_REPLY, FALSE,
+		   build_query_pict_formats_reply);
+}
+
+static void build_randr_get_screen_resources_reply(TestPkt *p)
+{
+	reply_hdr(p, 0);
+	pid(p, PROTO_K_TIMESTAMP, 111);
+	pid(p, PROTO_K_TIMESTAMP, 222);
+	p16(p, 2);			/* crtcs */
+	p16(p, 1);			/* outputs */
+	p16(p, 1);			/* modes */
+	p16(p, 8);			/* names_len */
+	ppad(p, 8);
+	pid(p, PROTO_K_CRTC, 0x3f);
+	pid(p, PROTO_K_CRTC, 0x40);
+	pid(p, PROTO_K_OUTPUT, 0x41);
+	pid(p, PROTO_K_MODE, 0x42);	/* ModeInfo.id */
+	for (int i = 0; i < 7; i++)
+		p32(p, 0x01000100 * (i + 1));
+	p32(p, 0x30323031);		/* "1024x768" */
+	p32(p, 0x38363778);
+	test_ext_len(p);
+}
+
+static void test_randr_get_screen_resources(void)
+{
+	test_check(proto_reply(test_ext("RANDR"), 8), PROTO_REPLY, FALSE,
+		   build_randr_get_screen_resources_reply);
+}
+
+/* XIQueryDevice: one device with a button class and a valuator class whose
+ * length (len field) is 4 bytes longer than its fields. */
+static void build_xi_query_device_reply_len(TestPkt *p, guint valuator_len)
+{
+	reply_hdr(p, 0);
+	p16(p, 1);			/* num_infos */
+	ppad(p, 22);
+	p16(p, 2);			/* deviceid */
+	p16(p, 1);			/* MasterPointer */
+	p16(p, 3);			/* attachment */
+	p16(p, 2);			/* num_classes */
+	p16(p, 3);			/* name_len */
+	p8(p, 1);
+	ppad(p, 1);
+	p8(p, 'p');
+	p8(p, 't');
+	p8(p, 'r');
+	ppad(p, 1);			/* align 4 */
+	p16(p, 1);			/* ButtonClass */
+	p16(p, 6);			/* len: 24 bytes */
+	p16(p, 2);			/* sourceid */
+	p16(p, 3);			/* num_buttons */
+	p32(p, 0x2);			/* state */
+	pid(p, PROTO_K_ATOM, 300);
+	pid(p, PROTO_K_ATOM, 301);
+	pid(p, PROTO_K_ATOM, 0);
+	p16(p, 2);			/* ValuatorClass */
+	p16(p, valuator_len);
+	p16(p, 2);
+	p16(p, 0);			/* number */
+	pid(p, PROTO_K_ATOM, 302);	/* label */
+	for (int i = 0; i < 6; i++)	/* min, max, value */
+		p32(p, i);
+	p32(p, 1000);			/* resolution */
+	p8(p, 1);			/* mode */
+	ppad(p, 3);
+	p32(p, 0x77777777);		/* 4 bytes more than the fields */
+	test_ext_len(p);
+}
+
+static void build_xi_query_device_reply(TestPkt *p)
+{
+	build_xi_query_device_reply_len(p, 12);
+}
+
+/* A class that claims fewer bytes than its fields take. */
+static void build_xi_query_device_reply_short(TestPkt *p)
+{
+	build_xi_query_device_reply_len(p, 2);
+}
+
+static void test_xi_query_device(void)
+{
+	const ProtoMsg *m = proto_reply(test_ext("XInputExtension"), 48);
+	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+
+	test_check(m, PROTO_REPLY, FALSE, build_xi_query_device_reply);
+	build_xi_query_device_reply_short(in);
+	CU_ASSERT_EQUAL(test_walk_cut(m, PROTO_REPLY, FALSE,
+				      build_xi_query_device_reply_short,
+				      in->n),
+			PROTO_WALK_BAD_VALUE);
+}
+
+/* XKB GetNames: value list with a sumof list (ktLevelNames), an alignment
+ * pad, popcount lists and fixed-size struct lists. */
+static void build_xkb_get_names_reply(TestPkt *p)
+{
+	reply_hdr(p, 3);		/* deviceID */
+	p32(p, 0x1 | 0x80 | 0x100 | 0x200 | 0x2000);
+	p8(p, 8);			/* minKeyCode */
+	p8(p, 255);
+	p8(p, 2);			/* nTypes */
+	p8(p, 0);			/* groupNames */
+	p16(p, 0);			/* virtualMods */
+	p8(p, 8);			/* firstKey */
+	p8(p, 1);			/* nKeys */
+	p32(p, 0x5);			/* indicators: 2 names */
+	p8(p, 1);			/* nRadioGroups */
+	p8(p, 0);
+	p16(p, 3);			/* nKTLevels */
+	ppad(p, 4);
+	pid(p, PROTO_K_ATOM, 400);	/* keycodesName */
+	p8(p, 2);			/* nLevelsPerType */
+	p8(p, 1);
+	ppad(p, 2);			/* align 4 */
+	pid(p, PROTO_K_ATOM, 401);	/* ktLevelNames: 2 + 1 */
+	pid(p, PROTO_K_ATOM, 402);
+	pid(p, PROTO_K_ATOM, 403);
+	pid(p, PROTO_K_ATOM, 404);	/* indicatorNames */
+	pid(p, PROTO_K_ATOM, 405);
+	p32(p, 0x45534341);		/* keyNames: "ACSE" */
+	pid(p, PROTO_K_ATOM, 406);	/* radioGroupNames */
+	test_ext_len(p);
+}
+
+static void test_xkb_get_names(void)
+{
+	test_check(proto_reply(test_ext("XKEYBOARD"), 17), PROTO_REPLY, FALSE,
+		   build_xkb_get_names_reply);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void build_configure_notify(TestPkt *p)
+{
+	p8(p, 22);
+	p8(p, 0);
+	p16(p, 0x4321);
+	pid(p, PROTO_K_WINDOW, 0x123);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_WINDOW, 0x200009);	/* above sibling */
+	p16(p, 1);
+	p16(p, 2);
+	p16(p, 300);
+	p16(p, 200);
+	p16(p, 0);
+	p8(p, 0);
+	ppad(p, 5);
+}
+
+static void build_create_notify(TestPkt *p)
+{
+	p8(p, 16);
+	p8(p, 0);
+	p16(p, 0x4321);
+	pid(p, PROTO_K_WINDOW, 0x123);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	p16(p, 1);
+	p16(p, 2);
+	p16(p, 300);
+	p16(p, 200);
+	p16(p, 0);
+	p8(p, 1);
+	ppad(p, 9);
+}
+
+static void build_property_notify(TestPkt *p)
+{
+	p8(p, 28);
+	p8(p, 0);
+	p16(p, 0x4321);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_ATOM, 39);
+	pid(p, PROTO_K_TIMESTAMP, 123456);
+	p8(p, 0);
+	ppad(p, 15);
+}
+
+static void test_core_events(void)
+{
+	test_check(proto_event(proto_core(), 22), PROTO_EVENT, FALSE,
+		   build_configure_notify);
+	test_check(proto_event(proto_core(), 16), PROTO_EVENT, FALSE,
+		   build_create_notify);
+	test_check(proto_event(proto_core(), 28), PROTO_EVENT, FALSE,
+		   build_property_notify);
+	CU_ASSERT_PTR_NULL(proto_event(proto_core(), 0));
+	CU_ASSERT_PTR_NULL(proto_event(proto_core(), 1));
+	CU_ASSERT_EQUAL(proto_ext_n_events(proto_core()), 35);
+}
+
+static void build_xfixes_selection_notify(TestPkt *p)
+{
+	p8(p, 87);
+	p8(p, 0);			/* SetSelectionOwner */
+	p16(p, 0x4321);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_WINDOW, 0x400001);	/* owner */
+	pid(p, PROTO_K_ATOM, 1);		/* PRIMARY */
+	pid(p, PROTO_K_TIMESTAMP, 5000);
+	pid(p, PROTO_K_TIMESTAMP, 4000);
+	ppad(p, 8);
+}
+
+static void test_xfixes_selection_notify(void)
+{
+	test_check(proto_event(test_ext("XFIXES"), 0), PROTO_EVENT, FALSE,
+		   build_xfixes_selection_notify);
+}
+
+static void build_xkb_state_notify(TestPkt *p)
+{
+	p8(p, 85);
+	p8(p, 2);			/* xkbType: StateNotify */
+	p16(p, 0x4321);
+	pid(p, PROTO_K_TIMESTAMP, 77777);
+	p8(p, 3);			/* deviceID */
+	for (int i = 0; i < 23; i++)	/* mods, groups, ..., requestMinor */
+		p8(p, 0x40 + i);
+}
+
+/* An XKB event whose xkbType XKB does not define. */
+static void build_xkb_bad_type(TestPkt *p)
+{
+	build_xkb_state_notify(p);
+	p->b[1] = 200;
+}
+
+static void test_xkb_state_notify(void)
+{
+	const ProtoExt *xkb = test_ext("XKEYBOARD");
+
+	CU_ASSERT_EQUAL(proto_ext_n_events(xkb), 1);
+	test_check(proto_event(xkb, 0), PROTO_EVENT, FALSE,
+		   build_xkb_state_notify);
+	test_check(proto_xkb_event(2), PROTO_EVENT, FALSE,
+		   build_xkb_state_notify);
+	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_xkb_event(2)),
+			       "StateNotify");
+	CU_ASSERT_PTR_NULL(proto_xkb_event(200));
+	CU_ASSERT_EQUAL(test_walk_cut(proto_event(xkb, 0), PROTO_EVENT, FALSE,
+				      build_xkb_bad_type, 32),
+			PROTO_WALK_BAD_VALUE);
+}
+
+/* XI2 ButtonPress: a Generic Event with button and valuator masks and the
+ * axis values they select. */
+static void build_xi_button_press(TestPkt *p)
+{
+	p8(p, 35);
+	p8(p, 131);			/* XInput's major opcode */
+	p16(p, 0x4321);
+	p32(p, 0);			/* length, set later */
+	p16(p, 4);			/* evtype: ButtonPress */
+	p16(p, 2);			/* deviceid */
+	pid(p, PROTO_K_TIMESTAMP, 99999);
+	p32(p, 1);			/* detail */
+	pid(p, PROTO_K_WINDOW, 0x123);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	pid(p, PROTO_K_WINDOW, 0x200002);	/* child */
+	for (int i = 0; i < 4; i++)	/* root_x .. event_y */
+		p32(p, 0x10000 * (i + 1));
+	p16(p, 1);			/* buttons_len */
+	p16(p, 1);			/* valuators_len */
+	p16(p, 4);			/* sourceid */
+	ppad(p, 2);
+	p32(p, 0);			/* flags */
+	for (int i = 0; i < 4; i++)	/* mods */
+		p32(p, i);
+	p32(p, 0);			/* group */
+	p32(p, 0x2);			/* button_mask */
+	p32(p, 0x3);			/* valuator_mask: 2 values */
+	for (int i = 0; i < 4; i++)
+		p32(p, 0x5000 + i);
+	test_ext_len(p);
+}
+
+static void test_xi_button_press(void)
+{
+	const ProtoExt *xi = test_ext("XInputExtension");
+
+	test_check(proto_ge_event(xi, 4), PROTO_EVENT, FALSE,
+		   build_xi_button_press);
+	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_ge_event(xi, 4)),
+			       "ButtonPress");
+	/* XInput's classic events are a separate table. */
+	CU_ASSERT_EQUAL(proto_ext_n_events(xi), 17);
+	CU_ASSERT_PTR_NOT_NULL(proto_event(xi, 4));
+}
+
+/* RANDR Notify, OutputChange arm of the union (selected by subCode). */
+static void build_randr_output_change(TestPkt *p)
+{
+	p8(p, 90);
+	p8(p, 1);			/* subCode: OutputChange */
+	p16(p, 0x4321);
+	pid(p, PROTO_K_TIMESTAMP, 1);
+	pid(p, PROTO_K_TIMESTAMP, 2);
+	pid(p, PROTO_K_WINDOW, 0x123);
+	pid(p, PROTO_K_OUTPUT, 0x41);
+	pid(p, PROTO_K_CRTC, 0x3f);
+	pid(p, PROTO_K_MODE, 0x42);
+	p16(p, 1);
+	p8(p, 0);
+	p8(p, 0);
+}
+
+static void test_randr_notify(void)
+{
+	test_check(proto_event(test_ext("RANDR"), 1), PROTO_EVENT, FALSE,
+		   build_randr_output_change);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+static void test_errors(void)
+{
+	const ProtoExt *core = proto_core();
+	guint8 err[32] = { 0, 3, 0x21, 0x43 };
+	ProtoKind k;
+
+	test_put32(err + 4, 0x200001);
+	k = proto_error_kind(core, err[1]);
+	CU_ASSERT_EQUAL(k, PROTO_K_WINDOW);
+	CU_ASSERT_EQUAL(proto_kind_class(k), PROTO_CLASS_XID);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 4), PROTO_K_PIXMAP);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 5), PROTO_K_ATOM);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 9), PROTO_K_DRAWABLE);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 13), PROTO_K_GCONTEXT);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 14), PROTO_K_XID);
+	CU_ASSERT_EQUAL(proto_error_kind(core, 2), PROTO_K_NONE);	/* Value */
+	CU_ASSERT_EQUAL(proto_error_kind(core, 16), PROTO_K_NONE);	/* Length */
+	CU_ASSERT_EQUAL(proto_error_kind(core, 200), PROTO_K_NONE);
+	CU_ASSERT_EQUAL(proto_ext_n_errors(core), 18);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RENDER"), 1),
+			PROTO_K_PICTURE);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RENDER"), 3),
+			PROTO_K_GLYPHSET);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("XFIXES"), 0),
+			PROTO_K_REGION);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("DAMAGE"), 0),
+			PROTO_K_DAMAGE);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 0),
+			PROTO_K_COUNTER);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 1), PROTO_K_ALARM);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 2), PROTO_K_FENCE);
+	CU_ASSERT_EQUAL(proto_ext_n_errors(test_ext("SYNC")), 3);
+	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RANDR"), 1), PROTO_K_CRTC);
+	/* The proxy maps the bad value of a BadWindow like this. */
+	test_put32(err + 4, test_map(k, test_get32(err + 4)));
+	CU_ASSERT_EQUAL(test_get32(err + 4), 0x1200001);
+}
+
+/* ---- tables, lengths, robustness ---------------------------------------- */
+
+static void test_tables(void)
+{
+	static const char *const names[] = {
+		"BIG-REQUESTS", "XC-MISC", "Generic Event Extension",
+		"XKEYBOARD", "RENDER", "XFIXES", "SHAPE", "RANDR",
+		"XInputExtension", "SYNC", "DAMAGE", "Composite", "XTEST",
+		"MIT-SCREEN-SAVER", "DOUBLE-BUFFER", "XINERAMA", "X-Resource",
+	};
+
+	CU_ASSERT_EQUAL(proto_n_exts(), G_N_ELEMENTS(names));
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		const ProtoExt *e = proto_ext_lookup(names[i]);
+
+		CU_ASSERT_PTR_NOT_NULL(e);
+		if (e)
+			CU_ASSERT_STRING_EQUAL(proto_ext_name(e), names[i]);
+	}
+	CU_ASSERT_PTR_NULL(proto_ext_lookup("MIT-SHM"));
+	CU_ASSERT_PTR_NULL(proto_ext_lookup("GLX"));
+	CU_ASSERT_PTR_NULL(proto_ext_name(proto_core()));
+	CU_ASSERT_PTR_NULL(proto_ext_nth(proto_n_exts()));
+	CU_ASSERT_PTR_NULL(proto_request(proto_core(), 0));
+	CU_ASSERT_PTR_NULL(proto_request(proto_core(), 128));
+	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_request(proto_core(),
+							    127)),
+			       "NoOperation");
+	CU_ASSERT_STRING_EQUAL(proto_kind_name(PROTO_K_WINDOW), "WINDOW");
+	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_PROVIDER),
+			PROTO_CLASS_SERVER_ID);
+	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_BARRIER), PROTO_CLASS_XID);
+	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_TIMESTAMP), PROTO_CLASS_TIME);
+	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_NONE), PROTO_CLASS_NONE);
+	/* RANDR CreateLease's reply passes a file descriptor. */
+	CU_ASSERT_TRUE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 45)));
+	CU_ASSERT_FALSE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 8)));
+}
+
+/* Every request of every extension: a buffer of the minimum size walks
+ * (zero counts), one word less gives BAD_LENGTH, in both forms; the same
+ * for replies.  Exact-size heap buffers, so ASan/valgrind see overruns. */
+static void test_all_bad_length(void)
+{
+	guint n_req = 0;
+
+	for (gint e = -1; e < (gint)proto_n_exts(); e++) {
+		const ProtoExt *x = e < 0 ? proto_core() : proto_ext_nth(e);
+
+		for (guint op = 0; op < 256; op++) {
+			const ProtoMsg *m = proto_request(x, op);
+			const ProtoMsg *r = proto_reply(x, op);
+
+			if (!m)
+				continue;
+			n_req++;
+			for (int big = 0; big < 2; big++) {
+				gsize min = proto_msg_min_size(m) + 4 * big;
+				g_autofree guint8 *ok = g_malloc0(min);
+				g_autofree guint8 *cut = g_malloc0(min - 4);
+				TestVisits v = { .buf = ok, .len = min };
+				ProtoWalkResult res;
+
+				res = walk_message(m, PROTO_REQUEST, ok, min,
+						   big, test_visit, &v);
+				if (res != PROTO_WALK_OK)
+					fprintf(stderr, "\n  %s %s: %d",
+						proto_ext_name(x),
+						proto_msg_name(m), res);
+				CU_ASSERT_EQUAL(res, PROTO_WALK_OK);
+				v.buf = cut;
+				v.len = min - 4;
+				res = walk_message(m, PROTO_REQUEST, cut,
+						   min - 4, big, test_visit,
+						   &v);
+				CU_ASSERT_EQUAL(res, PROTO_WALK_BAD_LENGTH);
+				CU_ASSERT_FALSE(v.out_of_bounds);
+			}
+			if (r) {
+				gsize min = proto_msg_min_size(r);
+				g_autofree guint8 *ok = g_malloc0(min);
+				TestVisits v = { .buf = ok, .len = min };
+
+				CU_ASSERT(min >= 32);
+				CU_ASSERT_EQUAL(walk_message(r, PROTO_REPLY,
+							     ok, min, FALSE,
+							     test_visit, &v),
+						PROTO_WALK_OK);
+				CU_ASSERT_EQUAL(walk_message(r, PROTO_REPLY,
+							     ok, min - 4,
+							     FALSE, test_visit,
+							     &v),
+						PROTO_WALK_BAD_LENGTH);
+			}
+		}
+	}
+	CU_ASSERT(n_req >= 394);	/* xcb-proto 1.15 has 394 */
+}
+
+/* Walks MSG over random buffers: whatever the bytes, the walker must stay
+ * inside the buffer and return one of its three results. */
+static void test_fuzz_one(GRand *rnd, const ProtoMsg *m, ProtoDir dir)
+{
+	gsize min = proto_msg_min_size(m);
+
+	for (int iter = 0; iter < 40; iter++) {
+		gsize len = (min & ~(gsize)3) + 4 * g_rand_int_range(rnd, -1, 24);
+		gboolean big = dir == PROTO_REQUEST && g_rand_boolean(rnd);
+		gboolean small = iter & 1;	/* small values: deeper walks */
+		g_autofree guint8 *buf = NULL;
+		TestVisits v = { 0 };
+		ProtoWalkResult r;
+
+		if (len < 4)
+			len = 4;
+		buf = g_malloc(len);
+		for (gsize i = 0; i < len; i++)
+			buf[i] = small ? g_rand_int_range(rnd, 0, 4) :
+				g_rand_int_range(rnd, 0, 256);
+		v.buf = buf;
+		v.len = len;
+		r = walk_message(m, dir, buf, len, big, test_visit, &v);
+		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH ||
+			  r == PROTO_WALK_BAD_VALUE);
+		CU_ASSERT_FALSE(v.out_of_bounds);
+	}
+}
+
+static void test_fuzz(void)
+{
+	g_autoptr(GRand) rnd = g_rand_new_with_seed(20261125);
+
+	for (gint e = -1; e < (gint)proto_n_exts(); e++) {
+		const ProtoExt *x = e < 0 ? proto_core() : proto_ext_nth(e);
+
+		for (guint i = 0; i < 256; i++) {
+			if (proto_request(x, i))
+				test_fuzz_one(rnd, proto_request(x, i),
+					      PROTO_REQUEST);
+			if (proto_reply(x, i))
+				test_fuzz_one(rnd, proto_reply(x, i),
+					      PROTO_REPLY);
+			if (proto_event(x, i))
+				test_fuzz_one(rnd, proto_event(x, i),
+					      PROTO_EVENT);
+			if (proto_ge_event(x, i))
+				test_fuzz_one(rnd, proto_ge_event(x, i),
+					      PROTO_EVENT);
+		}
+	}
+	for (guint i = 0; i < 256; i++)
+		if (proto_xkb_event(i))
+			test_fuzz_one(rnd, proto_xkb_event(i), PROTO_EVENT);
+}
+
+static CU_TestInfo walk_tests[] = {
+	{ "tables", test_tables },
+	{ "CreateWindow value list", test_create_window },
+	{ "CreateWindow truncated", test_create_window_truncated },
+	{ "ChangeWindowAttributes", test_change_window_attributes },
+	{ "PolyFillRectangle", test_poly_fill_rectangle },
+	{ "ChangeProperty", test_change_property },
+	{ "RENDER requests", test_render_requests },
+	{ "XFIXES CreateRegion", test_xfixes_create_region },
+	{ "SYNC CreateAlarm", test_sync_create_alarm },
+	{ "XI XISelectEvents", test_xi_select_events },
+	{ "BIG-REQUESTS", test_big_requests },
+	{ "core replies", test_core_replies },
+	{ "RENDER QueryPictFormats", test_render_query_pict_formats },
+	{ "RANDR GetScreenResources", test_randr_get_screen_resources },
+	{ "XI XIQueryDevice", test_xi_query_device },
+	{ "XKB GetNames", test_xkb_get_names },
+	{ "core events", test_core_events },
+	{ "XFIXES SelectionNotify", test_xfixes_selection_notify },
+	{ "XKB StateNotify", test_xkb_state_notify },
+	{ "XI2 ButtonPress", test_xi_button_press },
+	{ "RANDR Notify", test_randr_notify },
+	{ "errors", test_errors },
+	{ "all requests: BAD_LENGTH", test_all_bad_length },
+	{ "fuzz", test_fuzz },
+	CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE("walk", walk_tests)
