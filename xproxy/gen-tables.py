@@ -43,7 +43,17 @@
 #                           with a <length> element)
 #       IF     a=ops to skip when false, b=expr
 #                           run the next A ops only when EXPR is non-zero
-#                           (bitcase, case, a union arm, an XKB event type)
+#                           (a case with several values)
+#       IFBITS x=slot, a=ops to skip, b=mask
+#                           run the next A ops only when slot & mask (bitcase)
+#       IFEQ   x=slot, a=ops to skip, b=value
+#                           run the next A ops only when slot == value (case,
+#                           a union arm, an XKB event type)
+#       VLIST  x=slot, b=table
+#                           a plain X value list: one 4-byte value per set
+#                           bit of the mask in the slot, in bit order, its
+#                           kind in proto_vlists[b + bit] (0xff: the bit
+#                           carries no value)
 #
 #   * Expressions (list counts, switch values, struct lengths) live in one
 #     array of 32-bit words, in reverse Polish notation: low 8 bits the code,
@@ -165,7 +175,8 @@ PRIMS = {'CARD8': 1, 'INT8': 1, 'BYTE': 1, 'BOOL': 1, 'char': 1, 'void': 1,
 
 # Op codes and expression codes (the order is the C enum's).
 OPS = ['END', 'FAIL', 'FIELD', 'READ', 'ADV', 'ALIGN', 'REQHDR', 'EVAL',
-       'ACC', 'LIST', 'LOOP', 'ENDLOOP', 'SLEN', 'IF']
+       'ACC', 'LIST', 'LOOP', 'ENDLOOP', 'SLEN', 'IF', 'IFBITS', 'IFEQ',
+       'VLIST']
 XOPS = ['END', 'CONST', 'CONSTW', 'SLOT', 'ADD', 'SUB', 'MUL', 'DIV', 'AND',
 	'OR', 'SHL', 'NOT', 'POPCOUNT', 'EQ', 'REST']
 BINOPS = {'+': 'ADD', '-': 'SUB', '*': 'MUL', '/': 'DIV', '&': 'AND',
@@ -177,6 +188,8 @@ MAX_DEPTH = 8		# PROTO_MAX_DEPTH (nested loops)
 X_REST = 0xffffffff	# PROTO_LIST_REST: "the rest of the message"
 
 IGNORED = {'doc', 'required_start_align'}
+
+GEN = None	# the running generation (for has_field's value lists)
 
 
 class GenError(Exception):
@@ -260,6 +273,8 @@ class Gen:
 			self.load(name)
 		self.exprs = []		# all expression words
 		self.expr_index = {}	# tuple(words) -> index
+		self.vlists = []	# value-list kind tables, 32 bytes each
+		self.vlist_index = {}	# tuple(kinds) -> offset in vlists
 		self.progs = []		# (c name, [ops])
 		self.prog_index = {}	# tuple(ops) -> c name
 
@@ -336,6 +351,14 @@ class Gen:
 			self.expr_index[words] = len(self.exprs)
 			self.exprs.extend(words)
 		return self.expr_index[words]
+
+	def vlist_add(self, kinds):
+		"""Offset of value-list kind table KINDS (32 entries)."""
+		key = tuple(kinds)
+		if key not in self.vlist_index:
+			self.vlist_index[key] = len(self.vlists)
+			self.vlists.extend(kinds)
+		return self.vlist_index[key]
 
 	def prog_add(self, ops, hint):
 		"""C name of op program OPS in the shared program list."""
@@ -658,11 +681,8 @@ class MsgCompiler:
 				fail(self.where, 'union selector %s unread' % sel)
 			self.flush(out)
 			for i, body in arms:
-				x = self.xidx([XOPS.index('SLOT') | s << 8,
-					       XOPS.index('CONST') | i << 8,
-					       XOPS.index('EQ')])
-				out.append(('if', x, [n for n in body
-						      if n[0] == 'field']))
+				out.append(('ifeq', s, i, [n for n in body
+							   if n[0] == 'field']))
 		self.cur += size
 
 	def count_expr(self, e, scope, siblings):
@@ -785,6 +805,11 @@ class MsgCompiler:
 			x = self.xidx([XOPS.index('REST') | size << 8])
 		out.append(('loop', x, body))
 
+	def const_of(self, v):
+		"""The value of a <value> or <enumref> element V."""
+		w = self.expr(v, None)
+		return (w[0] >> 8) if len(w) == 1 else w[1]
+
 	def switch_item(self, e, out, scope, container):
 		kids = [k for k in e if k.tag not in IGNORED]
 		if not kids or kids[0].tag in ('bitcase', 'case'):
@@ -792,8 +817,12 @@ class MsgCompiler:
 			     e.get('name'))
 		sx = self.expr(kids[0], scope)
 		self.flush(out)
-		s = self.slot()
-		out.append(('eval', s, self.xidx(sx)))
+		if len(sx) == 1 and XOPS[sx[0] & 0xff] == 'SLOT':
+			s = sx[0] >> 8
+		else:
+			s = self.slot()
+			out.append(('eval', s, self.xidx(sx)))
+		cases = []
 		for c in kids[1:]:
 			if c.tag not in ('bitcase', 'case'):
 				fail(self.where, 'switch child <%s>' % c.tag)
@@ -801,36 +830,63 @@ class MsgCompiler:
 			rest = []
 			for k in c:
 				if k.tag in ('enumref', 'value'):
-					vals.append(k)
+					vals.append(self.const_of(k))
 				elif k.tag not in IGNORED:
 					rest.append(k)
 			if not vals:
 				fail(self.where, 'case without a value')
-			if c.tag == 'bitcase':
-				mask = 0
-				for v in vals:
-					w = self.expr(v, scope)
-					if len(w) == 1:
-						mask |= w[0] >> 8
-					else:
-						mask |= w[1]
-				w = self.expr(ET.fromstring(
-					'<value>%d</value>' % mask), scope)
-				cx = [XOPS.index('SLOT') | s << 8] + w + \
-					[XOPS.index('AND')]
-			else:
-				cx = []
-				for i, v in enumerate(vals):
-					cx += [XOPS.index('SLOT') | s << 8] + \
-						self.expr(v, scope) + \
-						[XOPS.index('EQ')]
-					if i:
-						cx.append(XOPS.index('OR'))
 			body = []
 			# Bitcase fields share the enclosing scope.
 			self.items(rest, body, scope, container)
 			self.flush(body)
-			out.append(('if', self.xidx(cx), body))
+			cases.append((c.tag, vals, body))
+		vl = self.value_list(cases)
+		if vl is not None:
+			out.append(('vlist', s, vl))
+			return
+		for tag, vals, body in cases:
+			if tag == 'bitcase':
+				mask = 0
+				for v in vals:
+					mask |= v
+				out.append(('ifbits', s, mask, body))
+			elif len(vals) == 1:
+				out.append(('ifeq', s, vals[0], body))
+			else:
+				cx = []
+				for i, v in enumerate(vals):
+					cx += [XOPS.index('SLOT') | s << 8] + \
+						self.expr(ET.fromstring(
+							'<value>%d</value>' % v),
+							scope) + [XOPS.index('EQ')]
+					if i:
+						cx.append(XOPS.index('OR'))
+				out.append(('if', self.xidx(cx), body))
+
+	def value_list(self, cases):
+		"""The index of a value-list kind table for CASES when they are
+		a plain X value list (one 4-byte value per mask bit, in bit
+		order), else None."""
+		kinds = [0xff] * 32
+		last = -1
+		for tag, vals, body in cases:
+			if tag != 'bitcase' or len(vals) != 1:
+				return None
+			v = vals[0]
+			if v == 0 or v & (v - 1):
+				return None
+			bit = v.bit_length() - 1
+			if bit <= last:
+				return None
+			last = bit
+			if body == [('adv', 4)]:
+				kinds[bit] = 0
+			elif len(body) == 2 and body[0][0] == 'field' and \
+			     body[0][1] == 0 and body[1] == ('adv', 4):
+				kinds[bit] = KINDS.index(body[0][2])
+			else:
+				return None
+		return self.gen.vlist_add(kinds)
 
 	# ---- whole messages ------------------------------------------------
 
@@ -909,6 +965,11 @@ def has_field(tree):
 			return True
 		if n[0] in ('loop', 'if') and has_field(n[2]):
 			return True
+		if n[0] in ('ifbits', 'ifeq') and has_field(n[3]):
+			return True
+		if n[0] == 'vlist' and any(k not in (0, 0xff) for k in
+					   GEN.vlists[n[2]:n[2] + 32]):
+			return True
 	return False
 
 
@@ -922,6 +983,9 @@ def trim(tree):
 	if tree and tree[-1][0] == 'if':
 		n = tree[-1]
 		tree[-1] = ('if', n[1], trim(n[2]))
+	elif tree and tree[-1][0] in ('ifbits', 'ifeq'):
+		n = tree[-1]
+		tree[-1] = (n[0], n[1], n[2], trim(n[3]))
 	return tree
 
 
@@ -962,6 +1026,13 @@ def flatten(tree, out):
 			flatten(n[2], body)
 			out.append(('IF', 0, len(body), n[1]))
 			out.extend(body)
+		elif t in ('ifbits', 'ifeq'):
+			body = []
+			flatten(n[3], body)
+			out.append((t.upper(), n[1], len(body), n[2]))
+			out.extend(body)
+		elif t == 'vlist':
+			out.append(('VLIST', n[1], 0, n[2]))
 		else:
 			raise GenError('bad node %r' % (n,))
 	return out
@@ -1058,6 +1129,8 @@ class ExtOut:
 				top = max(top, b)
 			elif code in ('EVAL', 'ACC'):
 				top = max(top, a)
+			elif code in ('IFBITS', 'IFEQ', 'VLIST'):
+				top = max(top, x)
 			if code in ('EVAL', 'ACC', 'LIST', 'LOOP', 'SLEN', 'IF') \
 			   and b != X_REST:
 				i = b
@@ -1111,10 +1184,7 @@ class ExtOut:
 			total_slots = max(total_slots, c.nslots)
 			if e.find('field').get('name') != 'xkbType':
 				raise GenError(where + ': no xkbType')
-			x = self.gen.expr_add([XOPS.index('SLOT') | 1 << 8,
-					       XOPS.index('CONST') | num << 8,
-					       XOPS.index('EQ')])
-			tree.append(('if', x, sub + [('end',)]))
+			tree.append(('ifeq', 1, num, sub + [('end',)]))
 		tree.append(('fail',))
 		self.events[0] = self.add(tree, 'XkbEvent', 32, [],
 					  total_slots)
@@ -1193,6 +1263,10 @@ struct ProtoExt {
 /* Expression words of every program. */
 extern const guint32 proto_exprs[];
 
+/* Value-list kind tables (VLIST): 32 ProtoKinds per table, 0xff for a mask
+ * bit without a value. */
+extern const guint8 proto_vlists[];
+
 /* Core X11's tables, and the extensions' in a fixed order. */
 extern const ProtoExt proto_tables_core;
 extern const ProtoExt *const proto_tables_exts[];
@@ -1208,6 +1282,10 @@ extern const guint proto_tables_n_exts;
 	for i in range(0, len(gen.exprs), 8):
 		c.append('\t' + ' '.join('0x%x,' % w
 					 for w in gen.exprs[i:i + 8]))
+	c.append('};\n')
+	c.append('const guint8 proto_vlists[] = {')
+	for i in range(0, len(gen.vlists), 16):
+		c.append('\t' + ' '.join('%d,' % k for k in gen.vlists[i:i + 16]))
 	c.append('};\n')
 	for cname, ops, hint in gen.progs:
 		c.append('static const ProtoOp %s[] = {\t/* %s */' %
@@ -1285,8 +1363,10 @@ def main():
 		print('gen-tables: no xcb-proto XML directory %r (is xcb-proto '
 		      'installed?)' % args.xml_dir, file=sys.stderr)
 		return 1
+	global GEN
 	try:
 		gen = Gen(args.xml_dir)
+		GEN = gen
 		exts = []
 		for mname, xname in MODULES:
 			mod = gen.mods[mname]

@@ -144,6 +144,33 @@ static inline gboolean walk_count(guint32 xi, const guint32 *slots, gsize pos,
 	return TRUE;
 }
 
+/* Walks a plain X value list at *POS: one 4-byte value for each bit of
+ * MASK that KINDS (32 entries) defines, in bit order; visits those whose
+ * kind is not NONE and advances *POS past the list.  Returns FALSE when the
+ * values run past LEN. */
+static inline gboolean walk_vlist(const guint8 *kinds, guint32 mask,
+				  guint8 *buf, gsize len, gsize *pos,
+				  ProtoVisitFn visit, gpointer ud)
+{
+	gsize at = *pos;
+
+	while (mask) {
+		guint bit = __builtin_ctz(mask);
+		guint8 k = kinds[bit];
+
+		mask &= mask - 1;
+		if (k == 0xff)
+			continue;
+		if (len - at < 4)
+			return FALSE;
+		if (k != PROTO_K_NONE)
+			visit(ud, (ProtoKind)k, buf + at);
+		at += 4;
+	}
+	*pos = at;
+	return TRUE;
+}
+
 /* Walks MSG over BUF[0..LEN) and calls VISIT(UD, kind, field) for every
  * translated field in wire order; see proto.h.  Owns nothing. */
 ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
@@ -275,6 +302,19 @@ ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 				return PROTO_WALK_BAD_VALUE;
 			if (v == 0)
 				op += op->a;
+			break;
+		case PROTO_OP_IFBITS:
+			if (!(slots[op->x] & op->b))
+				op += op->a;
+			break;
+		case PROTO_OP_IFEQ:
+			if (slots[op->x] != op->b)
+				op += op->a;
+			break;
+		case PROTO_OP_VLIST:
+			if (!walk_vlist(proto_vlists + op->b, slots[op->x], buf,
+					len, &pos, visit, ud))
+				return PROTO_WALK_BAD_LENGTH;
 			break;
 		default:
 			abort();

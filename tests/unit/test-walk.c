@@ -272,6 +272,52 @@ static void test_change_window_attributes(void)
 		   build_change_window_attributes);
 }
 
+/* CreateGC: pixmaps and a font in the value list, and a mask bit the
+ * protocol does not define (no value on the wire for it). */
+static void build_create_gc(TestPkt *p)
+{
+	p8(p, 55);
+	p8(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_GCONTEXT, 0x200001);
+	pid(p, PROTO_K_DRAWABLE, 0x123);
+	p32(p, 0x4 | 0x400 | 0x4000 | 0x80000 | 0x400000 | 0x40000000);
+	p32(p, 0xff0000);			/* Foreground */
+	pid(p, PROTO_K_PIXMAP, 0x200002);	/* Tile */
+	pid(p, PROTO_K_FONT, 0x200003);		/* Font */
+	pid(p, PROTO_K_PIXMAP, 0x200004);	/* ClipMask */
+	p32(p, 1);				/* ArcMode */
+	test_req_len(p, FALSE);
+}
+
+static void test_create_gc(void)
+{
+	test_check(proto_request(proto_core(), 55), PROTO_REQUEST, FALSE,
+		   build_create_gc);
+}
+
+/* ConfigureWindow: a 16-bit mask, the sibling window among plain values. */
+static void build_configure_window(TestPkt *p)
+{
+	p8(p, 12);
+	p8(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_WINDOW, 0x200001);
+	p16(p, 0x1 | 0x4 | 0x20 | 0x40);
+	ppad(p, 2);
+	p32(p, (guint32)-5);			/* x */
+	p32(p, 640);				/* width */
+	pid(p, PROTO_K_WINDOW, 0x200009);	/* sibling */
+	p32(p, 0);				/* Above */
+	test_req_len(p, FALSE);
+}
+
+static void test_configure_window(void)
+{
+	test_check(proto_request(proto_core(), 12), PROTO_REQUEST, FALSE,
+		   build_configure_window);
+}
+
 static void build_poly_fill_rectangle(TestPkt *p)
 {
 	p8(p, 70);
@@ -1176,6 +1222,8 @@ static CU_TestInfo walk_tests[] = {
 	{ "CreateWindow value list", test_create_window },
 	{ "CreateWindow truncated", test_create_window_truncated },
 	{ "ChangeWindowAttributes", test_change_window_attributes },
+	{ "CreateGC value list", test_create_gc },
+	{ "ConfigureWindow", test_configure_window },
 	{ "PolyFillRectangle", test_poly_fill_rectangle },
 	{ "ChangeProperty", test_change_property },
 	{ "RENDER requests", test_render_requests },
