@@ -989,6 +989,108 @@ def trim(tree):
 	return tree
 
 
+def expr_slots(x):
+	"""The slots expression X (an index into GEN.exprs) reads."""
+	used = set()
+	if x == X_REST:
+		return used
+	i = x
+	while GEN.exprs[i] & 0xff:
+		w = GEN.exprs[i]
+		if XOPS[w & 0xff] == 'SLOT':
+			used.add(w >> 8)
+		elif XOPS[w & 0xff] == 'CONSTW':
+			i += 1
+		i += 1
+	return used
+
+
+def slots_read(tree, used):
+	"""Adds to USED the slots that TREE's ops read."""
+	for n in tree:
+		t = n[0]
+		if t in ('eval', 'acc'):
+			used |= expr_slots(n[2])
+		elif t == 'list':
+			used |= expr_slots(n[3])
+		elif t in ('loop', 'if'):
+			used |= expr_slots(n[1])
+			slots_read(n[2], used)
+		elif t == 'slen':
+			used |= expr_slots(n[1])
+		elif t in ('ifbits', 'ifeq'):
+			used.add(n[1])
+			slots_read(n[3], used)
+		elif t == 'vlist':
+			used.add(n[1])
+		if t == 'acc':
+			used.add(n[1])	# (an accumulator reads itself)
+	return used
+
+
+def drop_dead(tree, used):
+	"""TREE without the reads, evals and sums of slots nobody reads."""
+	out = []
+	for n in tree:
+		t = n[0]
+		if t == 'read' and n[3] not in used:
+			continue
+		if t in ('eval', 'acc') and n[1] not in used:
+			continue
+		if t in ('loop', 'if'):
+			n = (t, n[1], drop_dead(n[2], used))
+		elif t in ('ifbits', 'ifeq'):
+			n = (t, n[1], n[2], drop_dead(n[3], used))
+		out.append(n)
+	return out
+
+
+def prune(tree):
+	"""TREE without dead slot stores, to a fixed point."""
+	while True:
+		used = slots_read(tree, set())
+		# An accumulator only feeds itself: dead unless read elsewhere.
+		accs = set()
+		acc_only(tree, accs)
+		used -= accs
+		new = drop_dead(tree, used)
+		if new == tree:
+			return tree
+		tree = new
+
+
+def acc_only(tree, accs):
+	"""Adds to ACCS the accumulator slots nothing but their own ACC
+	reads."""
+	reads = {}
+	def walk(t):
+		for n in t:
+			k = n[0]
+			xs = []
+			if k in ('eval', 'acc'):
+				xs = [n[2]]
+			elif k == 'list':
+				xs = [n[3]]
+			elif k in ('loop', 'if', 'slen'):
+				xs = [n[1]]
+			for x in xs:
+				for sl in expr_slots(x):
+					reads.setdefault(sl, set()).add(
+						n[1] if k == 'acc' else None)
+			if k in ('ifbits', 'ifeq', 'vlist'):
+				reads.setdefault(n[1], set()).add(None)
+			if k in ('loop', 'if'):
+				walk(n[2])
+			elif k in ('ifbits', 'ifeq'):
+				walk(n[3])
+			if k == 'acc':
+				accs.add(n[1])
+	walk(tree)
+	for sl in list(accs):
+		if reads.get(sl, set()) - {sl}:
+			accs.discard(sl)
+
+
 def flatten(tree, out):
 	"""Appends TREE's flat ops (code, x, a, b) to OUT."""
 	for n in tree:
@@ -1105,7 +1207,7 @@ class ExtOut:
 		elif kind == 'xge':
 			mins = max(mins, 32)
 		mins = (mins + 3) & ~3	# messages are whole 4-byte words
-		tree = trim(tree)
+		tree = prune(trim(tree))
 		flags = []
 		if c.has_fd:
 			flags.append('PROTO_MSG_FDS')
