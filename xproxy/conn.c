@@ -44,6 +44,12 @@
  * maximum: the X server's default (4 Mi words). */
 #define CONN_MAX_BIG_WORDS 4194303u
 
+/* The bit that XCKPT_XPROXY_REMAP=1 flips in client resource-ID bases (an X
+ * server hands out bases below it unless it has hundreds of clients). */
+#define CONN_REMAP_XID_BIT 0x10000000u
+
+gboolean conn_remap_xids;
+
 /* Where a connection is. */
 typedef enum {
 	CONN_CLIENT_SETUP,	/* reading the client's set-up request */
@@ -215,9 +221,16 @@ static void conn_server_setup(XpConn *c)
 		conn_fail(c, CONN_END_GARBAGE, "short set-up reply");
 		return;
 	}
+	guint32 sbase = xlate_get32(p + 12), mask = xlate_get32(p + 16);
+	guint32 cbase = sbase;
+	if (conn_remap_xids) {
+		/* Test mode: give the client another ID range than the
+		 * server's, so that every resource ID is translated. */
+		cbase = sbase ^ CONN_REMAP_XID_BIT;
+		xlate_put32(p + 12, cbase);
+	}
 	c->setup_reply = g_bytes_new(p, total);
-	xmap_set_xid_range(c->map, xlate_get32(p + 12), xlate_get32(p + 16),
-			   xlate_get32(p + 12), xlate_get32(p + 16));
+	xmap_set_xid_range(c->map, cbase, mask, sbase, mask);
 	c->max_req_words = xlate_get16(p + 26);
 	c->sin.parsed += total;
 	c->state = CONN_RUNNING;

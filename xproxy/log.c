@@ -23,17 +23,17 @@ void log_init(void)
 	log_debug_on = v && *v && strcmp(v, "0") != 0;
 }
 
-/* Prints "xproxy: " and the formatted message as one line on stderr (one
- * write, so lines of concurrent processes do not interleave). */
+/* Logs the formatted message through GLib's log writer with the domain
+ * "xproxy" and level MESSAGE, so that the program hosting the proxy decides
+ * where it goes (the session daemon writes "xckpt[PID]: xproxy: ..." lines
+ * into the session log; GLib's default writer prints to stderr). */
 void log_msg(const char *fmt, ...)
 {
 	g_autofree char *text = NULL;
-	g_autofree char *line = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
 	text = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	line = g_strdup_printf("xproxy: %s\n", text);
-	fputs(line, stderr);
+	g_log("xproxy", G_LOG_LEVEL_MESSAGE, "%s", text);
 }

@@ -1,7 +1,8 @@
 /*
  * log.h: one-line log messages of xproxy/, prefixed "xproxy: ".
  *
- * log_msg() always prints (to stderr); log_debug() prints only when the
+ * log_msg() always logs (GLib log domain "xproxy", level MESSAGE: the
+ * hosting program's log writer decides where it goes); log_debug() only when the
  * environment variable XCKPT_DEBUG is set to a non-empty value other than 0.
  */
 #pragma once
@@ -14,7 +15,7 @@ extern gboolean log_debug_on;
 /* Reads XCKPT_DEBUG once; later calls do nothing. */
 void log_init(void);
 
-/* Prints one line "xproxy: MESSAGE" to stderr. */
+/* Logs one line "xproxy: MESSAGE". */
 void log_msg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 /* Prints like log_msg() when debugging is on; costs one branch otherwise. */

@@ -34,6 +34,7 @@
 #include "xproxy/conn.h"
 #include "xproxy/display.h"
 #include "xproxy/log.h"
+#include "xproxy/xlate.h"
 #include "xproxy/xproxy.h"
 
 /* The first display number tried when none is given, and the last. */
@@ -350,6 +351,24 @@ static GSource *xproxy_watch(XProxy *proxy, int fd)
 	return src;
 }
 
+/* Whether environment variable NAME is set to something other than 0. */
+static gboolean xproxy_env_on(const char *name)
+{
+	const char *v = g_getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Reads the test and debugging switches: XCKPT_XPROXY_WALK=1 walks every
+ * message even when the maps are the identity (validation);
+ * XCKPT_XPROXY_REMAP=1 gives clients resource IDs other than the server's
+ * (exercises the translation on one live server; implies walking). */
+static void xproxy_read_env(void)
+{
+	conn_remap_xids = xproxy_env_on("XCKPT_XPROXY_REMAP");
+	xlate_walk_always = xproxy_env_on("XCKPT_XPROXY_WALK");
+}
+
 /* Starts a proxy; see xproxy.h. */
 XProxy *xproxy_new(const XProxyConfig *config, GError **error)
 {
@@ -359,6 +378,7 @@ XProxy *xproxy_new(const XProxyConfig *config, GError **error)
 	int first, last;
 
 	log_init();
+	xproxy_read_env();
 	proxy->fd = proxy->afd = -1;
 	proxy->number = -1;
 	proxy->conns = g_ptr_array_new_with_free_func((GDestroyNotify)conn_free);
