@@ -667,7 +667,9 @@ class MsgCompiler:
 			self.items([f], body, sub, e.get('name'), mod)
 			self.cur = save
 			if any(n[0] not in ('field', 'read') for n in body):
-				fail(self.where, 'variable union member')
+				fail(self.where, 'union %s holds translated '
+				     'fields in a member that is not a plain '
+				     'struct' % e.get('name'))
 			if any(n[0] == 'field' for n in body):
 				arms.append((i, body))
 		if arms:
@@ -937,6 +939,8 @@ class MsgCompiler:
 			out.append(('reqhdr',))
 		elif kind == 'xge':
 			self.cur = 10
+		elif kind == 'setup':
+			self.cur = 0
 		for f in fields:
 			self.item(f, out, scope, container, fields)
 		self.flush(out)
@@ -954,6 +958,40 @@ class MsgCompiler:
 				   XOPS[self.gen.exprs[n[3] + 1] & 0xff] == 'END':
 					size += (w >> 8) * n[2]
 		return size
+
+
+# Every element the translated modules may use (<doc> subtrees are skipped).
+KNOWN_TAGS = {
+	'import', 'struct', 'union', 'xidtype', 'xidunion', 'typedef', 'enum',
+	'item', 'value', 'bit', 'request', 'reply', 'event', 'eventcopy',
+	'error', 'errorcopy', 'field', 'exprfield', 'pad', 'list', 'switch',
+	'bitcase', 'case', 'fieldref', 'paramref', 'enumref', 'op', 'unop',
+	'popcount', 'sumof', 'listelement-ref', 'length', 'fd', 'eventstruct',
+	'allowed', 'required_start_align', 'type',
+}
+
+
+def validate(gen, mod):
+	"""Checks every element of MOD, used by a message or not: known
+	elements, known operators, resolvable types."""
+	def walk(e, where):
+		for k in e:
+			if k.tag == 'doc':
+				continue
+			if k.tag not in KNOWN_TAGS:
+				fail(where, 'unknown element <%s>' % k.tag)
+			if k.tag == 'op' and k.get('op') not in BINOPS:
+				fail(where, 'unknown operator %s' % k.get('op'))
+			if k.tag == 'unop' and k.get('op') != '~':
+				fail(where, 'unknown operator %s' % k.get('op'))
+			if k.tag in ('field', 'exprfield', 'list') and \
+			   k.get('type'):
+				gen.resolve(mod, k.get('type'), where)
+			if k.tag == 'typedef':
+				gen.resolve(mod, k.get('oldname'), where)
+			walk(k, '%s %s' % (where, k.get('name') or k.tag)
+			     if e is mod.root else where)
+	walk(mod.root, mod.name)
 
 
 def has_field(tree):
@@ -1188,6 +1226,7 @@ class ExtOut:
 		self.xkb_events = {}
 		self.msgs = []		# (c name, name, prog, min, flags, dir)
 		self.error_kinds = {}
+		self.setup = None	# core: the connection setup reply
 
 	def msg(self, kind, e, name, req_name=None):
 		where = '%s %s %s' % (self.mod.name, kind, name)
@@ -1196,7 +1235,7 @@ class ExtOut:
 				kind == 'request')
 		c.req_name = req_name
 		tree = c.compile(kind, e, self.xname is None)
-		base = {'request': 0, 'reply': 0, 'event': 0, 'xge': 0}[kind]
+		base = 0
 		mins = c.min_size(tree, base)
 		if kind == 'request':
 			mins += 4	# the header before REQHDR
@@ -1265,6 +1304,8 @@ class ExtOut:
 				self.events[num] = self.msg('event', e, name)
 		if m.name == 'xkb':
 			self.xkb_dispatch()
+		if m.name == 'xproto':
+			self.setup = self.msg('setup', m.types['Setup'], 'Setup')
 		errs = dict((n, name) for n, (name, _) in m.errors.items())
 		errs.update(EXTRA_ERRORS.get(m.name, {}))
 		for n, name in errs.items():
@@ -1360,6 +1401,7 @@ struct ProtoExt {
 	guint n_xkb_events;	/* entries in xkb_events */
 	const guint8 *error_kinds;	/* ProtoKind by error number */
 	guint n_errors;		/* error codes the extension uses */
+	const ProtoMsg *setup;	/* core: the connection setup reply */
 };
 
 /* Expression words of every program. */
@@ -1432,14 +1474,15 @@ extern const guint proto_tables_n_exts;
 			'static const ProtoExt'
 		cn = 'proto_tables_core' if ext.xname is None else p
 		c.append('%s %s = {\n\t%s,\n\t%s, %s, %d,\n\t%s, %d,\n\t%s, %d,'
-			 '\n\t%s, %d,\n\t%s, %d,\n};\n' % (
+			 '\n\t%s, %d,\n\t%s, %d,\n\t%s,\n};\n' % (
 				 decl, cn,
 				 'NULL' if ext.xname is None else
 				 c_str(ext.xname),
 				 arr(nreq, '_requests'), arr(nreq, '_replies'),
 				 nreq, arr(nev, '_events'), nev,
 				 arr(nge, '_ge'), nge, arr(nxkb, '_xkb'), nxkb,
-				 arr(nerr, '_errors'), nerr))
+				 arr(nerr, '_errors'), nerr,
+				 '&' + ext.setup if ext.setup else 'NULL'))
 		if ext.xname is not None:
 			ext_names.append(cn)
 	c.append('const ProtoExt *const proto_tables_exts[] = {')
@@ -1477,6 +1520,7 @@ def main():
 				raise GenError('%s: X name is %s, not %s' % (
 					mname, mod.root.get('extension-xname'),
 					xname))
+			validate(gen, mod)
 			e = ExtOut(gen, mname, xname)
 			e.build()
 			exts.append(e)

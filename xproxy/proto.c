@@ -145,6 +145,12 @@ const ProtoMsg *proto_xkb_event(guint subtype)
 	return xkb->xkb_events[subtype];
 }
 
+/* Returns the description of the connection setup reply (static). */
+const ProtoMsg *proto_setup(void)
+{
+	return proto_tables_core.setup;
+}
+
 /* Returns MSG's name (static). */
 const char *proto_msg_name(const ProtoMsg *msg)
 {

@@ -142,6 +142,11 @@ const char *proto_msg_name(const ProtoMsg *msg);
  * description of one subtype (static, or NULL when none). */
 const ProtoMsg *proto_xkb_event(guint subtype);
 
+/* The connection setup reply a server sends on success (status 1), from
+ * byte 0: its roots, default colormaps, root visuals and visual IDs.  Walk it
+ * with PROTO_REPLY.  Static. */
+const ProtoMsg *proto_setup(void);
+
 /* The size every MSG has at least (requests: header included, in the normal
  * form -- add 4 for BIG-REQUESTS; replies and events: 32).  A shorter buffer
  * gives PROTO_WALK_BAD_LENGTH. */

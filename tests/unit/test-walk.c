@@ -840,6 +840,102 @@ static void test_xkb_get_names(void)
 		   build_xkb_get_names_reply);
 }
 
+/* XI GetDeviceMotionEvents: a struct list whose inner list count comes
+ * from a field of the enclosing reply (<paramref>). */
+static void build_xi_device_motion_reply(TestPkt *p)
+{
+	reply_hdr(p, 0);
+	p32(p, 2);			/* num_events */
+	p8(p, 3);			/* num_axes */
+	p8(p, 0);
+	ppad(p, 18);
+	for (int i = 0; i < 2; i++) {
+		pid(p, PROTO_K_TIMESTAMP, 1000 + i);
+		for (int a = 0; a < 3; a++)
+			p32(p, 0x100 * i + a);
+	}
+	test_ext_len(p);
+}
+
+static void test_xi_device_motion(void)
+{
+	test_check(proto_reply(test_ext("XInputExtension"), 10), PROTO_REPLY,
+		   FALSE, build_xi_device_motion_reply);
+}
+
+/* The connection setup reply: one screen, two depths with visuals. */
+static void build_setup(TestPkt *p)
+{
+	p8(p, 1);			/* Success */
+	p8(p, 0);
+	p16(p, 11);
+	p16(p, 0);
+	p16(p, 0);			/* length, set below */
+	p32(p, 12101004);		/* release */
+	p32(p, 0x200000);		/* resource_id_base: not translated */
+	p32(p, 0x1fffff);
+	p32(p, 256);
+	p16(p, 5);			/* vendor_len */
+	p16(p, 0xffff);
+	p8(p, 1);			/* roots_len */
+	p8(p, 2);			/* pixmap_formats_len */
+	p8(p, 0);
+	p8(p, 0);
+	p8(p, 32);
+	p8(p, 32);
+	p8(p, 8);
+	p8(p, 255);
+	ppad(p, 4);
+	p32(p, 0x6f63694d);		/* "Micro", padded */
+	p32(p, 0x72);
+	for (int i = 0; i < 2; i++) {	/* FORMAT */
+		p8(p, i ? 24 : 1);
+		p8(p, i ? 32 : 1);
+		p8(p, 32);
+		ppad(p, 5);
+	}
+	pid(p, PROTO_K_WINDOW, 0x3a0);		/* root */
+	pid(p, PROTO_K_COLORMAP, 0x21);		/* default colormap */
+	p32(p, 0xffffff);
+	p32(p, 0);
+	p32(p, 0xfa003f);
+	p16(p, 1280);
+	p16(p, 1024);
+	p16(p, 338);
+	p16(p, 270);
+	p16(p, 1);
+	p16(p, 1);
+	pid(p, PROTO_K_VISUALID, 0x22);		/* root visual */
+	p8(p, 0);
+	p8(p, 0);
+	p8(p, 24);
+	p8(p, 2);			/* allowed_depths_len */
+	p8(p, 1);			/* DEPTH 1: no visuals */
+	ppad(p, 1);
+	p16(p, 0);
+	ppad(p, 4);
+	p8(p, 24);			/* DEPTH 24: two visuals */
+	ppad(p, 1);
+	p16(p, 2);
+	ppad(p, 4);
+	for (int i = 0; i < 2; i++) {	/* VISUALTYPE */
+		pid(p, PROTO_K_VISUALID, 0x22 + i);
+		p8(p, 4);
+		p8(p, 8);
+		p16(p, 256);
+		p32(p, 0xff0000);
+		p32(p, 0xff00);
+		p32(p, 0xff);
+		ppad(p, 4);
+	}
+	p->b[6] = (p->n - 8) / 4;
+}
+
+static void test_setup(void)
+{
+	test_check(proto_setup(), PROTO_REPLY, FALSE, build_setup);
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 static void build_configure_notify(TestPkt *p)
@@ -1215,6 +1311,7 @@ static void test_fuzz(void)
 	for (guint i = 0; i < 256; i++)
 		if (proto_xkb_event(i))
 			test_fuzz_one(rnd, proto_xkb_event(i), PROTO_EVENT);
+	test_fuzz_one(rnd, proto_setup(), PROTO_REPLY);
 }
 
 static CU_TestInfo walk_tests[] = {
@@ -1236,6 +1333,8 @@ static CU_TestInfo walk_tests[] = {
 	{ "RANDR GetScreenResources", test_randr_get_screen_resources },
 	{ "XI XIQueryDevice", test_xi_query_device },
 	{ "XKB GetNames", test_xkb_get_names },
+	{ "XI GetDeviceMotionEvents", test_xi_device_motion },
+	{ "connection setup", test_setup },
 	{ "core events", test_core_events },
 	{ "XFIXES SelectionNotify", test_xfixes_selection_notify },
 	{ "XKB StateNotify", test_xkb_state_notify },
