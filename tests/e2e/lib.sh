@@ -201,12 +201,13 @@ t_spawn() {
 	echo "$!"
 }
 
-# t_wait_window NAME [SECONDS]: waits until a visible window whose name is
-# exactly NAME exists on $DISPLAY; prints its id (the first one).
+# t_wait_window REGEX [SECONDS]: waits until a visible window whose name
+# matches REGEX (e.g. '^xlogo$') exists on $DISPLAY; prints its id (the
+# first one).
 t_wait_window() {
 	local out
 	out=$(timeout "${2:-20}" xdotool search --sync --onlyvisible \
-		--name "^$1\$" 2>/dev/null) || return 1
+		--name "$1" 2>/dev/null) || return 1
 	echo "$out" | head -n 1
 }
 
@@ -224,6 +225,25 @@ t_window_gone() {
 t_shot() {
 	xwd -silent -id "$1" -display "$DISPLAY" >"$T_TMP/shot.xwd" &&
 		convert "xwd:$T_TMP/shot.xwd" "png:$2"
+}
+
+# t_shot_stable ID FILE [TRIES]: shoots window ID every 0.5 s until two
+# shots in a row are identical (the app has finished drawing); FILE is the
+# last one.  Fails when the window never settles.
+t_shot_stable() {
+	local prev=$T_TMP/stable-prev.png i
+	rm -f "$prev"
+	for i in $(seq "${3:-40}"); do
+		t_shot "$1" "$2" || return 1
+		if [ -e "$prev" ] && [ "$(t_diff_pixels "$prev" "$2")" = 0 ]; then
+			rm -f "$prev"
+			return 0
+		fi
+		cp "$2" "$prev"
+		sleep 0.5
+	done
+	rm -f "$prev"
+	return 1
 }
 
 # t_diff_pixels A B: prints how many pixels differ between PNGs A and B

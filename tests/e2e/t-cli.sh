@@ -105,14 +105,19 @@ t_check "SIGINT is forwarded to the app (its trap ran)" grep -q got-INT "$T_TMP/
 # --- detach, list, kill -----------------------------------------------------
 t_check "run --detach prints the name last and exits 0" \
 	t_run_detached cli-a xlogo -geometry 200x150+10+10
-t_check "xlogo's window appears on the upstream Xvfb" eval "t_wait_window xlogo >/dev/null"
+t_check "xlogo's window appears on the upstream Xvfb" eval "t_wait_window ^xlogo$ >/dev/null"
 listing=$("$XCKPT" list)
 t_check "list has a header" grep -q '^NAME *PID *DISPLAY *UPSTREAM *COMMAND' <<<"$listing"
 t_equal "list shows the upstream display" "$T_DISPLAY" "$(t_session_field cli-a 4)"
 t_equal "list shows the command" "xlogo -geometry 200x150+10+10" \
 	"$("$XCKPT" list | awk '$1 == "cli-a" { $1 = $2 = $3 = $4 = ""; sub(/^ */, ""); print }')"
 pd=$(t_session_field cli-a 3)
-t_check "the session's proxy display $pd answers" t_wait_display "$pd" 5
+xa=$XDG_RUNTIME_DIR/xckpt/cli-a.xauth
+t_equal "the proxy's cookie file is private" 600 "$(stat -c %a "$xa")"
+t_check "the session's proxy display $pd answers with its cookie" \
+	env XAUTHORITY="$xa" xdpyinfo -display "$pd" >/dev/null
+t_check "the proxy refuses a client without its cookie" \
+	sh -c "! XAUTHORITY=/dev/null xdpyinfo -display '$pd' >/dev/null 2>&1"
 t_err "a name already in use" 1 "$XCKPT" run --detach --name cli-a -- xlogo
 
 # A session with several processes, one of which ignores SIGTERM.
@@ -131,7 +136,7 @@ t_check "the killed session is no longer listed" \
 t_check "its state files are gone" \
 	sh -c "! ls '$XDG_RUNTIME_DIR/xckpt' | grep -q '^cli-b\\.'"
 
-wid=$(t_wait_window xlogo 2)
+wid=$(t_wait_window ^xlogo$ 2)
 t_check "kill cli-a exits 0" "$XCKPT" kill cli-a
 t_check "xlogo's window is gone after kill" t_window_gone "$wid" 5
 t_err "kill of a killed session" 1 "$XCKPT" kill cli-a

@@ -1,0 +1,84 @@
+#!/bin/bash
+# t-apps.sh: xlogo, xeyes, xterm and gedit (showing a file) run through
+# `xckpt run --detach`, and each window is pixel-identical to the same app
+# run directly on the same Xvfb.
+#
+# For each app: run it directly, wait until its window has settled, shoot
+# it, end it; then run it through xckpt with the same geometry and
+# environment, shoot and compare.  The pointer is parked at a fixed place
+# outside every window (xeyes looks at it; no window has the focus); xterm
+# does not blink; gedit gets a private XDG_CONFIG_HOME with
+# gtk-cursor-blink=false, NO_AT_BRIDGE=1 and GSETTINGS_BACKEND=memory.
+. "$(dirname "$0")/lib.sh"
+
+t_xvfb
+xdotool mousemove 1010 750
+
+# The environment both runs of an app get.
+mkdir -p "$T_TMP/config/gtk-3.0"
+printf '[Settings]\ngtk-cursor-blink=false\ngtk-enable-animations=false\n' \
+	>"$T_TMP/config/gtk-3.0/settings.ini"
+printf 'The quick brown fox\njumps over the lazy dog.\n\n\tcheckpoint/restart\n' \
+	>"$T_TMP/hello.txt"
+APP_ENV="NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory XDG_CONFIG_HOME=$T_TMP/config \
+LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SESSION_BUS_ADDRESS=disabled: GIO_USE_VFS=local"
+
+# t_app_pid NAME: the pid of session NAME's app (from its metadata).
+t_app_pid() {
+	sed -n 's/^app-pid=//p' "$XDG_RUNTIME_DIR/xckpt/$1.session" 2>/dev/null
+}
+
+# compare_app APP TITLE-REGEX CMD...: the check described above.
+compare_app() {
+	local app=$1 title=$2 pid wid direct=$T_TMP/$1-direct.png
+	local proxied=$T_TMP/$1-proxied.png name=app-$1 apid pd
+	shift 2
+
+	# Directly on the Xvfb.
+	pid=$(t_spawn env $APP_ENV "$@")
+	if ! wid=$(t_wait_window "$title" 30); then
+		t_fail "$app: no window direct"
+		return
+	fi
+	if ! t_shot_stable "$wid" "$direct"; then
+		t_fail "$app: the direct window never settles"
+		return
+	fi
+	t_stop "$pid"
+	t_window_gone "$wid" 10 || t_fail "$app: the direct window stays"
+
+	# Through xckpt.
+	if ! t_run_detached "$name" env $APP_ENV "$@"; then
+		t_fail "$app: xckpt run --detach"
+		return
+	fi
+	t_ok "$app: xckpt run --detach"
+	if ! wid=$(t_wait_window "$title" 30); then
+		t_fail "$app: no window through xckpt on the upstream Xvfb"
+		return
+	fi
+	t_ok "$app: its window is on the upstream Xvfb $T_DISPLAY"
+	pd=$(t_session_field "$name" 3)
+	t_equal "$app: xckpt list shows the session on $T_DISPLAY" \
+		"$T_DISPLAY" "$(t_session_field "$name" 4)"
+	apid=$(t_app_pid "$name")
+	t_check "$app: the app ($apid) talks to the proxy ($pd)" \
+		grep -qxF "DISPLAY=$pd" <(tr '\0' '\n' <"/proc/$apid/environ")
+	if t_shot_stable "$wid" "$proxied"; then
+		t_same_png "$app: proxied window is pixel-identical to direct" \
+			"$direct" "$proxied"
+	else
+		t_fail "$app: the proxied window never settles"
+	fi
+	t_check "$app: xckpt kill" "$XCKPT" kill "$name"
+	t_check "$app: window gone after kill" t_window_gone "$wid" 10
+}
+
+compare_app xlogo '^xlogo$' xlogo -geometry 300x200+20+20
+compare_app xeyes '^xeyes$' xeyes -geometry 300x200+340+20
+compare_app xterm '^xckpt-xterm$' xterm -geometry 80x24+20+240 \
+	-title xckpt-xterm -xrm 'XTerm*cursorBlink: false' \
+	-e sh -c 'printf "hello from xterm\n\033[1mbold\033[0m \033[31mred\033[0m\n"; exec sleep 1000'
+compare_app gedit '^hello\.txt.*gedit$' gedit --standalone "$T_TMP/hello.txt"
+
+t_done
