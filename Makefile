@@ -80,13 +80,22 @@ e2e: $(BIN)
 
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all $(B)/test-unit
+	@$(MAKE) --no-print-directory all $(B)/test-unit $(ZDTM_BIN)
 	@tests/run-check.sh
 
 demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@resources/demo.sh
+
+# The zdtm-style test programs (tests/zdtm/*.c, plain C and libc, one per
+# feature) that tests/e2e/t-ckpt*.sh checkpoints and restarts.
+ZDTM_BIN := $(patsubst tests/zdtm/%.c,$(B)/zdtm/%,$(wildcard tests/zdtm/*.c))
+$(B)/zdtm/%: tests/zdtm/%.c tests/zdtm/zdtm.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
+.PHONY: zdtm
+zdtm: $(ZDTM_BIN)
 
 # The benchmark's baseline: a plain byte relay (bench/relay.c).
 $(B)/relay: bench/relay.c
