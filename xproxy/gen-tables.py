@@ -31,9 +31,10 @@
 #                           slot += value of expression EXPR (sumof)
 #       LIST   x=kind, a=elem size, b=expr
 #                           COUNT = EXPR (or the rest of the message when
-#                           b is PROTO_LIST_REST) elements of a primitive type or
-#                           a fixed-size struct without translated fields;
-#                           visits each element when kind is not NONE
+#                           b is PROTO_LIST_REST) elements of a primitive type
+#                           or a fixed-size struct with no translated field
+#                           but maybe one at its offset 0; when kind is not
+#                           NONE, visits the first 4 bytes of each element
 #       LOOP   a=ops to skip when the count is 0, b=expr
 #                           starts a loop over COUNT struct elements; the
 #                           body follows and ends with ENDLOOP
@@ -799,8 +800,9 @@ class MsgCompiler:
 			if not fields:
 				out.append(('list', 'NONE', size, x))
 				return
-			if size == 4 and len(fields) == 1 and fields[0][1] == 0:
-				out.append(('list', fields[0][2], 4, x))
+			if len(fields) == 1 and fields[0][1] == 0:
+				# One ID at the start of each element.
+				out.append(('list', fields[0][2], size, x))
 				return
 		if x == X_REST:
 			# The walker counts (message length - POS) / size.

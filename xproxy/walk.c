@@ -254,7 +254,7 @@ ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 			if (op->x != PROTO_K_NONE)
 				for (guint64 i = 0; i < count; i++)
 					visit(ud, (ProtoKind)op->x,
-					      buf + pos + 4 * i);
+					      buf + pos + op->a * i);
 			pos += count * op->a;
 			break;
 		case PROTO_OP_LOOP:
