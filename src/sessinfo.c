@@ -1,6 +1,8 @@
 /*
  * sessinfo.c: the metadata of a live session (see sessinfo.h).
  */
+#include <string.h>
+
 #include <glib.h>
 #include <glib/gstdio.h>
 
