@@ -33,24 +33,30 @@ RELAY=${RELAY:-$B/relay}
 
 x11perf_failed=""	# the modes that failed to run, skipped from then on
 
-# Prints the rep count a test's calibration starts from (small enough for
-# the slowest mode, xtrace, to finish quickly).
-x11perf_initial_reps() {
+# Prints the count a test's calibration starts from (small enough for the
+# slowest mode, xtrace, to finish quickly).
+x11perf_initial_count() {
 	case $1 in
 	noop|rect10|ftext) echo 20000 ;;
 	putimage10) echo 5000 ;;
+	create|map) echo 5 ;;
 	*) echo 100 ;;
 	esac
 }
 
-# Runs x11perf once: mode $1, test $2, $3 reps.  Prints "REPS RATE", the rep
-# count x11perf reports and its ops/s.  Returns 1 when x11perf failed or
-# printed no result; its output stays in $bench_tmp/run.log.
+# Runs x11perf once: mode $1, test $2, count $3.  The count is the rep count
+# of one run, except for the window tests: x11perf caps their reps at the
+# windows that fit on the screen (a run of about 1 ms), so for them it is the
+# number of runs (-repeat).  Prints "REPS RATE", the total rep count x11perf
+# reports and its ops/s.  Returns 1 when x11perf failed or printed no
+# result; its output stays in $bench_tmp/run.log.
 x11perf_once() {
-	local mode=$1 test=$2 reps=$3 limit log=$bench_tmp/run.log
-	set -- -repeat 1 -reps "$reps" "-$test"
-	# The window tests would run once per subwindow count: keep one.
-	case $test in create|map) set -- "$@" -subs 25 ;; esac
+	local mode=$1 test=$2 count=$3 limit log=$bench_tmp/run.log
+	case $test in
+	# One subwindow count, not seven.
+	create|map) set -- -reps 1000000 -repeat "$count" -subs 25 "-$test" ;;
+	*) set -- -repeat 1 -reps "$count" "-$test" ;;
+	esac
 	case $mode in
 	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
 	relay)  set -- x11perf -display ":$bench_relay_display" "$@" ;;
@@ -60,7 +66,7 @@ x11perf_once() {
 	esac
 	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 30 + 20 * t }')
 	timeout -k 5 "$limit" "$@" >"$log" 2>&1 </dev/null || return 1
-	awk '/ reps @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
+	awk '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
 		r = substr($0, RSTART + 1, RLENGTH - 6); sub(/^ +/, "", r)
 		reps = $1; rate = r + 0; n++
 	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log"
@@ -73,12 +79,12 @@ x11perf_fail() {
 	sed 's/^/    /' "$bench_tmp/run.log" | tail -n 15 >&2
 }
 
-# Finds the rep count for mode $1, test $2 that makes a run last about
-# BENCH_TIME seconds, and stores it in reps_<test>_<mode>.  Returns 1 when a
-# run failed.
+# Finds the count (see x11perf_once) for mode $1, test $2 that makes a run
+# last about BENCH_TIME seconds, and stores it in reps_<test>_<mode>.
+# Returns 1 when a run failed.
 x11perf_calibrate() {
 	local mode=$1 test=$2 reps out got rate next try=0
-	reps=$(x11perf_initial_reps "$test")
+	reps=$(x11perf_initial_count "$test")
 	while :; do
 		out=$(x11perf_once "$mode" "$test" "$reps") || return 1
 		got=${out% *} rate=${out#* }
@@ -145,11 +151,19 @@ x11perf_report() {
 		for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
 		return (hi - lo) / median(list)
 	}
-	function ratio(t, x, y) {
-		return ((t, x) in med && (t, y) in med && med[t, y] > 0) ? med[t, x] / med[t, y] : ""
+	# The median, over the rounds that ran both, of the round'"'"'s X/Y
+	# ratio: the two runs of a round are seconds apart, so drift on
+	# the machine cancels out better than in a ratio of medians.
+	function ratio(t, x, y,   k, list, n) {
+		n = 0; list = ""
+		for (k = 1; k <= maxround; k++)
+			if ((t, x, k) in rate && (t, y, k) in rate && rate[t, y, k] > 0) {
+				list = list " " rate[t, x, k] / rate[t, y, k]; n++
+			}
+		return n ? median(list) : ""
 	}
 	function cell(v, fmt) { return v == "" ? sprintf("%" length(sprintf(fmt, 0)) "s", "-") : sprintf(fmt, v) }
-	{ runs[$1, $2] = runs[$1, $2] " " $5 }
+	{ runs[$1, $2] = runs[$1, $2] " " $5; rate[$1, $2, $3] = $5; if ($3 > maxround) maxround = $3 }
 	END {
 		nt = split(tests, T, " ")
 		split("direct relay proxy xtrace", M, " ")
@@ -181,7 +195,8 @@ x11perf_report() {
 		}
 		printf "%-12s %11s %11s %11s %11s", "geomean", "", "", "", ""
 		for (c = 1; c <= nc; c++) printf " %s", cell(ng[c] ? exp(lg[c] / ng[c]) : "", "%7.3f")
-		printf "\n(ops/s: median of the measured rounds; spread: the widest (max-min)/median of the row'"'"'s modes)\n\n"
+		printf "\n(ops/s: median of the rounds; ratios: median of the per-round ratios;\n"
+		printf " spread: the widest (max-min)/median of the row'"'"'s modes)\n\n"
 
 		if (failed ~ /proxy/ || index(" " modes " ", " proxy ") == 0) {
 			why = failed ~ /proxy/ ? "MISS" : "SKIP"
