@@ -183,7 +183,7 @@ XOPS = ['END', 'CONST', 'CONSTW', 'SLOT', 'ADD', 'SUB', 'MUL', 'DIV', 'AND',
 BINOPS = {'+': 'ADD', '-': 'SUB', '*': 'MUL', '/': 'DIV', '&': 'AND',
 	  '|': 'OR', '<<': 'SHL'}
 
-MAX_SLOTS = 48		# PROTO_MAX_SLOTS
+MAX_SLOTS = 64		# PROTO_MAX_SLOTS
 MAX_STACK = 8		# PROTO_X_STACK
 MAX_DEPTH = 8		# PROTO_MAX_DEPTH (nested loops)
 X_REST = 0xffffffff	# PROTO_LIST_REST: "the rest of the message"
@@ -199,6 +199,160 @@ class GenError(Exception):
 
 def fail(where, msg):
 	raise GenError('%s: %s' % (where, msg))
+
+
+# Descriptions xcb-proto lacks, written from the protocol specifications.
+# XKEYBOARD's keyboard geometry is commented out in xkb.xml ("Property and
+# doodads are broken"): GetGeometry, SetGeometry and the geometry part of
+# GetKbdByName's reply carry atoms (shape, section, doodad, overlay names)
+# that must be translated.  Geometry wire format (XKBproto, "Keyboard
+# Geometry"): counted strings are a CARD16 length, the bytes, and padding to
+# 4; a doodad is 20 bytes (name, type, priority, top, left, angle, 8 bytes by
+# type), text doodads add two counted strings (text, font) and logo doodads
+# one (logo name).  Each addition is used only while the XML lacks it.
+XKB_GEOMETRY_STRUCTS = '''<xcb>
+	<struct name="XckptGeomProperty">
+		<field name="name" type="CountedString16" />
+		<field name="value" type="CountedString16" />
+	</struct>
+	<struct name="XckptGeomDoodad">
+		<field name="name" type="ATOM" />
+		<field name="type" type="CARD8" enum="DoodadType" />
+		<field name="priority" type="CARD8" />
+		<field name="top" type="INT16" />
+		<field name="left" type="INT16" />
+		<field name="angle" type="INT16" />
+		<pad bytes="8" />
+		<switch name="strings">
+			<fieldref>type</fieldref>
+			<case>
+				<enumref ref="DoodadType">Text</enumref>
+				<field name="text" type="CountedString16" />
+				<field name="font" type="CountedString16" />
+			</case>
+			<case>
+				<enumref ref="DoodadType">Logo</enumref>
+				<field name="logoName" type="CountedString16" />
+			</case>
+		</switch>
+	</struct>
+	<struct name="XckptGeomSection">
+		<field name="name" type="ATOM" />
+		<field name="top" type="INT16" />
+		<field name="left" type="INT16" />
+		<field name="width" type="CARD16" />
+		<field name="height" type="CARD16" />
+		<field name="angle" type="INT16" />
+		<field name="priority" type="CARD8" />
+		<field name="nRows" type="CARD8" />
+		<field name="nDoodads" type="CARD8" />
+		<field name="nOverlays" type="CARD8" />
+		<pad bytes="2" />
+		<list name="rows" type="Row"><fieldref>nRows</fieldref></list>
+		<list name="doodads" type="XckptGeomDoodad">
+			<fieldref>nDoodads</fieldref>
+		</list>
+		<list name="overlays" type="Overlay">
+			<fieldref>nOverlays</fieldref>
+		</list>
+	</struct>
+</xcb>'''
+
+# The geometry lists after labelFont, in GetGeometry, SetGeometry and
+# GetKbdByName.
+XKB_GEOMETRY_LISTS = '''
+	<list name="properties" type="XckptGeomProperty">
+		<fieldref>nProperties</fieldref>
+	</list>
+	<list name="colors" type="CountedString16">
+		<fieldref>nColors</fieldref>
+	</list>
+	<list name="shapes" type="Shape"><fieldref>nShapes</fieldref></list>
+	<list name="sections" type="XckptGeomSection">
+		<fieldref>nSections</fieldref>
+	</list>
+	<list name="doodads" type="XckptGeomDoodad">
+		<fieldref>nDoodads</fieldref>
+	</list>
+	<list name="keyAliases" type="KeyAlias">
+		<fieldref>nKeyAliases</fieldref>
+	</list>
+'''
+
+XKB_GEOMETRY_REQUESTS = '''<xcb>
+	<request name="GetGeometry" opcode="19">
+		<field name="deviceSpec" type="DeviceSpec" />
+		<pad bytes="2" />
+		<field name="name" type="ATOM" />
+		<reply>
+			<field name="deviceID" type="CARD8" />
+			<field name="name" type="ATOM" />
+			<field name="found" type="BOOL" />
+			<pad bytes="1" />
+			<field name="widthMM" type="CARD16" />
+			<field name="heightMM" type="CARD16" />
+			<field name="nProperties" type="CARD16" />
+			<field name="nColors" type="CARD16" />
+			<field name="nShapes" type="CARD16" />
+			<field name="nSections" type="CARD16" />
+			<field name="nDoodads" type="CARD16" />
+			<field name="nKeyAliases" type="CARD16" />
+			<field name="baseColorNdx" type="CARD8" />
+			<field name="labelColorNdx" type="CARD8" />
+			<switch name="geometry">
+				<fieldref>found</fieldref>
+				<case>
+					<value>1</value>
+					<field name="labelFont" type="CountedString16" />
+					%(lists)s
+				</case>
+			</switch>
+		</reply>
+	</request>
+	<request name="SetGeometry" opcode="20">
+		<field name="deviceSpec" type="DeviceSpec" />
+		<field name="nShapes" type="CARD8" />
+		<field name="nSections" type="CARD8" />
+		<field name="name" type="ATOM" />
+		<field name="widthMM" type="CARD16" />
+		<field name="heightMM" type="CARD16" />
+		<field name="nProperties" type="CARD16" />
+		<field name="nColors" type="CARD16" />
+		<field name="nDoodads" type="CARD16" />
+		<field name="nKeyAliases" type="CARD16" />
+		<field name="baseColorNdx" type="CARD8" />
+		<field name="labelColorNdx" type="CARD8" />
+		<pad bytes="2" />
+		<field name="labelFont" type="CountedString16" />
+		%(lists)s
+	</request>
+</xcb>''' % {'lists': XKB_GEOMETRY_LISTS}
+
+
+def supplement_xkb(root):
+	"""Adds the keyboard geometry descriptions to xkb.xml's ROOT while
+	the XML lacks them."""
+	have = dict((e.get('opcode'), e) for e in root.findall('request'))
+	for e in ET.fromstring(XKB_GEOMETRY_STRUCTS):
+		root.append(e)
+	for e in ET.fromstring(XKB_GEOMETRY_REQUESTS):
+		if e.get('opcode') not in have:
+			root.append(e)
+	gbn = have.get('23')
+	geo = None
+	if gbn is not None:
+		for bc in gbn.iter('bitcase'):
+			if bc.get('name') == 'geometry':
+				geo = bc
+	if geo is None:
+		raise GenError('xkb: GetKbdByName has no geometry bitcase')
+	kids = [k for k in geo if k.tag != 'doc']
+	if kids[-1].get('name') == 'labelFont':
+		for e in ET.fromstring('<x>' + XKB_GEOMETRY_LISTS + '</x>'):
+			geo.append(e)
+	elif not any(k.get('name') == 'keyAliases' for k in kids):
+		raise GenError('xkb: GetKbdByName geometry ends with %s' %
+			       kids[-1].get('name'))
 
 
 class Module:
@@ -288,6 +442,8 @@ class Gen:
 			root = ET.parse(path).getroot()
 		except (OSError, ET.ParseError) as e:
 			raise GenError('%s: %s' % (path, e))
+		if name == 'xkb':
+			supplement_xkb(root)
 		m = Module(name, root)
 		self.mods[name] = m
 		for i in m.imports:
@@ -711,6 +867,26 @@ class MsgCompiler:
 		r = self.gen.resolve(self.mod, e.get('type'), self.where)
 		x = self.count_expr(e, scope, siblings)
 		sums = self.sums.get(name, [])
+		kids = [k for k in e if k.tag not in IGNORED]
+		if not sums and len(kids) == 1 and kids[0].tag == 'value':
+			# A constant count: a static run of bytes.
+			n = int(kids[0].text, 0)
+			if r[0] == 'prim':
+				if r[2] != 'NONE' and r[1] != 4:
+					fail(self.where, 'list of %d-byte IDs' %
+					     r[1])
+				for i in range(n):
+					if r[2] != 'NONE':
+						out.append(('field', self.cur,
+							    r[2]))
+					self.cur += r[1]
+				return
+			if r[0] in ('struct', 'union'):
+				size = self.static_size(r[1], r[2])
+				if size is not None and \
+				   not self.translates(r[1], r[2]):
+					self.cur += n * size
+					return
 		self.flush(out)
 		if r[0] == 'prim' and not sums:
 			if r[2] != 'NONE' and r[1] != 4:
