@@ -106,7 +106,7 @@ demo_env_of() {
 }
 
 [ -x "$XCKPT" ] || demo_die "no $XCKPT: build it first (make)"
-for tool in Xvfb xauth mcookie xdpyinfo xwininfo xdotool import compare gedit dbus-run-session; do
+for tool in Xvfb xauth mcookie xdpyinfo xwininfo xdotool import compare gedit; do
 	command -v "$tool" >/dev/null 2>&1 || demo_die "$tool is missing: run 'make deps'"
 done
 
@@ -120,10 +120,11 @@ demo_say "Xvfb on $DISPLAY (pid $XVFB_PID); results in $OUT"
 printf 'xckpt demo\n\nThis file is shown by gedit, running through the xckpt X11 proxy.\n' >"$OUT/demo.txt"
 cp "$OUT/demo.txt" "$OUT/demo.txt.orig"
 
-# gedit with its own D-Bus inside the session, and nothing activated outside.
+# gedit, with the session's private D-Bus (xckpt run starts one), and
+# nothing activated outside the session.
 NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory \
 	"$XCKPT" run --name "demo-$$" --detach -- \
-	dbus-run-session -- gedit --new-window "$OUT/demo.txt" >"$OUT/xckpt-run.out" 2>"$OUT/xckpt-run.err" ||
+	gedit --new-window "$OUT/demo.txt" >"$OUT/xckpt-run.out" 2>"$OUT/xckpt-run.err" ||
 	demo_die "xckpt run failed: $(tail -n1 "$OUT/xckpt-run.err")"
 SESSION=$(tail -n1 "$OUT/xckpt-run.out")
 [ -n "$SESSION" ] || demo_die "xckpt run --detach printed no session name"
