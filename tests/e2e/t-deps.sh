@@ -1,34 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # t-deps.sh: resources/deps.sh (make deps) is a quick, silent no-op when all
 # is there; provisions a working criu into a fresh build tree without
 # touching the system's apt sources or lists; and derives the archive to
 # fetch criu from out of apt configurations of both formats (deb822 and
 # one-line), skipping security, disabled and source-only entries.
-set -eu
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
+cd "$T_ROOT"
 
 B=${B:-build}
-T=t-deps
-FAILED=0
-DIR=
-
-# t_ok MESSAGE: print a passing check.
-t_ok() {
-	echo "ok $T: $*"
-}
-
-# t_fail MESSAGE: print a failing check and remember the failure.
-t_fail() {
-	echo "FAIL $T: $*"
-	FAILED=1
-}
-
-# t_cleanup: remove the temporary directory.
-t_cleanup() {
-	[ -z "$DIR" ] || rm -rf "$DIR"
-}
-trap t_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+DIR=$T_TMP
 
 # t_ms: print the time in milliseconds.
 t_ms() {
@@ -54,7 +34,6 @@ t_uri() {
 	fi
 }
 
-DIR=$(mktemp -d /tmp/xckpt-t-deps.XXXXXX)
 
 # 1. The quick no-op (make deps has just run).
 start=$(t_ms)
@@ -130,7 +109,7 @@ t_uri other http://other.example.invalid/debian
 t_uri empty ""
 # (Only where no system criu is there: deps.sh would rightly use it.)
 if command -v criu >/dev/null 2>&1; then
-	echo "skip $T: a system criu is installed, so the no-archive error is not reachable"
+	t_skip "a system criu is installed, so the no-archive error is not reachable"
 elif out=$(XCKPT_APT_ETC="$DIR/empty" B="$DIR/b2" XCKPT_CACHE="$DIR/cache" \
 	resources/deps.sh 2>&1); then
 	t_fail "deps.sh with no archive and no cache succeeded"
@@ -141,4 +120,4 @@ else
 	*) t_fail "no archive to fetch from gave: $out" ;;
 	esac
 fi
-exit $FAILED
+t_done

@@ -1,37 +1,16 @@
-#!/bin/sh
+#!/bin/bash
 # t-install.sh: `make install` into a temporary DESTDIR, with the default and
 # with another PREFIX, puts the command, the man page and the bash completion
 # where they belong; the man page renders without warnings; the completion
 # completes commands, options and session names; the installed command runs.
-set -eu
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
+cd "$T_ROOT"
 
 B=${B:-build}
-XCKPT=${XCKPT:-./xckpt}
-T=t-install
-FAILED=0
-DIR=
-
-# t_ok MESSAGE: print a passing check.
-t_ok() {
-	echo "ok $T: $*"
-}
-
-# t_fail MESSAGE: print a failing check and remember the failure.
-t_fail() {
-	echo "FAIL $T: $*"
-	FAILED=1
-}
-
-# t_cleanup: remove the temporary directory.
-t_cleanup() {
-	[ -z "$DIR" ] || rm -rf "$DIR"
-}
-trap t_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+DIR=$T_TMP
 
 # t_install PREFIX: run make install with PREFIX into $DIR/dest-NAME and
-# check the three installed files.  Prints the destination root.
+# check the three installed files.
 t_install() {
 	dest=$DIR/dest$(echo "$1" | tr / -)
 	if ! make -s --no-print-directory -o "$XCKPT" install B="$B" BIN="$XCKPT" \
@@ -57,8 +36,10 @@ t_install() {
 	[ -z "$strays" ] || t_fail "PREFIX=$1: unexpected files installed: $strays"
 }
 
-[ -x "$XCKPT" ] || { echo "FAIL $T: no $XCKPT: build it first (make)"; exit 1; }
-DIR=$(mktemp -d /tmp/xckpt-t-install.XXXXXX)
+if [ ! -x "$XCKPT" ]; then
+	t_fail "no $XCKPT: build it first (make)"
+	t_done
+fi
 
 t_install /usr/local
 t_install /opt/xckpt
@@ -87,7 +68,7 @@ comp=$root/share/bash-completion/completions/xckpt
 if [ -f "$comp" ]; then
 	mkdir "$DIR/stub"
 	cat >"$DIR/stub/xckpt" <<-'EOF'
-	#!/bin/sh
+	#!/bin/bash
 	[ "$1" = list ] || exit 2
 	echo 'NAME PID DISPLAY UPSTREAM COMMAND'
 	echo 'notes 100 :5 :0 gedit'
@@ -117,4 +98,4 @@ if out=$("$root/bin/xckpt" --help 2>&1) && echo "$out" | grep -q run; then
 else
 	t_fail "the installed xckpt --help failed or does not describe run"
 fi
-exit $FAILED
+t_done
