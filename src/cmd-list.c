@@ -74,29 +74,69 @@ GPtrArray *cmd_list_sessions(void)
 int cmd_list_exec(int argc, char **argv)
 {
 	const CmdEntry *entry = cmd_find("list");
-	const GOptionEntry entries[] = { { NULL } };
+	gboolean checkpoints = FALSE, json = FALSE;
+	const GOptionEntry entries[] = {
+		{ "checkpoints", 'c', 0, G_OPTION_ARG_NONE, &checkpoints,
+		  "List checkpoint directories (of session NAME only, when "
+		  "given) instead", NULL },
+		{ "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON",
+		  NULL },
+		{ NULL }
+	};
 	g_autoptr(GPtrArray) sessions = NULL;
 
 	if (!cmd_parse(entry, entries,
 		       "Lists the live sessions: a header line, then one line per "
 		       "session with its\nname, the session daemon's pid, the "
-		       "proxy's display, the upstream X display\nand the command. "
-		       "Entries whose daemon has died are removed.",
+		       "proxy's display, the upstream X display,\nits state "
+		       "(running, checkpointing, ending) and the command.  "
+		       "Entries whose\ndaemon has died are removed.\n\n"
+		       "With --checkpoints [NAME]: the checkpoint directories "
+		       "under\n$XDG_DATA_HOME/xckpt, oldest first, with time, "
+		       "session, size and command.",
 		       FALSE, &argc, &argv))
 		return CMD_USAGE;
-	if (argc > 1)
+	if (argc > (checkpoints ? 2 : 1))
 		return cmd_usage_error(entry, "unexpected argument '%s'",
-				       argv[1]);
+				       argv[checkpoints ? 2 : 1]);
+	if (checkpoints)
+		return cmd_inspect_list(argc > 1 ? argv[1] : NULL, json);
 	sessions = cmd_list_sessions();
-	printf("%-24s %8s %-8s %-12s %s\n", "NAME", "PID", "DISPLAY",
-	       "UPSTREAM", "COMMAND");
+	if (json) {
+		g_autoptr(GString) out = g_string_new("[");
+		for (guint i = 0; i < sessions->len; i++) {
+			SessInfo *info = g_ptr_array_index(sessions, i);
+			g_string_append(out, i ? ",\n {\"name\": " : "{\"name\": ");
+			cmd_json_string(out, info->name);
+			g_string_append_printf(out, ", \"pid\": %d, \"display\": ",
+					       (int)info->pid);
+			cmd_json_string(out, info->display);
+			g_string_append(out, ", \"upstream\": ");
+			cmd_json_string(out, info->upstream);
+			g_string_append(out, ", \"state\": ");
+			cmd_json_string(out, info->state);
+			g_string_append(out, ", \"argv\": [");
+			for (guint j = 0; info->argv && info->argv[j]; j++) {
+				if (j)
+					g_string_append(out, ", ");
+				cmd_json_string(out, info->argv[j]);
+			}
+			g_string_append(out, "]}");
+		}
+		g_string_append(out, "]\n");
+		fputs(out->str, stdout);
+		return CMD_OK;
+	}
+	printf("%-24s %8s %-8s %-12s %-13s %s\n", "NAME", "PID", "DISPLAY",
+	       "UPSTREAM", "STATE", "COMMAND");
 	for (guint i = 0; i < sessions->len; i++) {
 		SessInfo *info = g_ptr_array_index(sessions, i);
 		g_autofree char *cmdline = sessinfo_command_line(info);
 
-		printf("%-24s %8d %-8s %-12s %s\n", info->name, (int)info->pid,
-		       info->display ? info->display : "-",
-		       info->upstream ? info->upstream : "-", cmdline);
+		printf("%-24s %8d %-8s %-12s %-13s %s\n", info->name,
+		       (int)info->pid, info->display ? info->display : "-",
+		       info->upstream ? info->upstream : "-",
+		       info->state ? info->state : "running", cmdline);
 	}
 	return CMD_OK;
 }

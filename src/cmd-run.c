@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "src/cmd.h"
 #include "src/control.h"
 #include "src/session.h"
+#include "src/sessinfo.h"
 #include "src/statedir.h"
 
 /* The longest time the foreground client waits for the daemon to exit after
@@ -33,7 +35,17 @@ typedef struct {
 	gboolean exited;	/* EXIT came */
 	gboolean out_closed[3];	/* [1], [2]: our stdout/stderr is gone */
 	char *error;		/* why the connection failed, or NULL */
+	pid_t daemon;		/* the session daemon (our child) */
+	char *sock_path;	/* its control socket, to come back to */
+	char *info_path;	/* its metadata file (sessinfo.h) */
+	gboolean paused;	/* PAUSE came: a checkpoint is being taken */
+	guint in_src;		/* the connection's watch, or 0 */
 } CmdRunClient;
+
+/* How often a paused client looks whether the checkpoint is over, in ms. */
+#define CMD_RUN_PAUSE_POLL_MS 50
+
+static gboolean cmd_run_on_in(int fd, GIOCondition cond, gpointer ud);
 
 /* Writes LEN bytes of DATA to our stream FD (1 or 2), remembering a closed
  * stream so that we stop writing to it. */
@@ -77,10 +89,43 @@ static void cmd_run_message(CmdRunClient *c, guint32 type, GBytes *body)
 	case CONTROL_ERROR:
 		cmd_error("session daemon: %.*s", (int)len, (const char *)data);
 		break;
+	case CONTROL_PAUSE:
+		c->paused = TRUE;
+		break;
 	default:
 		/* DONE (for SIGNAL) and anything newer: nothing to do. */
 		break;
 	}
+}
+
+/* While a checkpoint is taken: once the session's state is no longer
+ * "checkpointing", reconnects and asks for the output again; when the
+ * daemon has gone (a checkpoint with --kill), ends the client. */
+static gboolean cmd_run_on_pause_poll(gpointer ud)
+{
+	CmdRunClient *c = ud;
+	g_autoptr(SessInfo) info = NULL;
+	g_autoptr(GError) error = NULL;
+	int status;
+
+	if (waitpid(c->daemon, &status, WNOHANG) == c->daemon ||
+	    kill(c->daemon, 0) < 0) {
+		c->error = g_strdup("the session was checkpointed and ended "
+				    "(checkpoint --kill)");
+		g_main_loop_quit(c->loop);
+		return G_SOURCE_REMOVE;
+	}
+	info = sessinfo_load(c->info_path, NULL);
+	if (info == NULL || g_strcmp0(info->state, "checkpointing") == 0)
+		return G_SOURCE_CONTINUE;
+	c->fd = control_open(c->sock_path, CONTROL_HELLO_OUTPUT, &error);
+	if (c->fd < 0)
+		return G_SOURCE_CONTINUE;
+	c->paused = FALSE;
+	g_unix_set_fd_nonblocking(c->fd, TRUE, NULL);
+	c->in_src = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+				  cmd_run_on_in, c);
+	return G_SOURCE_REMOVE;
 }
 
 /* The daemon's connection is readable. */
@@ -101,10 +146,22 @@ static gboolean cmd_run_on_in(int fd, GIOCondition cond, gpointer ud)
 	}
 	if (error != NULL)
 		goto fail;
+	if (eof && !c->exited && c->paused) {
+		/* A checkpoint: come back once it is over. */
+		c->in_src = 0;
+		close(c->fd);
+		c->fd = -1;
+		control_reader_clear(&c->reader);
+		control_reader_init(&c->reader);
+		g_timeout_add(CMD_RUN_PAUSE_POLL_MS, cmd_run_on_pause_poll, c);
+		return G_SOURCE_REMOVE;
+	}
 	if (eof && !c->exited) {
 		c->error = g_strdup("the session daemon went away");
 		g_main_loop_quit(c->loop);
 	}
+	if (c->exited || eof)
+		c->in_src = 0;
 	return c->exited || eof ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 fail:
 	c->error = g_strdup(error->message);
@@ -134,9 +191,12 @@ static void cmd_run_reap(pid_t pid)
 	}
 }
 
-/* Runs the foreground client on FD until the app has exited; returns our
- * exit status (the app's, 128+SIGNAL when it was killed). */
-static int cmd_run_foreground(int fd, pid_t daemon)
+/* Runs the foreground client on FD (HELLO sent, its answer not yet read)
+ * of session NAME in state directory DIR, whose daemon DAEMON is our child,
+ * until the app has exited; returns our exit status (the app's, 128+SIGNAL
+ * when it was killed).  Across a checkpoint it reconnects. */
+int cmd_run_foreground(int fd, pid_t daemon, const char *dir,
+		       const char *name)
 {
 	CmdRunClient c = { 0 };
 	gpointer sigs[3][2];
@@ -153,10 +213,14 @@ static int cmd_run_foreground(int fd, pid_t daemon)
 		return CMD_FAIL;
 	}
 	c.fd = fd;
+	c.daemon = daemon;
+	c.sock_path = statedir_file(dir, name, "sock");
+	c.info_path = statedir_file(dir, name, "session");
 	c.loop = g_main_loop_new(NULL, FALSE);
 	control_reader_init(&c.reader);
 	g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-	g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, cmd_run_on_in, &c);
+	c.in_src = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+				 cmd_run_on_in, &c);
 	for (int i = 0; i < 3; i++) {
 		sigs[i][0] = &c;
 		sigs[i][1] = GINT_TO_POINTER(signals[i]);
@@ -175,11 +239,16 @@ static int cmd_run_foreground(int fd, pid_t daemon)
 		cmd_error("%s", c.error ? c.error : "lost the session daemon");
 		rc = CMD_FAIL;
 	}
-	close(fd);
+	if (c.in_src != 0)
+		g_source_remove(c.in_src);
+	if (c.fd >= 0)
+		close(c.fd);
 	cmd_run_reap(daemon);
 	control_reader_clear(&c.reader);
 	g_main_loop_unref(c.loop);
 	g_free(c.error);
+	g_free(c.sock_path);
+	g_free(c.info_path);
 	return rc;
 }
 
@@ -255,6 +324,7 @@ int cmd_run_exec(int argc, char **argv)
 	g_autofree char *name = NULL;
 	g_autofree char *display = NULL;
 	gboolean detach = FALSE;
+	gboolean no_dbus = FALSE;
 	g_auto(GStrv) command = NULL;
 	const GOptionEntry entries[] = {
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name,
@@ -262,6 +332,9 @@ int cmd_run_exec(int argc, char **argv)
 		  "number)", "NAME" },
 		{ "display", 'd', 0, G_OPTION_ARG_STRING, &display,
 		  "Proxy the X display DISPLAY (default: $DISPLAY)", "DISPLAY" },
+		{ "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus,
+		  "Do not start a private D-Bus session bus in the session",
+		  NULL },
 		{ "detach", 'D', 0, G_OPTION_ARG_NONE, &detach,
 		  "Return once the app has started; print the session name as "
 		  "the last line", NULL },
@@ -280,7 +353,10 @@ int cmd_run_exec(int argc, char **argv)
 	if (!cmd_parse(entry, entries,
 		       "Starts a session: a session daemon that hosts an X11 proxy "
 		       "on a new display\nand runs COMMAND with DISPLAY and "
-		       "XAUTHORITY pointing at the proxy.\n\n"
+		       "XAUTHORITY pointing at the proxy.  Without\n--display "
+		       "and without DISPLAY the session has no proxy (terminal "
+		       "programs,\nscripts).  A private D-Bus session bus runs "
+		       "in the session unless --no-dbus\nis given.\n\n"
 		       "Without --detach, xckpt stays in the foreground: it passes "
 		       "the app's stdout and\nstderr through, forwards SIGINT, "
 		       "SIGTERM and SIGHUP to it, and exits with its\nstatus "
@@ -304,12 +380,11 @@ int cmd_run_exec(int argc, char **argv)
 		return cmd_usage_error(entry, "no COMMAND given");
 	if (name != NULL && !statedir_name_valid(name, &error))
 		return cmd_usage_error(entry, "%s", error->message);
+	/* Without a display the session runs with no proxy: terminal
+	 * programs, scripts, daemons. */
 	upstream = display != NULL ? display : g_getenv("DISPLAY");
-	if (upstream == NULL || *upstream == '\0') {
-		cmd_error("no X display: DISPLAY is not set and --display was "
-			  "not given");
-		return CMD_FAIL;
-	}
+	if (upstream != NULL && *upstream == '\0')
+		upstream = NULL;
 	if (strchr(command[0], '/') == NULL) {
 		g_autofree char *path = g_find_program_in_path(command[0]);
 		if (path == NULL) {
@@ -351,10 +426,28 @@ int cmd_run_exec(int argc, char **argv)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	/* In the foreground we parent the daemon: reap its orphans too, at
+	 * once, so that their pids are free for a restart (cmd_keep()). */
+	if (!detach)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	pid = fork();
 	if (pid < 0) {
 		cmd_error("fork: %s", g_strerror(errno));
 		goto fail;
+	}
+	if (pid == 0 && detach) {
+		/* The daemon runs in a grandchild; this child reaps it. */
+		pid_t daemon = fork();
+		if (daemon > 0)
+			cmd_keep(daemon);
+		if (daemon < 0) {
+			char msg[256];
+			int n = g_snprintf(msg, sizeof(msg), "efork: %s",
+					   g_strerror(errno));
+			if (write(ready[1], msg, n) < 0)
+				_exit(1);
+			_exit(1);
+		}
 	}
 	if (pid == 0) {
 		SessionConfig *config = g_new0(SessionConfig, 1);
@@ -365,6 +458,7 @@ int cmd_run_exec(int argc, char **argv)
 		config->name = g_strdup(session);
 		config->statedir = g_strdup(dir);
 		config->upstream = g_strdup(upstream);
+		config->no_dbus = no_dbus;
 		config->argv = g_strdupv(command);
 		config->cwd = g_get_current_dir();
 		config->listen_fd = listen_fd;
@@ -390,7 +484,7 @@ int cmd_run_exec(int argc, char **argv)
 		fflush(stdout);
 		return CMD_OK;
 	}
-	return cmd_run_foreground(pair[0], pid);
+	return cmd_run_foreground(pair[0], pid, dir, session);
 fail:
 	close(listen_fd);
 	statedir_remove(dir, session);

@@ -1,13 +1,21 @@
 /*
  * cmd.c: what the commands of `xckpt` share (see cmd.h).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 
 #include "src/cmd.h"
+#include "src/control.h"
+#include "src/statedir.h"
 
 /* Prints "xckpt: MESSAGE" as one line on stderr. */
 void cmd_error(const char *fmt, ...)
@@ -61,4 +69,75 @@ gboolean cmd_parse(const CmdEntry *entry, const GOptionEntry *entries,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* Connects to live session NAME's daemon (see cmd.h). */
+int cmd_session_open(const char *name, guint32 flags, char **dir,
+		     SessInfo **info, GError **error)
+{
+	g_autofree char *d = statedir_path();
+	g_autofree char *sock = NULL;
+	g_autofree char *info_path = NULL;
+	g_autoptr(GError) e = NULL;
+	g_autoptr(SessInfo) si = NULL;
+	int fd;
+
+	if (!statedir_name_valid(name, NULL)) {
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_NO_DAEMON,
+			    "no session named '%s'", name);
+		return -1;
+	}
+	sock = statedir_file(d, name, "sock");
+	info_path = statedir_file(d, name, "session");
+	fd = control_open(sock, flags, &e);
+	if (fd < 0 && g_error_matches(e, CONTROL_ERROR_DOMAIN,
+				      CONTROL_ERROR_NO_DAEMON)) {
+		/* A stale entry goes away with the error. */
+		if (g_file_test(info_path, G_FILE_TEST_EXISTS))
+			statedir_remove(d, name);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_NO_DAEMON,
+			    "no session named '%s'", name);
+		return -1;
+	}
+	if (fd < 0) {
+		g_propagate_error(error, g_steal_pointer(&e));
+		return -1;
+	}
+	si = sessinfo_load(info_path, &e);
+	if (si == NULL) {
+		close(fd);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_PROTOCOL,
+			    "session %s: %s", name, e->message);
+		return -1;
+	}
+	*dir = g_steal_pointer(&d);
+	*info = g_steal_pointer(&si);
+	return fd;
+}
+
+/* Becomes the keeper of CHILD, a detached session daemon (see cmd.h):
+ * holds no fd, reaps CHILD and every orphan of its tree, and exits when none
+ * is left. */
+void cmd_keep(pid_t child)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	/* The daemon's orphans (when it dies first, e.g. killed by a dump)
+	 * come here too, and are reaped at once. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	for (;;) {
+		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+			break;
+	}
+	(void)child;
+	_exit(0);
 }

@@ -16,6 +16,9 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
+
+#include "src/sessinfo.h"
 
 /* Exit statuses. */
 #define CMD_OK 0
@@ -51,7 +54,53 @@ int cmd_usage_error(const CmdEntry *entry, const char *fmt, ...);
 /* The command table's entry for NAME, or NULL. */
 const CmdEntry *cmd_find(const char *name);
 
+/* Runs the foreground client on FD (HELLO with CONTROL_HELLO_OUTPUT sent,
+ * its answer not yet read) of session NAME in state directory DIR, whose
+ * daemon DAEMON is our child, until the app exits; reconnects across a
+ * checkpoint.  Returns our exit status: the app's, 128+N when it was killed
+ * by signal N (cmd-run.c). */
+int cmd_run_foreground(int fd, pid_t daemon, const char *dir,
+		       const char *name);
+
+/* Connects to the daemon of live session NAME and says HELLO with FLAGS.
+ * Returns the connection, the state directory in *DIR and the session's
+ * metadata in *INFO (caller frees both), or -1 with a one-line ERROR ("no
+ * session named 'NAME'" when there is none; a stale entry is removed). */
+int cmd_session_open(const char *name, guint32 flags, char **dir,
+		     SessInfo **info, GError **error);
+
+/* Tells the daemon of session NAME (state directory DIR) that a checkpoint
+ * is over (cmd-checkpoint.c): FLAGS are CONTROL_RESUME_*, NEWNAME (or NULL)
+ * renames the session.  FALSE with ERROR. */
+gboolean cmd_checkpoint_resume(const char *dir, const char *name,
+			       guint32 flags, const char *newname,
+			       GError **error);
+
+/* The default parent directory of session NAME's checkpoints (caller
+ * frees). */
+char *cmd_checkpoint_default_parent(const char *name);
+
+/* Lists the checkpoints of session NAME (all when NULL) under the default
+ * location, oldest first, as a table or as JSON (cmd-inspect.c).  Returns
+ * the exit status. */
+int cmd_inspect_list(const char *name, gboolean json);
+
+/* Appends S to OUT as a quoted, escaped JSON string (cmd-inspect.c). */
+void cmd_json_string(GString *out, const char *s);
+
+/* Becomes the keeper of CHILD, a detached session daemon: closes every
+ * fd, becomes a child subreaper, reaps CHILD and the orphans of its tree, and
+ * exits when no child is left.  A detached daemon needs a parent that
+ * reaps it at once: this machine's pid 1 reaps orphans late, and a restart
+ * right after `checkpoint --kill` needs the old pids free.  The keeper is
+ * outside the checkpointed tree (which is rooted at the daemon).  Never
+ * returns. */
+G_GNUC_NORETURN void cmd_keep(pid_t child);
+
 /* The commands (src/cmd-NAME.c). */
 int cmd_run_exec(int argc, char **argv);
 int cmd_list_exec(int argc, char **argv);
 int cmd_kill_exec(int argc, char **argv);
+int cmd_checkpoint_exec(int argc, char **argv);
+int cmd_restart_exec(int argc, char **argv);
+int cmd_inspect_exec(int argc, char **argv);

@@ -378,6 +378,9 @@ const char *control_type_name(guint32 type)
 	case CONTROL_SIGNAL: return "SIGNAL";
 	case CONTROL_KILL: return "KILL";
 	case CONTROL_INFO: return "INFO";
+	case CONTROL_CHECKPOINT: return "CHECKPOINT";
+	case CONTROL_PAUSE: return "PAUSE";
+	case CONTROL_RESUME: return "RESUME";
 	default: return "unknown";
 	}
 }

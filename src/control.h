@@ -34,10 +34,23 @@
  *   KILL        <    u32 grace period in ms (0: default); DONE once every
  *                    process of the session has ended
  *   INFO        <>   request: empty; reply: the session metadata (sessinfo.h)
+ *   CHECKPOINT  <>   request: empty.  The daemon quiesces the session and
+ *                    replies CHECKPOINT with the facts a checkpoint records
+ *                    (GKeyFile text, group [checkpoint]: argv, cwd, env,
+ *                    display, upstream, and `external`, the --external
+ *                    values CRIU needs).  Then it hangs up on every client,
+ *                    this one included (PAUSE to the output clients first):
+ *                    a dumped tree must hold no connection to the outside.
+ *                    The requester waits for the hang-up, dumps, and comes
+ *                    back with RESUME.
+ *   PAUSE        >   empty: a checkpoint is being taken; reconnect once the
+ *                    session's state (sessinfo.h) is no longer
+ *                    "checkpointing"
+ *   RESUME      <    u32 flags (CONTROL_RESUME_*), then an optional new
+ *                    session name (text); ends the checkpoint.  DONE.
  *
  * Reserved for later versions (the numbers are fixed now):
- *   16-31  checkpoint/restart (issue 3/4): CHECKPOINT, QUIESCE, RESUME,
- *          PROGRESS
+ *   19-31  checkpoint/restart (issue 4): PROGRESS...
  *   32-47  terminals (issue 5): ATTACH, INPUT, RESIZE, DETACH, REDRAW
  *
  * The version changes whenever an existing message changes meaning; new
@@ -67,7 +80,14 @@ typedef enum {
 	CONTROL_SIGNAL = 6,
 	CONTROL_KILL = 7,
 	CONTROL_INFO = 8,
+	CONTROL_CHECKPOINT = 16,
+	CONTROL_PAUSE = 17,
+	CONTROL_RESUME = 18,
 } ControlType;
+
+/* RESUME flags. */
+#define CONTROL_RESUME_RESTORED 0x1	/* the tree was restored by CRIU (else
+					 * it ran on after a dump) */
 
 /* HELLO flags from the client. */
 #define CONTROL_HELLO_OUTPUT 0x1	/* stream OUTPUT and EXIT to me */

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,12 +106,14 @@ static char *criu_first_error(const char *log)
 }
 
 /* Runs the criu command line ARGV with the caller's fds FDS (N of them)
- * kept open at the same numbers, and waits for it.  Returns its wait status,
- * or -1 with ERROR set when it could not be started. */
-static int criu_run(GPtrArray *argv, const int *fds, guint n, GError **error)
+ * kept open at the same numbers, and waits for it, calling PROGRESS(UD)
+ * every CRIU_PROGRESS_MS meanwhile (when not NULL).  Returns its wait
+ * status, or -1 with ERROR set when it could not be started. */
+static int criu_run(GPtrArray *argv, const int *fds, guint n,
+		    void (*progress)(gpointer), gpointer ud, GError **error)
 {
 	GPid pid;
-	int status;
+	int status, pidfd;
 
 	g_ptr_array_add(argv, NULL);
 	if (!g_spawn_async_with_pipes_and_fds(NULL,
@@ -118,6 +122,20 @@ static int criu_run(GPtrArray *argv, const int *fds, guint n, GError **error)
 			G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, -1, -1, -1,
 			fds, fds, n, &pid, NULL, NULL, NULL, error))
 		return -1;
+	/* A pidfd wakes us the moment criu exits: no polling delay adds to
+	 * the dump time. */
+	pidfd = progress ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	while (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int r = poll(&p, 1, CRIU_PROGRESS_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 0)
+			break;
+		progress(ud);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
@@ -159,7 +177,7 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 		g_ptr_array_add(a, g_strdup("--external"));
 		g_ptr_array_add(a, g_strdup(opts->external[i]));
 	}
-	status = criu_run(a, NULL, 0, error);
+	status = criu_run(a, NULL, 0, opts->progress, opts->progress_ud, error);
 	if (status < 0)
 		return FALSE;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -206,6 +224,7 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 {
 	g_autofree char *tmp = g_dir_make_tmp("xckpt-restore-XXXXXX", error);
 	g_autofree char *pidfile = NULL;
+	g_autofree char *text = NULL;
 	gint64 deadline = g_get_monotonic_time() + CRIU_PID_WAIT_MS * 1000;
 	pid_t root = -1;
 
@@ -223,6 +242,10 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		g_ptr_array_add(a, g_strdup("-o"));
 		g_ptr_array_add(a, g_strdup(opts->log));
 		g_ptr_array_add(a, g_strdup("-v4"));
+		/* CRIU's work files (stats) go aside: the checkpoint
+		 * directory is never written. */
+		g_ptr_array_add(a, g_strdup("-W"));
+		g_ptr_array_add(a, g_strdup(tmp));
 		g_ptr_array_add(a, g_strdup("--restore-detached"));
 		g_ptr_array_add(a, g_strdup("--restore-sibling"));
 		g_ptr_array_add(a, g_strdup("--pidfile"));
@@ -234,7 +257,7 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 					opts->inherit_keys[i]));
 		}
 		int status = criu_run(a, opts->inherit_fds, opts->n_inherit,
-				      error);
+				      NULL, NULL, error);
 		if (status < 0)
 			goto out;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -255,7 +278,6 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		criu_fail(error, "restore", opts->log);
 		goto out;
 	}
-	g_autofree char *text = NULL;
 	if (!g_file_get_contents(pidfile, &text, NULL, error))
 		goto out;
 	root = (pid_t)strtol(text, NULL, 10);
@@ -266,6 +288,11 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 	}
 out:
 	g_unlink(pidfile);
+	{
+		g_autofree char *stats = g_build_filename(tmp, "stats-restore",
+							  NULL);
+		g_unlink(stats);
+	}
 	g_rmdir(tmp);
 	return root;
 }

@@ -30,7 +30,13 @@ typedef struct {
 	gboolean leave_running;	/* let the tree run on (else it is killed) */
 	const char *const *external;	/* NULL-terminated --external values,
 					 * e.g. "unix[12345]"; may be NULL */
+	void (*progress)(gpointer ud);	/* called every CRIU_PROGRESS_MS while
+					 * CRIU runs; may be NULL */
+	gpointer progress_ud;	/* its argument */
 } CriuDump;
+
+/* How often a running dump reports progress, in ms. */
+#define CRIU_PROGRESS_MS 250
 
 /* How to restore one. */
 typedef struct {

@@ -38,6 +38,13 @@
 /* How often the SIGKILL pass repeats after the grace period, in ms. */
 #define SESSION_KILL_INTERVAL_MS 100
 
+/* The most output kept for paused clients across a checkpoint. */
+#define SESSION_HELD_MAX (4u << 20)
+
+/* How long a checkpoint may keep the session quiesced before the daemon
+ * resumes by itself (the requester died), in seconds. */
+#define SESSION_CHECKPOINT_TIMEOUT 120
+
 /* Where the session is in its life. */
 typedef enum {
 	SESSION_RUNNING,	/* the app runs */
@@ -87,6 +94,15 @@ struct Session {
 	guint grace_ms;		/* SIGTERM to SIGKILL, for this ending */
 	guint kill_src;		/* the grace / SIGKILL timer, or 0 */
 	gboolean killing;	/* the grace period is over: SIGKILL */
+	char **app_env;		/* the app's environment (owned) */
+	char *bus_path;		/* STATEDIR/NAME.bus, the D-Bus socket (owned),
+				 * or NULL */
+	char *bus_address;	/* its D-Bus address (owned), or NULL */
+	gboolean checkpointing;	/* between CHECKPOINT and RESUME */
+	guint resume_src;	/* resumes by itself if RESUME never comes */
+	GByteArray *held;	/* OUTPUT messages kept for the output clients
+				 * a checkpoint paused, until one comes back
+				 * (owned), or NULL */
 };
 
 /* The one daemon of this process (for the log writer). */
@@ -94,6 +110,7 @@ static Session *session_self;
 
 static void session_end(Session *s, const char *why);
 static void session_client_flush(SessionClient *c);
+static gboolean session_on_accept(int fd, GIOCondition cond, gpointer ud);
 
 /* Appends LEN bytes of DATA to the session log.  The log is opened for each
  * write and closed again, so no process of the session keeps a growing file
@@ -289,6 +306,9 @@ static void session_broadcast_output(Session *s, guint8 stream,
 
 		g_byte_array_append(msg, &stream, 1);
 		g_byte_array_append(msg, data, chunk);
+		if (s->held != NULL && s->held->len < SESSION_HELD_MAX)
+			control_encode(s->held, CONTROL_OUTPUT, msg->data,
+				       msg->len);
 		for (guint i = 0; i < s->clients->len; i++) {
 			SessionClient *c = g_ptr_array_index(s->clients, i);
 			if (c->hello && (c->flags & CONTROL_HELLO_OUTPUT) &&
@@ -384,6 +404,8 @@ static void session_finish(Session *s)
 	/* State files first: from now on the session is not listed. */
 	g_unlink(s->info_path);
 	g_unlink(s->sock_path);
+	if (s->bus_path != NULL)
+		g_unlink(s->bus_path);
 	if (s->listen_src != 0)
 		g_source_remove(s->listen_src);
 	s->listen_src = 0;
@@ -525,7 +547,200 @@ static void session_client_hello(SessionClient *c, GBytes *body)
 	c->flags = flags;
 	reply[0] = GUINT32_TO_LE(CONTROL_VERSION);
 	reply[1] = GUINT32_TO_LE((guint32)getpid());
-	session_client_send(c, CONTROL_HELLO, reply, sizeof(reply));
+	control_encode(c->out, CONTROL_HELLO, reply, sizeof(reply));
+	if ((flags & CONTROL_HELLO_OUTPUT) && c->session->held != NULL &&
+	    !c->session->checkpointing) {
+		/* The output a checkpoint kept back for a paused client. */
+		g_byte_array_append(c->out, c->session->held->data,
+				    c->session->held->len);
+		g_clear_pointer(&c->session->held, g_byte_array_unref);
+	}
+	session_client_flush(c);
+}
+
+/* Sets the state the metadata file shows (running, checkpointing...). */
+static void session_set_state(Session *s, const char *state)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_free(s->info->state);
+	s->info->state = g_strdup(state);
+	if (!sessinfo_save(s->info, s->info_path, &error))
+		session_log(s, "cannot update %s: %s", s->info_path,
+			    error->message);
+}
+
+/* Sends what C has queued, blocking for at most SESSION_FLUSH_TIMEOUT, then
+ * closes and frees it at once. */
+static void session_client_hangup(SessionClient *c)
+{
+	struct timeval tv = { SESSION_FLUSH_TIMEOUT, 0 };
+	gsize off = 0;
+
+	g_unix_set_fd_nonblocking(c->fd, FALSE, NULL);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (off < c->out->len) {
+		ssize_t n = send(c->fd, c->out->data + off, c->out->len - off,
+				 MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	g_byte_array_set_size(c->out, 0);
+	g_ptr_array_remove(c->session->clients, c);
+}
+
+/* Ends a checkpoint: back to running. */
+static void session_checkpoint_end(Session *s)
+{
+	s->checkpointing = FALSE;
+	if (s->resume_src != 0)
+		g_source_remove(s->resume_src);
+	s->resume_src = 0;
+	if (s->state == SESSION_RUNNING)
+		session_set_state(s, "running");
+}
+
+/* Nobody came back after a checkpoint: resume by ourselves. */
+static gboolean session_on_resume_timeout(gpointer ud)
+{
+	Session *s = ud;
+
+	s->resume_src = 0;
+	session_log(s, "no RESUME after the checkpoint: resuming");
+	session_checkpoint_end(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* The facts a checkpoint of S records, as GKeyFile text (caller frees). */
+static char *session_checkpoint_facts(Session *s)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *g = "checkpoint";
+	char *none[] = { NULL };
+	char **env = s->app_env ? s->app_env : none;
+
+	g_key_file_set_string(kf, g, "session", s->config->name);
+	g_key_file_set_integer(kf, g, "pid", (int)getpid());
+	g_key_file_set_string_list(kf, g, "argv",
+				   (const char *const *)s->config->argv,
+				   g_strv_length(s->config->argv));
+	g_key_file_set_string(kf, g, "cwd", s->config->cwd);
+	g_key_file_set_string_list(kf, g, "env", (const char *const *)env,
+				   g_strv_length(env));
+	if (s->proxy != NULL) {
+		g_key_file_set_string(kf, g, "display",
+				      xproxy_display_name(s->proxy));
+		g_key_file_set_string(kf, g, "upstream",
+				      xproxy_upstream(s->proxy));
+	}
+	g_key_file_set_string_list(kf, g, "external", (const char *const *)none,
+				   0);
+	return g_key_file_to_data(kf, NULL, NULL);
+}
+
+/* CHECKPOINT from C: quiesces the session, answers with the facts to
+ * record, and hangs up on every client (C once its answer is sent), so that
+ * the tree holds no connection to the outside while CRIU dumps it. */
+static void session_checkpoint(SessionClient *c)
+{
+	Session *s = c->session;
+	g_autofree char *facts = NULL;
+
+	if (s->state != SESSION_RUNNING) {
+		session_client_error(c, "the session is ending");
+		return;
+	}
+	if (s->checkpointing) {
+		session_client_error(c, "a checkpoint of this session is "
+				     "already being taken");
+		return;
+	}
+	s->checkpointing = TRUE;
+	session_set_state(s, "checkpointing");
+	session_log(s, "checkpoint requested");
+	facts = session_checkpoint_facts(s);
+	for (guint i = s->clients->len; i-- > 0;) {
+		SessionClient *o = g_ptr_array_index(s->clients, i);
+		if (o == c)
+			continue;
+		if (o->hello && (o->flags & CONTROL_HELLO_OUTPUT)) {
+			control_encode(o->out, CONTROL_PAUSE, NULL, 0);
+			if (s->held == NULL)
+				s->held = g_byte_array_new();
+		}
+		session_client_hangup(o);
+	}
+	session_client_send(c, CONTROL_CHECKPOINT, facts, strlen(facts));
+	c->closing = TRUE;
+	s->resume_src = g_timeout_add_seconds(SESSION_CHECKPOINT_TIMEOUT,
+					      session_on_resume_timeout, s);
+}
+
+/* Moves the session to name NAME after a restart under another name:
+ * listens on the new control socket and moves the state files.  FALSE with
+ * ERROR when the name cannot be had. */
+static gboolean session_rename(Session *s, const char *name, GError **error)
+{
+	g_autofree char *sock = statedir_file(s->config->statedir, name, "sock");
+	int fd;
+
+	if (!statedir_name_valid(name, error))
+		return FALSE;
+	fd = control_listen(sock, error);
+	if (fd < 0)
+		return FALSE;
+	g_source_remove(s->listen_src);
+	close(s->config->listen_fd);
+	g_unlink(s->sock_path);
+	g_unlink(s->info_path);
+	s->config->listen_fd = fd;
+	s->listen_src = g_unix_fd_add(fd, G_IO_IN, session_on_accept, s);
+	g_free(s->config->name);
+	s->config->name = g_strdup(name);
+	g_free(s->sock_path);
+	s->sock_path = g_steal_pointer(&sock);
+	g_free(s->info_path);
+	s->info_path = statedir_file(s->config->statedir, name, "session");
+	g_free(s->log_path);
+	s->log_path = statedir_file(s->config->statedir, name, "log");
+	g_free(s->info->name);
+	s->info->name = g_strdup(name);
+	return TRUE;
+}
+
+/* RESUME from C: the checkpoint is over; after a restore, maybe under a new
+ * name. */
+static void session_resume(SessionClient *c, GBytes *body)
+{
+	Session *s = c->session;
+	gsize len;
+	const char *data = g_bytes_get_data(body, &len);
+	guint32 flags;
+	g_autoptr(GError) error = NULL;
+
+	if (!control_get_u32(body, 0, &flags)) {
+		session_client_error(c, "malformed RESUME");
+		return;
+	}
+	if (!s->checkpointing) {
+		session_client_error(c, "no checkpoint is being taken");
+		return;
+	}
+	if (len > 4) {
+		g_autofree char *name = g_strndup(data + 4, len - 4);
+		if (strcmp(name, s->config->name) != 0 &&
+		    !session_rename(s, name, &error)) {
+			session_client_error(c, error->message);
+			return;
+		}
+	}
+	session_log(s, "%s", (flags & CONTROL_RESUME_RESTORED) ?
+		    "restored from a checkpoint" : "checkpoint taken");
+	session_checkpoint_end(s);
+	session_client_send(c, CONTROL_DONE, NULL, 0);
 }
 
 /* Carries out request TYPE with BODY from client C. */
@@ -566,6 +781,12 @@ static void session_client_request(SessionClient *c, guint32 type,
 		session_client_send(c, CONTROL_INFO, data, strlen(data));
 		break;
 	}
+	case CONTROL_CHECKPOINT:
+		session_checkpoint(c);
+		break;
+	case CONTROL_RESUME:
+		session_resume(c, body);
+		break;
 	default: {
 		g_autofree char *msg = g_strdup_printf(
 			"unknown request type %u", type);
@@ -670,6 +891,59 @@ static void session_child_setup(gpointer ud)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Starts the private D-Bus session bus: dbus-daemon, a child of the daemon
+ * (so inside the tree), listening at STATEDIR/NAME.bus.  Waits until it
+ * prints its address, i.e. until it accepts connections.  FALSE with a
+ * one-line ERROR. */
+static gboolean session_start_dbus(Session *s, GError **error)
+{
+	g_autofree char *listen = NULL;
+	g_autofree char *program = g_find_program_in_path("dbus-daemon");
+	GPid pid;
+	int out = -1;
+	char buf[512];
+	gsize got = 0;
+
+	if (program == NULL) {
+		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT,
+			    "dbus-daemon is not installed (or use --no-dbus)");
+		return FALSE;
+	}
+	s->bus_path = statedir_file(s->config->statedir, s->config->name,
+				    "bus");
+	g_unlink(s->bus_path);
+	listen = g_strdup_printf("--address=unix:path=%s", s->bus_path);
+	const char *argv[] = { program, "--session", "--nofork", "--nopidfile",
+			       "--nosyslog", listen, "--print-address=1",
+			       NULL };
+	if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
+			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+			G_SPAWN_STDERR_TO_DEV_NULL, session_child_setup, NULL,
+			-1, -1, -1, NULL, NULL, 0, &pid, NULL, &out, NULL,
+			error))
+		return FALSE;
+	/* Its first line is the address, printed once it listens. */
+	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+		ssize_t n = read(out, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(out);
+	buf[got] = 0;
+	if (!memchr(buf, '\n', got)) {
+		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
+			    "the session's dbus-daemon did not start");
+		return FALSE;
+	}
+	s->bus_address = g_strndup(buf, strcspn(buf, "\n"));
+	session_log(s, "D-Bus session bus %d at %s", (int)pid,
+		    s->bus_address);
+	return TRUE;
+}
+
 /* Spawns the app.  FALSE with a one-line ERROR when it cannot start. */
 static gboolean session_spawn(Session *s, GError **error)
 {
@@ -684,6 +958,11 @@ static gboolean session_spawn(Session *s, GError **error)
 		env = g_environ_setenv(env, "XAUTHORITY",
 				       xproxy_xauthority(s->proxy), TRUE);
 	}
+	if (s->bus_address != NULL)
+		env = g_environ_setenv(env, "DBUS_SESSION_BUS_ADDRESS",
+				       s->bus_address, TRUE);
+	else
+		env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
 	env = g_environ_setenv(env, "NO_AT_BRIDGE", "1", TRUE);
 	env = g_environ_setenv(env, "GSETTINGS_BACKEND", "memory", TRUE);
 	env = g_environ_setenv(env, "XCKPT_SESSION", s->config->name, TRUE);
@@ -700,6 +979,7 @@ static gboolean session_spawn(Session *s, GError **error)
 		return FALSE;
 	}
 	s->app_pid = pid;
+	s->app_env = g_strdupv(env);
 	/* Both sides set the group, so that signals can go to it at once. */
 	setpgid(pid, pid);
 	s->out_fd[1] = out_fd;
@@ -868,15 +1148,20 @@ void session_main(SessionConfig *config)
 	if (s->sigchld_fd < 0)
 		session_fail(s, error->message);
 
-	pc.upstream = config->upstream;
-	pc.display = -1;
-	pc.xauthority = s->xauth_path;
-	s->proxy = xproxy_new(&pc, &error);
-	if (s->proxy == NULL)
+	if (config->upstream != NULL) {
+		pc.upstream = config->upstream;
+		pc.display = -1;
+		pc.xauthority = s->xauth_path;
+		s->proxy = xproxy_new(&pc, &error);
+		if (s->proxy == NULL)
+			session_fail(s, error->message);
+		xproxy_set_lost_fn(s->proxy, session_on_lost, s);
+		session_log(s, "proxy %s for display %s",
+			    xproxy_display_name(s->proxy),
+			    xproxy_upstream(s->proxy));
+	}
+	if (!config->no_dbus && !session_start_dbus(s, &error))
 		session_fail(s, error->message);
-	xproxy_set_lost_fn(s->proxy, session_on_lost, s);
-	session_log(s, "proxy %s for display %s",
-		    xproxy_display_name(s->proxy), xproxy_upstream(s->proxy));
 
 	if (config->fg_fd >= 0 && !session_fg_hello(s, config->fg_fd, &error))
 		session_fail(s, error->message);

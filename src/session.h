@@ -10,6 +10,9 @@
  *     IPC and UTS namespaces;
  *   - it hosts the X proxy (xproxy.h) and the control socket (control.h) on
  *     one GLib main loop;
+ *   - unless told not to, it starts a private D-Bus session bus (dbus-daemon)
+ *     inside the tree, at STATEDIR/NAME.bus, so that nothing the app talks
+ *     to over D-Bus lives outside the checkpointed tree;
  *   - it spawns the app with DISPLAY and XAUTHORITY pointing at the proxy,
  *     NO_AT_BRIDGE=1, GSETTINGS_BACKEND=memory, XCKPT_SESSION=NAME, stdin
  *     from /dev/null, stdout and stderr through pipes into the daemon (never
@@ -37,14 +40,15 @@
 typedef struct {
 	char *name;		/* the session name (valid, reserved) */
 	char *statedir;		/* the state directory (statedir.h) */
-	char *upstream;		/* the X display for the proxy; NULL: no X
-				 * (not yet allowed: the caller checks) */
+	char *upstream;		/* the X display for the proxy; NULL: no X,
+				 * no proxy (terminal programs, scripts) */
 	char **argv;		/* the app's command line */
 	char *cwd;		/* where the app runs */
 	int listen_fd;		/* the bound, listening control socket */
 	int fg_fd;		/* the foreground client's connection (a
 				 * socketpair end that has sent HELLO), or -1 */
 	int ready_fd;		/* the write end of the ready pipe */
+	gboolean no_dbus;	/* do not start a private D-Bus session bus */
 } SessionConfig;
 
 /* Runs the session daemon in the calling process, a fresh child of `xckpt

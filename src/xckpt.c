@@ -23,6 +23,13 @@ static const CmdEntry xckpt_commands[] = {
 	{ "list", "", "List the live sessions", cmd_list_exec },
 	{ "kill", "NAME", "End session NAME and every process in it",
 	  cmd_kill_exec },
+	{ "checkpoint", "NAME",
+	  "Dump session NAME to a checkpoint directory (it runs on)",
+	  cmd_checkpoint_exec },
+	{ "restart", "DIR", "Bring a session back from checkpoint DIR",
+	  cmd_restart_exec },
+	{ "inspect", "DIR", "Show what checkpoint DIR holds",
+	  cmd_inspect_exec },
 	{ NULL }
 };
 

@@ -1,0 +1,317 @@
+/*
+ * cmd-checkpoint.c: `xckpt checkpoint NAME [--dir DIR] [--kill]`: dumps a
+ * whole session to disk with CRIU.
+ *
+ * 1. CHECKPOINT to the daemon: it quiesces the session, answers with the
+ *    facts to record, and hangs up on every client (a dumped tree may hold
+ *    no connection to the outside).
+ * 2. criu dump of the daemon's tree into a new checkpoint directory
+ *    (ckptdir.h: written aside, fsync'd, renamed), leaving it running
+ *    (default) or not (--kill).
+ * 3. RESUME to the daemon (when it runs on), then the directory is
+ *    committed and its path printed as the last line of stdout.
+ * A failure anywhere leaves the previous checkpoints untouched and no
+ * partial directory.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "src/ckptdir.h"
+#include "src/cmd.h"
+#include "src/control.h"
+#include "src/criu.h"
+#include "src/sessinfo.h"
+#include "src/statedir.h"
+#include "src/version.h"
+
+/* A checkpoint under way. */
+typedef struct {
+	const char *name;	/* the session */
+	const char *images;	/* where CRIU writes */
+	gint64 start;		/* monotonic start time, us */
+	gboolean tty;		/* stderr is a terminal: show progress */
+	gboolean shown;		/* a progress line is on the terminal */
+} CmdCheckpoint;
+
+/* The default parent directory of NAME's checkpoints:
+ * $XDG_DATA_HOME/xckpt/NAME (caller frees). */
+char *cmd_checkpoint_default_parent(const char *name)
+{
+	return g_build_filename(g_get_user_data_dir(), "xckpt", name, NULL);
+}
+
+/* The size in bytes of the files below PATH. */
+static guint64 cmd_checkpoint_du(const char *path)
+{
+	GDir *d = g_dir_open(path, 0, NULL);
+	const char *n;
+	guint64 total = 0;
+
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *full = g_build_filename(path, n, NULL);
+		GStatBuf st;
+		if (g_lstat(full, &st) == 0)
+			total += S_ISDIR(st.st_mode) ? cmd_checkpoint_du(full)
+						     : (guint64)st.st_size;
+	}
+	if (d)
+		g_dir_close(d);
+	return total;
+}
+
+/* Shows how far the dump is, on the terminal only (CRIU's progress
+ * callback). */
+static void cmd_checkpoint_progress(gpointer ud)
+{
+	CmdCheckpoint *ck = ud;
+	double secs = (g_get_monotonic_time() - ck->start) / 1e6;
+
+	if (!ck->tty)
+		return;
+	fprintf(stderr, "\rxckpt: checkpointing %s: %.1f s, %.1f MB written ",
+		ck->name, secs, cmd_checkpoint_du(ck->images) / 1e6);
+	ck->shown = TRUE;
+}
+
+/* Asks the daemon behind FD for a checkpoint; returns the facts it answers
+ * with (caller frees) once it has hung up, or NULL with ERROR. */
+static GKeyFile *cmd_checkpoint_prepare(int fd, GError **error)
+{
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) local = NULL;
+	guint32 type;
+	gsize len;
+	const char *data;
+
+	if (!control_send(fd, CONTROL_CHECKPOINT, NULL, 0, error) ||
+	    !control_recv(fd, &type, &body, error))
+		return NULL;
+	data = g_bytes_get_data(body, &len);
+	if (type == CONTROL_ERROR) {
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_REFUSED,
+			    "%.*s", (int)len, data);
+		return NULL;
+	}
+	if (type != CONTROL_CHECKPOINT ||
+	    !g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, NULL)) {
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_PROTOCOL,
+			    "unexpected answer %s to CHECKPOINT",
+			    control_type_name(type));
+		return NULL;
+	}
+	/* The daemon hangs up once it has closed every connection. */
+	g_clear_pointer(&body, g_bytes_unref);
+	while (control_recv(fd, &type, &body, &local))
+		g_clear_pointer(&body, g_bytes_unref);
+	if (!g_error_matches(local, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_CLOSED)) {
+		g_propagate_error(error, g_steal_pointer(&local));
+		return NULL;
+	}
+	return g_steal_pointer(&kf);
+}
+
+/* Tells the daemon of session NAME (in DIR) that the checkpoint is over.
+ * FLAGS are CONTROL_RESUME_*; NEWNAME (or NULL) renames the session.
+ * Returns FALSE with ERROR. */
+gboolean cmd_checkpoint_resume(const char *dir, const char *name,
+			       guint32 flags, const char *newname,
+			       GError **error)
+{
+	g_autofree char *sock = statedir_file(dir, name, "sock");
+	g_autoptr(GByteArray) body = g_byte_array_new();
+	g_autoptr(GBytes) reply = NULL;
+	guint32 le = GUINT32_TO_LE(flags), type;
+	int fd = -1;
+
+	/* A restored daemon may take a moment to listen again. */
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		g_clear_error(error);
+		fd = control_open(sock, 0, error);
+		if (fd < 0)
+			g_usleep(20000);
+	}
+	if (fd < 0)
+		return FALSE;
+	g_byte_array_append(body, (guint8 *)&le, 4);
+	if (newname)
+		g_byte_array_append(body, (const guint8 *)newname,
+				    strlen(newname));
+	if (!control_send(fd, CONTROL_RESUME, body->data, body->len, error) ||
+	    !control_recv(fd, &type, &reply, error)) {
+		close(fd);
+		return FALSE;
+	}
+	close(fd);
+	if (type != CONTROL_DONE) {
+		gsize len;
+		const char *text = g_bytes_get_data(reply, &len);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_REFUSED,
+			    "%.*s", (int)len, type == CONTROL_ERROR ? text : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Fills a checkpoint's metadata from the daemon's FACTS (caller frees). */
+static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
+{
+	CkptMeta *m = g_new0(CkptMeta, 1);
+	const char *g = "checkpoint";
+	struct utsname u;
+
+	m->format = CKPTDIR_FORMAT_VERSION;
+	m->session = g_key_file_get_string(facts, g, "session", NULL);
+	m->argv = g_key_file_get_string_list(facts, g, "argv", NULL, NULL);
+	m->cwd = g_key_file_get_string(facts, g, "cwd", NULL);
+	m->env = g_key_file_get_string_list(facts, g, "env", NULL, NULL);
+	m->display = g_key_file_get_string(facts, g, "display", NULL);
+	m->upstream = g_key_file_get_string(facts, g, "upstream", NULL);
+	m->time = g_get_real_time() / G_USEC_PER_SEC;
+	m->xckpt_version = g_strdup(XCKPT_VERSION);
+	m->criu_version = g_strdup(criu);
+	m->kernel = g_strdup(uname(&u) == 0 ? u.release : "");
+	return m;
+}
+
+/* `xckpt checkpoint NAME [--dir DIR] [--kill]`. */
+int cmd_checkpoint_exec(int argc, char **argv)
+{
+	const CmdEntry *entry = cmd_find("checkpoint");
+	g_autofree char *parent = NULL;
+	gboolean kill_it = FALSE;
+	const GOptionEntry entries[] = {
+		{ "dir", 'd', 0, G_OPTION_ARG_FILENAME, &parent,
+		  "Put the checkpoint in DIR/TIMESTAMP (default: "
+		  "$XDG_DATA_HOME/xckpt/NAME)", "DIR" },
+		{ "kill", 'k', 0, G_OPTION_ARG_NONE, &kill_it,
+		  "End the session once it is on disk (default: it runs on)",
+		  NULL },
+		{ NULL }
+	};
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = NULL;
+	g_autofree char *criu = NULL;
+	g_autofree char *log = NULL;
+	g_autofree char *stamp = NULL;
+	g_autofree char *base = NULL;
+	g_autofree char *final = NULL;
+	g_autoptr(GKeyFile) facts = NULL;
+	g_autoptr(SessInfo) info = NULL;
+	g_autoptr(CkptMeta) meta = NULL;
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_auto(GStrv) external = NULL;
+	CkptWriter *writer = NULL;
+	CmdCheckpoint ck = { 0 };
+	const char *name;
+	gboolean dumped;
+	int fd;
+
+	if (!cmd_parse(entry, entries,
+		       "Dumps session NAME, every process of it, to a new "
+		       "checkpoint directory with\nCRIU, and prints the "
+		       "directory as the last line.  The session runs on\n"
+		       "unless --kill is given; X apps keep their windows.  "
+		       "The directory (0700,\nfiles 0600: it holds process "
+		       "memory) appears whole or not at all.",
+		       FALSE, &argc, &argv))
+		return CMD_USAGE;
+	if (argc < 2)
+		return cmd_usage_error(entry, "no session NAME given");
+	if (argc > 2)
+		return cmd_usage_error(entry, "unexpected argument '%s'",
+				       argv[2]);
+	name = argv[1];
+	criu = criu_version(&error);
+	if (criu == NULL) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	fd = cmd_session_open(name, 0, &dir, &info, &error);
+	if (fd < 0) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	if (parent == NULL)
+		parent = cmd_checkpoint_default_parent(name);
+	base = g_date_time_format(now, "%Y%m%d-%H%M%S");
+	stamp = g_strdup(base);
+	for (int i = 2; ; i++) {
+		g_autofree char *p = g_build_filename(parent, stamp, NULL);
+		if (!g_file_test(p, G_FILE_TEST_EXISTS))
+			break;
+		g_free(stamp);
+		stamp = g_strdup_printf("%s-%d", base, i);
+	}
+	writer = ckptdir_begin(parent, stamp, &error);
+	if (writer == NULL) {
+		close(fd);
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	facts = cmd_checkpoint_prepare(fd, &error);
+	close(fd);
+	if (facts == NULL) {
+		ckptdir_abort(writer);
+		cmd_error("session %s: %s", name, error->message);
+		return CMD_FAIL;
+	}
+	external = g_key_file_get_string_list(facts, "checkpoint", "external",
+					      NULL, NULL);
+	log = statedir_file(dir, name, "dump.log");
+	ck.name = name;
+	ck.images = ckptdir_images(writer);
+	ck.start = g_get_monotonic_time();
+	ck.tty = isatty(2);
+	CriuDump d = {
+		.pid = info->pid,
+		.images = ckptdir_images(writer),
+		.log = log,
+		.leave_running = !kill_it,
+		.external = (const char *const *)external,
+		.progress = cmd_checkpoint_progress,
+		.progress_ud = &ck,
+	};
+	dumped = criu_dump(&d, &error);
+	if (ck.shown)
+		fputc('\n', stderr);
+	if (!dumped || !kill_it) {
+		/* The tree runs on (CRIU thaws it on failure too). */
+		g_autoptr(GError) e = NULL;
+		if (!cmd_checkpoint_resume(dir, name, 0, NULL, &e) && dumped) {
+			ckptdir_abort(writer);
+			cmd_error("session %s: cannot resume after the dump: %s",
+				  name, e->message);
+			return CMD_FAIL;
+		}
+	}
+	if (!dumped) {
+		ckptdir_abort(writer);
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	if (kill_it)
+		statedir_remove(dir, name);
+	/* Keep CRIU's log with the images. */
+	g_autofree char *keep = g_build_filename(ckptdir_path(writer),
+						 "criu-dump.log", NULL);
+	g_autofree char *text = NULL;
+	gsize len;
+	if (g_file_get_contents(log, &text, &len, NULL))
+		g_file_set_contents_full(keep, text, len,
+					 G_FILE_SET_CONTENTS_NONE, 0600, NULL);
+	g_unlink(log);
+	meta = cmd_checkpoint_meta(facts, criu);
+	final = ckptdir_commit(writer, meta, &error);
+	if (final == NULL) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	printf("%s\n", final);
+	return CMD_OK;
+}

@@ -1,0 +1,211 @@
+/*
+ * cmd-restart.c: `xckpt restart DIR [--name NAME] [--display DISPLAY]
+ * [--detach]`: brings a session back from a checkpoint directory.
+ *
+ * 1. The directory is verified (owner, format version, manifest) before
+ *    CRIU sees it; nothing in it is ever written.
+ * 2. CRIU restores the tree as a child of this process (waiting for the pids
+ *    of a tree that was just killed; naming the process that holds one).
+ * 3. RESUME tells the restored daemon it is back (and its new name); it
+ *    lists itself again.
+ * 4. In the foreground, like `xckpt run`, the app's output is passed through
+ *    and the app's status becomes ours.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "src/ckptdir.h"
+#include "src/cmd.h"
+#include "src/control.h"
+#include "src/criu.h"
+#include "src/statedir.h"
+
+/* Fails with a one-line error when session name NAME (in state directory
+ * DIR) belongs to a live session. */
+static gboolean cmd_restart_name_free(const char *dir, const char *name,
+				      GError **error)
+{
+	g_autofree char *sock = statedir_file(dir, name, "sock");
+	g_autofree char *info_path = statedir_file(dir, name, "session");
+	g_autoptr(SessInfo) info = NULL;
+	g_autoptr(GError) e = NULL;
+	int fd = control_connect(sock, &e);
+
+	if (fd < 0)
+		return TRUE;
+	close(fd);
+	info = sessinfo_load(info_path, NULL);
+	g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
+		    "session '%s' is running (daemon pid %d); end it first "
+		    "(xckpt kill %s) or restart under another --name", name,
+		    info ? (int)info->pid : 0, name);
+	return FALSE;
+}
+
+/* Restores the tree of checkpoint META (IMAGES) as a child of this
+ * process, CRIU logging to LOG, and RESUMEs its daemon as session NAME (in
+ * state directory DIR).  Returns the daemon's pid, or -1 with ERROR. */
+static pid_t cmd_restart_restore(const char *dir, const char *name,
+				 const CkptMeta *meta, const char *images,
+				 const char *log, GError **error)
+{
+	CriuRestore r = { .images = images, .log = log };
+	pid_t root = criu_restore(&r, error);
+
+	if (root < 0)
+		return -1;
+	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,
+				   strcmp(name, meta->session) ? name : NULL,
+				   error)) {
+		g_prefix_error(error, "session %s restored (pid %d), but: ",
+			       name, (int)root);
+		return -1;
+	}
+	g_unlink(log);
+	return root;
+}
+
+/* `xckpt restart DIR [--name NAME] [--display DISPLAY] [--detach]`. */
+int cmd_restart_exec(int argc, char **argv)
+{
+	const CmdEntry *entry = cmd_find("restart");
+	g_autofree char *name = NULL;
+	g_autofree char *display = NULL;
+	gboolean detach = FALSE;
+	const GOptionEntry entries[] = {
+		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+		  "Name the restored session NAME (default: its old name)",
+		  "NAME" },
+		{ "display", 'd', 0, G_OPTION_ARG_STRING, &display,
+		  "Show the session's X apps on DISPLAY (default: $DISPLAY)",
+		  "DISPLAY" },
+		{ "detach", 'D', 0, G_OPTION_ARG_NONE, &detach,
+		  "Return once the session runs; print its name as the last "
+		  "line", NULL },
+		{ NULL }
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CkptMeta) meta = NULL;
+	g_autofree char *dir = NULL;
+	g_autofree char *images = NULL;
+	g_autofree char *log = NULL;
+	const char *ckpt;
+	guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION),
+			     GUINT32_TO_LE(CONTROL_HELLO_OUTPUT) };
+	pid_t root;
+	int fd;
+
+	if (!cmd_parse(entry, entries,
+		       "Restores the session of checkpoint directory DIR with "
+		       "CRIU: every process\ncomes back as it was.  The "
+		       "directory is verified first and never changed.\n"
+		       "Without --detach, xckpt stays in the foreground like "
+		       "'xckpt run'.",
+		       FALSE, &argc, &argv))
+		return CMD_USAGE;
+	if (argc < 2)
+		return cmd_usage_error(entry, "no checkpoint DIR given");
+	if (argc > 2)
+		return cmd_usage_error(entry, "unexpected argument '%s'",
+				       argv[2]);
+	ckpt = argv[1];
+	if (name != NULL && !statedir_name_valid(name, &error))
+		return cmd_usage_error(entry, "%s", error->message);
+	meta = ckptdir_verify(ckpt, &error);
+	if (meta == NULL) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	if (meta->display != NULL) {
+		cmd_error("%s: restarting X sessions is not supported yet", ckpt);
+		return CMD_FAIL;
+	}
+	if (name == NULL)
+		name = g_strdup(meta->session);
+	dir = statedir_ensure(&error);
+	if (dir == NULL || !cmd_restart_name_free(dir, name, &error) ||
+	    (strcmp(name, meta->session) != 0 &&
+	     !cmd_restart_name_free(dir, meta->session, &error))) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	images = g_build_filename(ckpt, "images", NULL);
+	log = statedir_file(dir, name, "restore.log");
+	if (detach) {
+		/* The restored daemon becomes the child of whoever runs CRIU:
+		 * a keeper child (cmd_keep()) that reaps it when it ends. */
+		int report[2];
+		pid_t keeper;
+
+		if (!g_unix_open_pipe(report, FD_CLOEXEC, &error)) {
+			cmd_error("%s", error->message);
+			return CMD_FAIL;
+		}
+		fflush(stdout);
+		keeper = fork();
+		if (keeper < 0) {
+			cmd_error("fork: %s", g_strerror(errno));
+			return CMD_FAIL;
+		}
+		if (keeper == 0) {
+			close(report[0]);
+			root = cmd_restart_restore(dir, name, meta, images, log,
+						   &error);
+			if (root < 0) {
+				g_autofree char *m = g_strdup_printf(
+					"e%s", error->message);
+				if (write(report[1], m, strlen(m)) < 0)
+					_exit(1);
+				_exit(1);
+			}
+			if (write(report[1], "o", 1) < 0)
+				_exit(1);
+			cmd_keep(root);
+		}
+		close(report[1]);
+		g_autoptr(GString) msg = g_string_new(NULL);
+		char buf[512];
+		ssize_t n;
+		while ((n = read(report[0], buf, sizeof(buf))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			g_string_append_len(msg, buf, n);
+		}
+		close(report[0]);
+		if (msg->len == 0 || msg->str[0] != 'o') {
+			cmd_error("%s", msg->len > 1 ? msg->str + 1 :
+				  "the restart failed");
+			waitpid(keeper, NULL, 0);
+			return CMD_FAIL;
+		}
+		printf("%s\n", name);
+		return CMD_OK;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	root = cmd_restart_restore(dir, name, meta, images, log, &error);
+	if (root < 0) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	{
+		g_autofree char *sock = statedir_file(dir, name, "sock");
+		fd = control_connect(sock, &error);
+	}
+	if (fd < 0 || !control_send(fd, CONTROL_HELLO, hello, sizeof(hello),
+				    &error)) {
+		cmd_error("session %s: %s", name, error->message);
+		return CMD_FAIL;
+	}
+	return cmd_run_foreground(fd, root, dir, name);
+}
