@@ -299,6 +299,7 @@ static void conn_requests(XpConn *c)
 		gsize avail = b->end - b->parsed, len;
 		guint8 *p = b->data + b->parsed;
 		gboolean big = FALSE;
+		guint8 smajor;
 		XlateReq r;
 		XlateResult res;
 
@@ -313,8 +314,10 @@ static void conn_requests(XpConn *c)
 		if (avail < 4)
 			break;
 		len = 4 * (gsize)xlate_get16(p + 2);
-		r = (XlateReq){ .cmajor = p[0],
-				.cminor = p[0] >= 128 ? p[1] : 0 };
+		r = (XlateReq){ .cmajor = p[0], .cminor = 0 };
+		if (p[0] >= 128 && xmap_ext_by_client_major(c->map, p[0],
+							    &smajor))
+			r.cminor = p[1];
 		if (len == 0) {
 			if (!c->big_requests) {
 				conn_reject(c, 4, XLATE_BAD_LENGTH, &r);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "xproxy/xbuf.h"
@@ -61,7 +62,8 @@ gssize xbuf_read(XpBuf *b, int fd)
 	return n;
 }
 
-/* Writes [start, parsed) to FD once and advances start. */
+/* Writes [start, parsed) to socket FD once and advances start.  A peer
+ * that has gone gives EPIPE, never SIGPIPE. */
 gssize xbuf_write(XpBuf *b, int fd)
 {
 	gssize n;
@@ -69,7 +71,8 @@ gssize xbuf_write(XpBuf *b, int fd)
 	if (b->parsed == b->start)
 		return 0;
 	do
-		n = write(fd, b->data + b->start, b->parsed - b->start);
+		n = send(fd, b->data + b->start, b->parsed - b->start,
+			 MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		b->start += n;

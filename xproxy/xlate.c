@@ -57,11 +57,12 @@ XlateResult xlate_request(XpMap *map, guint8 *buf, gsize len, gboolean big,
 		req->op = buf[0];
 		smajor = buf[0];
 	} else {
-		req->cminor = buf[1];
-		req->op = buf[1];
+		/* like the server: the minor opcode of an unknown major is 0 */
 		req->ext = xmap_ext_by_client_major(map, buf[0], &smajor);
 		if (!req->ext)
 			return XLATE_BAD_REQUEST;
+		req->cminor = buf[1];
+		req->op = buf[1];
 	}
 	msg = proto_request(req->ext, req->op);
 	if (!msg)
