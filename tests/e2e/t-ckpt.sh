@@ -1,0 +1,156 @@
+#!/bin/bash
+# t-ckpt.sh: checkpoint and restart of sessions without X (issue 3 §2, §3,
+# §6), zdtm style.  Each program of tests/zdtm runs in a detached session,
+# checks itself, is checkpointed (both with --kill and leaving it running),
+# restarted, and checks itself again:
+#   counter     a counter in memory continues where it was (not from 0)
+#   fileoffset  offsets and modes of open files
+#   pipe        40 KiB in flight in a pipe between two children
+#   envcwd      environment and working directory
+#   ptypair     a child holding a pty pair: termios, window size, data
+# Then a chain of three checkpoint --kill / restart cycles of the counter,
+# one of them with --dir.  Bad input and listings: t-ckpt-errors.sh.
+. "$(dirname "$0")/ckpt-lib.sh"
+
+# c_not_listed NAME: whether `xckpt list` does not show NAME.
+c_not_listed() {
+	! c_listed "$1"
+}
+
+# c_under DIR PARENT: whether DIR is a directory directly inside PARENT.
+c_under() {
+	[ -d "$1" ] && [ "$(dirname "$1")" = "$2" ]
+}
+
+# c_counter_continues NAME V1 T1: the counter of NAME, checked at T1 (ms)
+# with value V1 before a checkpoint, went on from there after the restart:
+# above V1, and by no more than the 10 ms ticks since T1 (not from 0, not
+# from a later value).
+c_counter_continues() {
+	local v2 max
+	v2=$(z_value "$1")
+	max=$(($2 + ($(c_now_ms) - $3) / 10 + 5))
+	if [ "$v2" -gt "$2" ] && [ "$v2" -le "$max" ]; then
+		c_ok "$1: the counter continued from the checkpoint ($2 -> $v2, at most $max)"
+	else
+		c_fail "$1: the counter did not continue from the checkpoint ($2 -> $v2, expected ($2, $max])"
+	fi
+}
+
+# z_cycle PROG MODE: runs PROG in session PROG-MODE, checkpoints it (MODE
+# kill: --kill; run: left running, then the original is checked and killed),
+# restarts it and checks it again; ends it with xckpt kill.
+z_cycle() {
+	local prog=$1 mode=$2 name=$1-$2 rname pid pids after v1 t1 vo dir
+	local env=()
+	[ "$prog" = envcwd ] && env=(ZDTM_OUTER="outer value = with  spaces")
+	z_start "$name" "$prog" "${env[@]}" || return 0
+	pid=$(z_pid "$name")
+	z_check "$name" "passes before the checkpoint" || true
+	pids=$(t_session_pids "$name" | sort -n | tr '\n' ' ')
+	v1=$(z_value "$name")
+	t1=$(c_now_ms)
+	if [ "$mode" = kill ]; then
+		c_ckpt "$name" --kill || true
+		c_report "$name: xckpt checkpoint --kill" || return 0
+	else
+		c_ckpt "$name" || true
+		c_report "$name: xckpt checkpoint (leave running)" || return 0
+	fi
+	dir=$C_DIR
+	c_check "$name: the last line of stdout ($dir) is a directory in \$XDG_DATA_HOME/xckpt/$name" \
+		c_under "$dir" "$XDG_DATA_HOME/xckpt/$name"
+	[ -d "$dir" ] || return 0
+	c_perms "$dir"
+	c_check "$name: its checkpoint holds xckpt.meta and MANIFEST" \
+		test -f "$dir/xckpt.meta" -a -f "$dir/MANIFEST"
+	if [ "$mode" = kill ]; then
+		c_check "$name: the session is no longer listed after --kill" c_not_listed "$name"
+		c_check "$name: every process of the session ended ($pids)" c_wait_gone $pids
+	else
+		c_check "$name: the session is still listed" c_listed "$name"
+		z_check "$name" "the original still passes after the checkpoint" || true
+		if [ "$prog" = counter ]; then
+			vo=$(z_value "$name")
+			c_check "$name: the original counter went on ($v1 -> $vo)" test "$vo" -gt "$v1"
+		fi
+		c_check "$name: xckpt kill of the original" "$XCKPT" kill "$name"
+		c_check "$name: every process of the original ended ($pids)" c_wait_gone $pids
+	fi
+	# One restart takes another name, to check --name.
+	rname=$name
+	[ "$name" = envcwd-run ] && rname=envcwd-renamed
+	if [ "$rname" = "$name" ]; then
+		c_restart "$dir" --detach || true
+	else
+		c_restart "$dir" --detach --name "$rname" || true
+	fi
+	c_report "$name: xckpt restart $([ "$rname" = "$name" ] || echo "--name $rname ")--detach" ||
+		return 0
+	c_check "$name: xckpt list shows the restarted session $rname" c_listed "$rname"
+	c_check "$name: the program runs again as pid $pid" t_alive "$pid"
+	z_check "$name" "passes after the restart" || true
+	if [ "$prog" = counter ]; then
+		c_counter_continues "$name" "$v1" "$t1"
+	fi
+	after=$(t_session_pids "$rname" | sort -n | tr '\n' ' ')
+	c_equal "$name: the restored tree has the pids of the checkpointed one" "$pids" "$after"
+	z_check "$name" "passes a second check after the restart" || true
+	c_check "$name: xckpt kill of the restarted session" "$XCKPT" kill "$rname"
+	c_check "$name: every process of the restarted session ended" c_wait_gone $after $pid
+	c_check "$name: the killed session is no longer listed" c_not_listed "$rname"
+}
+
+# c_chain: three cycles of checkpoint --kill and restart of one counter
+# session, each verified; the second with --dir; the earlier checkpoints
+# stay untouched.
+c_chain() {
+	local name=chain i v1 t1 pid dir first="" snap="" args
+	z_start "$name" counter || return 0
+	pid=$(z_pid "$name")
+	z_check "$name" "passes before the first checkpoint" || true
+	for i in 1 2 3; do
+		v1=$(z_value "$name")
+		t1=$(c_now_ms)
+		args=(--kill)
+		[ $i -eq 2 ] && args=(--kill --dir "$T_TMP/chosen")
+		c_ckpt "$name" "${args[@]}" || true
+		c_report "$name: cycle $i: xckpt checkpoint ${args[*]}" || return 0
+		dir=$C_DIR
+		if [ $i -eq 2 ]; then
+			if [ "$dir" = "$T_TMP/chosen" ] || c_under "$dir" "$T_TMP/chosen"; then
+				c_ok "$name: cycle 2: --dir $T_TMP/chosen gave $dir"
+			else
+				c_fail "$name: cycle 2: --dir $T_TMP/chosen gave '$dir'"
+			fi
+		else
+			c_check "$name: cycle $i: a new checkpoint in \$XDG_DATA_HOME/xckpt/$name" \
+				c_under "$dir" "$XDG_DATA_HOME/xckpt/$name"
+		fi
+		[ -d "$dir" ] || return 0
+		c_perms "$dir"
+		if [ -z "$first" ]; then
+			first=$dir
+			snap=$(c_snapshot "$first")
+		fi
+		c_check "$name: cycle $i: the program ended with --kill" c_wait_gone "$pid"
+		c_restart "$dir" --detach || true
+		c_report "$name: cycle $i: xckpt restart" || return 0
+		c_check "$name: cycle $i: listed after the restart" c_listed "$name"
+		z_check "$name" "cycle $i: passes after the restart" || true
+		c_counter_continues "$name" "$v1" "$t1"
+	done
+	c_same "$name: the first checkpoint ($first) is untouched by the later cycles" \
+		"$snap" "$(c_snapshot "$first")"
+	c_equal "$name: the two checkpoints without --dir, and nothing else, in \$XDG_DATA_HOME/xckpt/$name" 2 \
+		"$(find "$XDG_DATA_HOME/xckpt/$name" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+	c_check "$name: xckpt kill after the chain" "$XCKPT" kill "$name"
+	c_check "$name: the program ended" c_wait_gone "$pid"
+}
+
+for prog in counter fileoffset pipe envcwd ptypair; do
+	z_cycle "$prog" kill
+	z_cycle "$prog" run
+done
+c_chain
+t_done
