@@ -244,19 +244,69 @@ static void test_conn_bad_requests(void)
 	CU_ASSERT_EQUAL(e[10], 200);
 	CU_ASSERT_EQUAL(xlate_get16(e + 8), 0);
 
-	/* a request longer than the maximum (65535 words): one BadLength,
-	 * its bytes discarded, the next request goes through */
-	guint8 big[] = { 72, 0, 0, 0, 0x00, 0x00, 0x01, 0x00 }; /* 65536 w */
-	tcn_write(&t, t.cfd, big, 8);
-	guint8 *junk = g_malloc0(65536 * 4 - 8);
-	tcn_write(&t, t.cfd, junk, 65536 * 4 - 8);
-	g_free(junk);
-	guint8 after[] = { 127, 0, 1, 0 };
+	CU_ASSERT_FALSE(t.ended);
+	tcn_fini(&t);
+}
+
+/* BIG-REQUESTS: once BigReqEnable is sent, length 0 means a 32-bit length;
+ * a request longer than the maximum the server's reply gave is answered
+ * with BadLength and its bytes discarded, and the stream goes on. */
+static void test_conn_big_requests(void)
+{
+	Tcn t;
+	guint8 buf[64], r[32];
+
+	tcn_init(&t);
+	tcn_setup(&t);
+	guint8 q[20] = { 98, 0, 5, 0, 12, 0, 0, 0 };
+	memcpy(q + 8, "BIG-REQUESTS", 12);
+	tcn_write(&t, t.cfd, q, 20);
+	tcn_read(&t, t.sfd, buf, 20);
+	memset(r, 0, 32);
+	r[0] = 1;
+	xlate_put16(r + 2, 1);
+	r[8] = 1;
+	r[9] = 133;
+	tcn_write(&t, t.sfd, r, 32);
+	tcn_read(&t, t.cfd, r, 32);
+	CU_ASSERT_EQUAL(r[8], 1);
+	CU_ASSERT_EQUAL(r[9], 133);
+	/* BigReqEnable; the server allows 1000 words */
+	guint8 en[4] = { 133, 0, 1, 0 };
+	tcn_write(&t, t.cfd, en, 4);
+	tcn_read(&t, t.sfd, buf, 4);
+	CU_ASSERT_EQUAL(memcmp(buf, en, 4), 0);
+	memset(r, 0, 32);
+	r[0] = 1;
+	xlate_put16(r + 2, 2);
+	xlate_put32(r + 8, 1000);
+	tcn_write(&t, t.sfd, r, 32);
+	tcn_read(&t, t.cfd, r, 32);
+	CU_ASSERT_EQUAL(xlate_get32(r + 8), 1000);
+	/* a big NoOperation of 10 words passes whole */
+	guint8 ok[40] = { 127, 0, 0, 0, 10, 0, 0, 0 };
+	tcn_write(&t, t.cfd, ok, 40);
+	tcn_read(&t, t.sfd, buf, 40);
+	CU_ASSERT_EQUAL(memcmp(buf, ok, 40), 0);
+	/* a PutImage of 2000 words: BadLength, 8000 bytes dropped */
+	guint8 *big = g_malloc0(8000);
+	big[0] = 72;
+	xlate_put32(big + 4, 2000);
+	tcn_write(&t, t.cfd, big, 8000);
+	g_free(big);
+	guint8 after[4] = { 127, 0, 1, 0 };
 	tcn_write(&t, t.cfd, after, 4);
-	/* with BIG-REQUESTS off that is length 0: BadLength, 4 bytes; make
-	 * the test meaningful by checking what the server got */
 	tcn_read(&t, t.sfd, buf, 8);
-	CU_ASSERT_EQUAL(buf[0], 3);
+	CU_ASSERT_EQUAL(buf[0], 3);		/* the BadLength rewrite */
+	CU_ASSERT_EQUAL(xlate_get16(buf + 2), 1);
+	CU_ASSERT_EQUAL(memcmp(buf + 4, after, 4), 0);
+	tcn_server_error(&t, 16, 4, 3);
+	tcn_read(&t, t.cfd, r, 32);
+	CU_ASSERT_EQUAL(r[1], 16);
+	CU_ASSERT_EQUAL(r[10], 72);
+	CU_ASSERT_EQUAL(xlate_get16(r + 2), 4);
+	/* nothing else reached the server */
+	CU_ASSERT_EQUAL(read(t.sfd, buf, 1), -1);
 	CU_ASSERT_FALSE(t.ended);
 	tcn_fini(&t);
 }
@@ -412,6 +462,7 @@ static void test_conn_refusals(void)
 static CU_TestInfo tcn_tests[] = {
 	{ "bad requests get the server's errors", test_conn_bad_requests },
 	{ "walker BadLength", test_conn_walk_bad_length },
+	{ "BIG-REQUESTS and over-long requests", test_conn_big_requests },
 	{ "injected syncs across the 16-bit wrap", test_conn_inject_wrap },
 	{ "hidden extension, garbage from server",
 	  test_conn_hidden_and_garbage },
