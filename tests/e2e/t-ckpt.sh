@@ -9,12 +9,22 @@
 #   envcwd      environment and working directory
 #   ptypair     a child holding a pty pair: termios, window size, data
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
-# one of them with --dir.  Bad input and listings: t-ckpt-errors.sh.
+# one of them with --dir, the last one after the runtime directory was
+# removed (as by a reboot).  Bad input and listings: t-ckpt-errors.sh.
 . "$(dirname "$0")/ckpt-lib.sh"
 
 # c_not_listed NAME: whether `xckpt list` does not show NAME.
 c_not_listed() {
 	! c_listed "$1"
+}
+
+# c_no_state NAME: whether the state directory holds nothing of session
+# NAME (NAME.session, NAME.sock, NAME.bus, ...).
+c_no_state() {
+	local left
+	left=$(cd "$XDG_RUNTIME_DIR/xckpt" 2>/dev/null && ls -A | grep -F "$1." || true)
+	[ -z "$left" ] || echo "    # left in \$XDG_RUNTIME_DIR/xckpt: $(echo $left)" >&2
+	[ -z "$left" ]
 }
 
 # c_under DIR PARENT: whether DIR is a directory directly inside PARENT.
@@ -67,6 +77,8 @@ z_cycle() {
 	if [ "$mode" = kill ]; then
 		c_check "$name: the session is no longer listed after --kill" c_not_listed "$name"
 		c_check "$name: every process of the session ended ($pids)" c_wait_gone $pids
+		c_check "$name: nothing of the session is left in \$XDG_RUNTIME_DIR/xckpt" \
+			c_no_state "$name"
 	else
 		c_check "$name: the session is still listed" c_listed "$name"
 		z_check "$name" "the original still passes after the checkpoint" || true
@@ -99,6 +111,7 @@ z_cycle() {
 	c_check "$name: xckpt kill of the restarted session" "$XCKPT" kill "$rname"
 	c_check "$name: every process of the restarted session ended" c_wait_gone $after $pid
 	c_check "$name: the killed session is no longer listed" c_not_listed "$rname"
+	c_check "$name: nothing of it is left in \$XDG_RUNTIME_DIR/xckpt" c_no_state "$rname"
 }
 
 # c_chain: three cycles of checkpoint --kill and restart of one counter
@@ -134,8 +147,16 @@ c_chain() {
 			snap=$(c_snapshot "$first")
 		fi
 		c_check "$name: cycle $i: the program ended with --kill" c_wait_gone "$pid"
-		c_restart "$dir" --detach || true
-		c_report "$name: cycle $i: xckpt restart" || return 0
+		if [ $i -eq 3 ]; then
+			# As after a reboot: the runtime directory is gone.
+			rm -rf "$XDG_RUNTIME_DIR/xckpt"
+			c_restart "$dir" --detach || true
+			c_report "$name: cycle $i: xckpt restart with \$XDG_RUNTIME_DIR/xckpt gone (a reboot)" ||
+				return 0
+		else
+			c_restart "$dir" --detach || true
+			c_report "$name: cycle $i: xckpt restart" || return 0
+		fi
 		c_check "$name: cycle $i: listed after the restart" c_listed "$name"
 		z_check "$name" "cycle $i: passes after the restart" || true
 		c_counter_continues "$name" "$v1" "$t1"
