@@ -10,7 +10,7 @@
 #   ptypair     a child holding a pty pair: termios, window size, data
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
 # one of them with --dir, the last one after the runtime directory was
-# removed (as by a reboot).  Bad input and listings: t-ckpt-errors.sh.
+# removed (as by a reboot); and a restart in the foreground.  Bad input and listings: t-ckpt-errors.sh.
 . "$(dirname "$0")/ckpt-lib.sh"
 
 # c_not_listed NAME: whether `xckpt list` does not show NAME.
@@ -167,11 +167,35 @@ c_chain() {
 		"$(find "$XDG_DATA_HOME/xckpt/$name" -mindepth 1 -maxdepth 1 -type d | wc -l)"
 	c_check "$name: xckpt kill after the chain" "$XCKPT" kill "$name"
 	c_check "$name: the program ended" c_wait_gone "$pid"
+	LAST=$dir
+}
+
+# c_foreground DIR: `xckpt restart DIR` without --detach stays in the
+# foreground while the session runs, and returns when it is killed.
+c_foreground() {
+	local name=chain fg i pid
+	pid=$(z_pid "$name")
+	"$XCKPT" restart "$1" >"$T_TMP/fg.out" 2>"$T_TMP/fg.err" &
+	fg=$!
+	t_track "$fg"
+	for i in $(seq 100); do
+		c_listed "$name" && break
+		sleep 0.1
+	done
+	c_check "foreground restart: the session is listed" c_listed "$name"
+	z_check "$name" "foreground restart: passes" || true
+	c_check "foreground restart: xckpt restart is still in the foreground" t_alive "$fg"
+	c_check "foreground restart: xckpt kill" "$XCKPT" kill "$name"
+	c_check "foreground restart: the program and xckpt restart ended" c_wait_gone "$pid" "$fg"
+	wait "$fg" 2>/dev/null || true
+	t_untrack "$fg"
 }
 
 for prog in counter fileoffset pipe envcwd ptypair; do
 	z_cycle "$prog" kill
 	z_cycle "$prog" run
 done
+LAST=""
 c_chain
+[ -z "$LAST" ] || c_foreground "$LAST"
 t_done
