@@ -1,9 +1,9 @@
 /*
  * test-proto-live.c: the generated tables against a real X server.
  *
- * Starts a private Xvfb (the first free display from 600 on), sends raw
- * requests of core X11 and the translated extensions with libxcb, and walks
- * the real replies and events.  Every walk must succeed, and every value
+ * Starts a private Xvfb (the first free display of XCKPT_TEST_DISPLAYS,
+ * default 50-99), sends raw requests of core X11 and the translated
+ * extensions with libxcb, and walks the real replies and events.  Every walk must succeed, and every value
  * the walker reports must be what its kind says: an ATOM the server can
  * name, a WINDOW whose geometry it can give, a VISUALID of the set-up, a
  * COUNTER it can query, and so on.  A description that is off by a byte
@@ -23,8 +23,10 @@
 #include "tests/unit/unit.h"
 #include "xproxy/proto.h"
 
-#define LIVE_FIRST_DISPLAY 600
-#define LIVE_LAST_DISPLAY 649
+/* Displays the private Xvfb may use, unless XCKPT_TEST_DISPLAYS ("A-B", as
+ * for the end-to-end tests) says otherwise. */
+#define LIVE_FIRST_DISPLAY 50
+#define LIVE_LAST_DISPLAY 99
 #define LIVE_MAX_VALUES 8192
 
 /* One value the walker reported. */
@@ -67,15 +69,23 @@ static void live_child_setup(gpointer ud)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-/* Starts Xvfb on the first free display from LIVE_FIRST_DISPLAY and
- * connects; returns the connection (owned here) or NULL. */
+/* Starts Xvfb on the first free display of the test range and connects;
+ * returns the connection (owned here) or NULL. */
 static xcb_connection_t *live_conn(void)
 {
+	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
+	int first = LIVE_FIRST_DISPLAY, last = LIVE_LAST_DISPLAY;
+
 	if (live_tried)
 		return live_c;
 	live_tried = TRUE;
+	if (range && sscanf(range, "%d-%d", &first, &last) != 2) {
+		fprintf(stderr, "test-proto-live: XCKPT_TEST_DISPLAYS=%s is "
+			"not A-B\n", range);
+		return NULL;
+	}
 	atexit(live_stop);
-	for (int d = LIVE_FIRST_DISPLAY; d <= LIVE_LAST_DISPLAY; d++) {
+	for (int d = first; d <= last; d++) {
 		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);
 		g_autofree char *disp = g_strdup_printf(":%d", d);
 		g_autofree char *sock = g_strdup_printf("/tmp/.X11-unix/X%d",
@@ -123,7 +133,7 @@ static xcb_connection_t *live_conn(void)
 		}
 	}
 	fprintf(stderr, "test-proto-live: cannot start Xvfb on :%d-:%d\n",
-		LIVE_FIRST_DISPLAY, LIVE_LAST_DISPLAY);
+		first, last);
 	return NULL;
 }
 
