@@ -12,6 +12,7 @@
  */
 #include "zdtm.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -70,7 +71,7 @@ static void reader(int ctl, int data, int reply)
 			snprintf(msg, sizeof(msg), "%d bytes queued in the pipe, expected %d",
 				 queued, SIZE);
 		while (got < SIZE && (n = read(data, buf + got, SIZE - got)) > 0)
-			got += n;
+			got += n;	/* non-blocking: stops at what is there */
 		for (i = 0; i < got && !strcmp(msg, "PASS"); i++)
 			if (buf[i] != pattern(gen, i))
 				snprintf(msg, sizeof(msg), "byte %ld of generation %d is wrong",
@@ -129,8 +130,10 @@ static int ask(int ctl, int rep)
 	answer[0] = 0;
 	if (write(ctl, &g, 1) != 1)
 		return -1;
-	while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+	while ((n = poll(&p, 1, 10000)) < 0 && errno == EINTR)
 		;
+	if (n <= 0)
+		return -1;
 	n = read(rep, answer, sizeof(answer) - 1);
 	if (n <= 0)
 		return -1;
@@ -166,6 +169,7 @@ int main(int argc, char **argv)
 	if (pipe(d) < 0)
 		zdtm_die("pipe");
 	w = spawn(writer, d[1], d[0], &wctl, &wrep);
+	fcntl(d[0], F_SETFL, O_NONBLOCK);	/* the reader never blocks */
 	r = spawn(reader, d[0], d[1], &rctl, &rrep);
 	close(d[0]);
 	close(d[1]);
