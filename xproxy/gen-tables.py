@@ -72,15 +72,40 @@
 # replies: byte 1, then byte 8; events: byte 1 (unless no-sequence-number,
 # then fields start at byte 1), then byte 4; Generic Events: byte 10.
 #
+# Compilation: a message's fields are laid out at static offsets as long as
+# they can be; anything of variable size (a list with a computed count, a
+# switch, an alignment pad) flushes the static run with an ADV.  Nested
+# structs are compiled inline (no calls), lists of structs as LOOP bodies,
+# bitcases and cases as IF* blocks, so a program is one flat array the
+# walker runs without recursion.  Then two reductions: the ops after the
+# last one that can visit a field are dropped (the rest of the message holds
+# no IDs), and slot stores that no remaining op reads are dropped.  So
+# PolyFillRectangle is REQHDR, FIELD, FIELD, END; its rectangles are never
+# looked at.  Consequence: the walker checks the lengths of what it walks
+# (the fixed part always, via the minimum size), not of trailing data.
+#
 # XKEYBOARD: all XKB events share one event code and are told apart by the
 # xkbType byte at offset 1.  The tables give XKB one event (number 0), an
-# "XkbEvent" program that dispatches on byte 1 with IF ops, and the
-# per-subtype programs through proto_xkb_event().
+# "XkbEvent" program that dispatches on byte 1 with IFEQ ops (FAIL for an
+# unknown xkbType), and the per-subtype programs through proto_xkb_event().
+#
+# Knowledge the XML lacks is data here, in tables below: TYPE_KINDS (xcb
+# type names -> ProtoKind), FIELD_KINDS (CARD32 fields that hold IDs, e.g.
+# KillClient's resource, RANDR ModeInfo.id), UNION_SELECTORS (RANDR
+# NotifyData: the member is chosen by subCode), ERROR_KINDS and
+# EXTRA_ERRORS (SYNC's Fence error), and the XKB keyboard geometry
+# descriptions (GetGeometry, SetGeometry, GetKbdByName), which xkb.xml
+# comments out.  Special cases whose meaning depends on values (property
+# data, ClientMessage data, font and glyph-set switches inside text and
+# glyph lists, SendEvent's event) are the proxy's hooks, not tables.
 #
 # The generator stops (exit status 1, one line naming the message) on any
-# construct it does not understand in a translated extension, on a union
-# whose members hold translated fields without a selector rule, and on any
-# limit overflow (slots, stack, loop depth).  Nothing is silently dropped.
+# element, type, operator or field reference it does not know in a
+# translated module (used by a message or not), on a union whose members
+# hold translated fields without a selector rule, on IDs narrower than 4
+# bytes, and on any limit overflow (slots, stack, loop depth, op operands).
+# <fd> elements carry no bytes; their messages are flagged (PROTO_MSG_FDS).
+# Nothing is silently dropped.
 
 import argparse
 import os
