@@ -102,6 +102,10 @@ $(B)/relay: bench/relay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# The proxy alone, outside any session (tests, benchmarks, debugging).
+$(B)/xproxy-standalone: $(B)/tests/xproxy-standalone.o $(B)/libxproxy.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 bench:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(B)/relay

@@ -82,6 +82,8 @@ struct XpConn {
 	GSource *source;	/* the watch (owned) */
 	gpointer ctag;		/* the client socket's tag in source */
 	gpointer stag;		/* the server socket's tag, or NULL */
+	GIOCondition cwatch;	/* what the client socket is watched for */
+	GIOCondition swatch;	/* what the server socket is watched for */
 	gboolean ended;		/* end_fn must be called */
 	ConnEnd end;		/* how it ended */
 	char *why;		/* the reason to pass to end_fn (owned) */
@@ -183,6 +185,7 @@ static void conn_client_setup(XpConn *c)
 		return;
 	}
 	c->stag = g_source_add_unix_fd(c->source, c->sfd, G_IO_IN);
+	c->swatch = G_IO_IN;
 	/* Replace the client's set-up request by ours (same protocol
 	 * version, the user's cookie); nothing of the client's is kept. */
 	req = display_setup_request(c->params.upstream, xlate_get16(p + 2),
@@ -591,9 +594,16 @@ static void conn_update_watch(XpConn *c)
 			sc |= G_IO_IN;
 		if (xbuf_pending(&c->cin))
 			sc |= G_IO_OUT;
-		g_source_modify_unix_fd(c->source, c->stag, sc);
+		if (sc != c->swatch) {
+			g_source_modify_unix_fd(c->source, c->stag, sc);
+			c->swatch = sc;
+		}
 	}
-	g_source_modify_unix_fd(c->source, c->ctag, cc);
+	/* only on a change: each call wakes the main context up */
+	if (cc != c->cwatch) {
+		g_source_modify_unix_fd(c->source, c->ctag, cc);
+		c->cwatch = cc;
+	}
 }
 
 /* Whether a closing connection has written all it can. */
@@ -655,6 +665,7 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	((ConnSource *)c->source)->conn = c;
 	g_source_set_name(c->source, "xproxy connection");
 	c->ctag = g_source_add_unix_fd(c->source, fd, G_IO_IN);
+	c->cwatch = G_IO_IN;
 	g_source_attach(c->source, params->context);
 	return c;
 }

@@ -19,6 +19,30 @@
 
 gboolean xlate_walk_always;
 
+/* What the fast path needs to know of a core request, by major opcode. */
+typedef struct {
+	guint8 known;		/* the tables describe it */
+	guint8 has_reply;	/* it has a reply */
+	guint8 hooked;		/* it has a request hook */
+} XlateCore;
+
+/* The core requests, filled once (xlate_core_init()). */
+static XlateCore xlate_core[128];
+/* Whether xlate_core is filled. */
+static gboolean xlate_core_ready;
+
+/* Fills xlate_core from the tables and the hooks. */
+static void xlate_core_init(void)
+{
+	for (guint op = 0; op < 128; op++) {
+		xlate_core[op].known = proto_request(proto_core(), op) != NULL;
+		xlate_core[op].has_reply = proto_reply(proto_core(), op) != NULL;
+		xlate_core[op].hooked = hooks_find(proto_core(), op,
+						   HOOK_REQUEST) != NULL;
+	}
+	xlate_core_ready = TRUE;
+}
+
 /* Walker visitor: one field to the server's view (UD is the XpMap). */
 static void xlate_visit_to_server(gpointer ud, ProtoKind kind, guint8 *field)
 {
@@ -52,6 +76,19 @@ XlateResult xlate_request(XpMap *map, guint8 *buf, gsize len, gboolean big,
 	req->cminor = 0;
 	req->hook_data = 0;
 	req->has_reply = FALSE;
+	if (G_UNLIKELY(!xlate_core_ready))
+		xlate_core_init();
+	if (buf[0] < 128 && !xlate_core[buf[0]].hooked &&
+	    xmap_is_identity(map) && !xlate_walk_always) {
+		/* The fast path: nearly every request on a live server.
+		 * Nothing to translate; the server judges the length. */
+		if (!xlate_core[buf[0]].known)
+			return XLATE_BAD_REQUEST;
+		req->ext = proto_core();
+		req->op = buf[0];
+		req->has_reply = xlate_core[buf[0]].has_reply;
+		return XLATE_OK;
+	}
 	if (buf[0] < 128) {
 		req->ext = proto_core();
 		req->op = buf[0];
