@@ -189,6 +189,13 @@ ERROR_KINDS = {
 	'BadProvider': 'PROVIDER', 'BadBuffer': 'DRAWABLE',
 }
 
+# Requests whose older protocol versions are shorter than the XML's, which
+# servers still accept: (module, request) -> minimum size.  RANDR 1.0's
+# SetScreenConfig has no rate field.
+MIN_SIZES = {
+	('randr', 'SetScreenConfig'): 20,
+}
+
 # Errors the server defines that the XML lacks: module -> {number: name}.
 # (SYNC 3.1 servers register three errors; sync.xml describes two.)
 EXTRA_ERRORS = {
@@ -1449,6 +1456,8 @@ class ExtOut:
 		elif kind == 'xge':
 			mins = max(mins, 32)
 		mins = (mins + 3) & ~3	# messages are whole 4-byte words
+		if kind == 'request':
+			mins = MIN_SIZES.get((self.mod.name, name), mins)
 		tree = prune(trim(tree))
 		flags = []
 		if c.has_fd:

@@ -1192,6 +1192,16 @@ static void test_tables(void)
 	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_BARRIER), PROTO_CLASS_XID);
 	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_TIMESTAMP), PROTO_CLASS_TIME);
 	CU_ASSERT_EQUAL(proto_kind_class(PROTO_K_NONE), PROTO_CLASS_NONE);
+	/* Minimum sizes: fixed requests, RANDR 1.0's shorter SetScreenConfig
+	 * (accepted by servers), replies and events. */
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(proto_core(), 1)),
+			32);
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(proto_core(), 127)),
+			4);
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(test_ext("RANDR"),
+							 2)), 20);
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_reply(proto_core(), 15)), 32);
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_event(proto_core(), 22)), 32);
 	/* RANDR CreateLease's reply passes a file descriptor. */
 	CU_ASSERT_TRUE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 45)));
 	CU_ASSERT_FALSE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 8)));
