@@ -81,12 +81,12 @@ e2e: $(BIN)
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit $(ZDTM_BIN)
-	@tests/run-check.sh
+	@B=$(B) XCKPT=$(abspath $(BIN)) tests/run-check.sh
 
 demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	@resources/demo.sh
+	@B=$(B) XCKPT=$(abspath $(BIN)) resources/demo.sh
 
 # The zdtm-style test programs (tests/zdtm/*.c, plain C and libc, one per
 # feature) that tests/e2e/t-ckpt*.sh checkpoints and restarts.
