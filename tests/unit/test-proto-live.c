@@ -774,6 +774,143 @@ static void test_live_events(void)
 	(void)rlen;
 }
 
+/* Sends raw void request BODY (LEN bytes) of extension XNAME. */
+static void live_send(const char *xname, guint8 minor, guint8 *body,
+		      gsize len)
+{
+	struct iovec iov[3];
+	xcb_protocol_request_t req = { 1, live_ext(xname), minor, 1 };
+
+	iov[2].iov_base = body;
+	iov[2].iov_len = len;
+	xcb_send_request(live_c, 0, iov + 2, &req);
+}
+
+/* XTEST FakeInput of TYPE with DETAIL (and a root position for motion). */
+static void live_fake(guint8 type, guint8 detail, gint16 x, gint16 y)
+{
+	guint8 b[36] = { 0 };
+
+	b[4] = type;
+	b[5] = detail;
+	put16(b + 24, x);
+	put16(b + 26, y);
+	live_send("XTEST", 2, b, 36);
+}
+
+/* Every event a burst of input produces: all XI2 device and raw events, all
+ * XKB events, core structure and property events.  Each must walk with the
+ * description its code (or Generic Event type, or xkbType) selects, and its
+ * IDs must check out. */
+static void test_live_all_events(void)
+{
+	static const char *const exts[] = {
+		"XKEYBOARD", "XFIXES", "RANDR", "XInputExtension", "SYNC",
+		"DAMAGE", "SHAPE", "MIT-SCREEN-SAVER",
+	};
+	const xcb_query_extension_reply_t *xi;
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	guint8 b[64];
+	xcb_generic_event_t *e;
+	guint walked = 0;
+
+	LIVE_NEED();
+	xi = live_ext_info("XInputExtension");
+	CU_ASSERT_FATAL(xi && xi->present);
+	/* Forget the events of the tests before (about windows now gone). */
+	free(xcb_get_input_focus_reply(live_c, xcb_get_input_focus(live_c),
+				       NULL));
+	while ((e = xcb_poll_for_event(live_c)))
+		free(e);
+	/* XI2: every device and raw event, all devices, on the root. */
+	memset(b, 0, sizeof(b));
+	put32(b + 4, live_root);
+	put16(b + 8, 1);
+	put16(b + 12, 0);		/* AllDevices */
+	put16(b + 14, 1);
+	put32(b + 16, 0x3fffe);		/* DeviceChanged .. RawMotion */
+	live_send("XInputExtension", 46, b, 20);
+	/* XKB: every event. */
+	memset(b, 0, sizeof(b));
+	put16(b + 4, 0x100);
+	put16(b + 6, 0xfff);		/* affectWhich */
+	put16(b + 10, 0xfff);		/* selectAll */
+	live_send("XKEYBOARD", 1, b, 16);
+	/* Input: motion, a modifier and a letter, a button. */
+	live_fake(6, 0, 30, 40);	/* MotionNotify, absolute */
+	live_fake(6, 0, 300, 200);
+	live_fake(2, 50, 0, 0);		/* Shift_L */
+	live_fake(2, 38, 0, 0);		/* a */
+	live_fake(3, 38, 0, 0);
+	live_fake(3, 50, 0, 0);
+	live_fake(2, 66, 0, 0);		/* Caps_Lock: indicators change */
+	live_fake(3, 66, 0, 0);
+	live_fake(4, 1, 0, 0);
+	live_fake(5, 1, 0, 0);
+	xcb_flush(live_c);
+	g_usleep(300000);
+	while ((e = xcb_poll_for_event(live_c))) {
+		guint8 *p = (guint8 *)e;
+		guint8 code = p[0] & 0x7f;
+		const ProtoMsg *m = NULL;
+		g_autofree char *what = NULL;
+
+		if (code == 0) {		/* an error */
+			free(e);
+			continue;
+		}
+		if (code == 35) {
+			if (p[1] == xi->major_opcode)
+				m = proto_ge_event(proto_ext_lookup(
+							   "XInputExtension"),
+						   p[8] | p[9] << 8);
+		} else if (code < 64) {
+			m = proto_event(proto_core(), code);
+		} else {
+			for (guint i = 0; i < G_N_ELEMENTS(exts); i++) {
+				const xcb_query_extension_reply_t *q =
+					live_ext_info(exts[i]);
+				const ProtoExt *x = proto_ext_lookup(exts[i]);
+
+				if (q && q->present &&
+				    code >= q->first_event &&
+				    code < q->first_event +
+					   proto_ext_n_events(x))
+					m = proto_event(x, code -
+							q->first_event);
+			}
+		}
+		if (m) {
+			guint8 sub = proto_msg_name(m)[0] == 'X' ? p[1] : 0;
+
+			what = sub ? g_strdup_printf("%s/%s",
+				proto_msg_name(m),
+				proto_msg_name(proto_xkb_event(sub))) :
+				g_strdup(proto_msg_name(m));
+			live_walk_event(m, e, what);
+			g_hash_table_add(seen,
+					 (gpointer)g_intern_string(what));
+			walked++;
+		} else {
+			fprintf(stderr, "\n  event %u (%u) has no "
+				"description", code, p[1]);
+			CU_FAIL("event without description");
+		}
+		free(e);
+	}
+	if (g_getenv("XCKPT_TEST_VERBOSE")) {
+		GHashTableIter it;
+		gpointer k;
+
+		g_hash_table_iter_init(&it, seen);
+		fprintf(stderr, "\n  %u events walked:", walked);
+		while (g_hash_table_iter_next(&it, &k, NULL))
+			fprintf(stderr, " %s", (char *)k);
+	}
+	/* Core, XKB (several subtypes) and XI2 device and raw events. */
+	CU_ASSERT(g_hash_table_size(seen) >= 10);
+}
+
 static CU_TestInfo live_tests[] = {
 	{ "core replies and set-up", test_live_core },
 	{ "XKEYBOARD replies", test_live_xkb },
@@ -781,6 +918,7 @@ static CU_TestInfo live_tests[] = {
 	{ "XI, SYNC, X-Resource, DBE, Composite, ... replies",
 	  test_live_others },
 	{ "events", test_live_events },
+	{ "every event of an input burst", test_live_all_events },
 	CU_TEST_INFO_NULL,
 };
 
