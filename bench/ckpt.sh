@@ -1,0 +1,171 @@
+#!/bin/bash
+# bench/ckpt.sh: the checkpoint/restart section of `make bench` (issue 3,
+# section 7).
+#
+# A test program with BENCH_CKPT_MB (200) MB resident (bench/ckptmem.c,
+# every page written) is checkpointed and restarted two ways, side by side
+# in one run:
+#   xckpt  `xckpt run --detach --no-dbus` (no DISPLAY: no proxy), then
+#          `xckpt checkpoint NAME --kill` and `xckpt restart DIR --detach`;
+#          this includes xckpt's own work: quiescing the daemon, the
+#          manifest's checksums, fsync, the verification before a restart;
+#   bare   the same program setsid'd, `criu dump -t PID` (which kills it)
+#          and `criu restore -d`, with the criu that `make deps` recorded in
+#          $B/criu.path.
+# The xckpt tree also holds the session daemon (and its keeper); bare CRIU
+# dumps the program alone.  Each of BENCH_ROUNDS (3) rounds measures both,
+# in an order that alternates; the table shows the medians and the ratios
+# xckpt/bare (the target: within 10%, i.e. a ratio of at most 1.10).  Wall
+# times come from date(1) around each command; image sizes from du -sb of
+# the checkpoint directory (xckpt's: images, metadata and manifest).
+# Results are also written to $B/bench/ckpt.txt.  Exits 0 unless a run
+# failed; a missed target is a MISS line, not a failure.
+#
+# Environment (besides bench/lib.sh's): BENCH_CKPT_MB, BENCH_ROUNDS.
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+BENCH_CKPT_MB=${BENCH_CKPT_MB:-200}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+MEM=$B/bench/ckptmem
+ckpt_sessions=""	# xckpt sessions we started, killed at exit
+ckpt_pids=""		# ckptmem processes we started (or restored)
+
+# Ends our xckpt sessions (by name, in our private state directory) and
+# ckptmem processes, then what bench/lib.sh tracks.
+ckpt_cleanup() {
+	local s
+	for s in $ckpt_sessions; do
+		"$XCKPT" kill "$s" >/dev/null 2>&1 || true
+	done
+	# By pid, and only while the pid is still a ckptmem of ours.
+	for s in $ckpt_pids; do
+		if tr '\0' ' ' 2>/dev/null <"/proc/$s/cmdline" | grep -qF "$bench_tmp/ready"; then
+			kill -KILL "$s" 2>/dev/null || true
+		fi
+	done
+	bench_cleanup
+}
+
+# Prints the time in nanoseconds.
+now_ns() {
+	date +%s%N
+}
+
+# Prints seconds from nanoseconds $1 to $2, with 3 decimals.
+secs() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+
+# Waits until process $1 is gone (at most 10 s).
+wait_gone() {
+	local i=0
+	while [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null &&
+		[ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# Measures one xckpt round $1: prints "DUMP_S RESTORE_S BYTES".
+round_xckpt() {
+	local name=bench-ckpt-$1 ready=$bench_tmp/ready-x$1 pid dir t0 t1 t2 t3
+	"$XCKPT" run --detach --no-dbus --name "$name" -- "$MEM" "$BENCH_CKPT_MB" "$ready" \
+		>/dev/null 2>"$bench_tmp/err" || bench_die "xckpt run: $(cat "$bench_tmp/err")"
+	ckpt_sessions="$ckpt_sessions $name"
+	bench_wait_file "$ready" "$$" || bench_die "ckptmem did not start in xckpt"
+	pid=$(cat "$ready")
+	ckpt_pids="$ckpt_pids $pid"
+	sync
+	t0=$(now_ns)
+	dir=$("$XCKPT" checkpoint "$name" --kill 2>"$bench_tmp/err" | tail -n 1) ||
+		bench_die "xckpt checkpoint: $(cat "$bench_tmp/err")"
+	t1=$(now_ns)
+	wait_gone "$pid"
+	t2=$(now_ns)
+	"$XCKPT" restart "$dir" --detach >/dev/null 2>"$bench_tmp/err" ||
+		bench_die "xckpt restart: $(cat "$bench_tmp/err")"
+	t3=$(now_ns)
+	kill -0 "$pid" 2>/dev/null || bench_die "xckpt restart did not bring back pid $pid"
+	echo "$(secs "$t0" "$t1") $(secs "$t2" "$t3") $(du -sb "$dir" | cut -f1)"
+	"$XCKPT" kill "$name" >/dev/null 2>&1 || true
+	wait_gone "$pid"
+	rm -rf "$dir"
+}
+
+# Measures one bare CRIU round $1: prints "DUMP_S RESTORE_S BYTES".
+round_bare() {
+	local dir=$bench_tmp/bare-$1 ready=$bench_tmp/ready-b$1 pid t0 t1 t2 t3
+	mkdir -p "$dir"
+	# Our child, so that the shell reaps it and its pid is free at once for
+	# the restore; disowned, so that the shell does not report its SIGKILL.
+	setsid "$MEM" "$BENCH_CKPT_MB" "$ready" </dev/null >/dev/null 2>&1 &
+	disown $!
+	bench_wait_file "$ready" "$$" || bench_die "ckptmem did not start"
+	pid=$(cat "$ready")
+	ckpt_pids="$ckpt_pids $pid"
+	sync
+	t0=$(now_ns)
+	"${CRIU[@]}" dump -t "$pid" -D "$dir" -o dump.log >/dev/null 2>&1 ||
+		bench_die "criu dump failed: $dir/dump.log"
+	t1=$(now_ns)
+	wait_gone "$pid"
+	t2=$(now_ns)
+	"${CRIU[@]}" restore -d -D "$dir" -o restore.log >/dev/null 2>&1 ||
+		bench_die "criu restore failed: $dir/restore.log"
+	t3=$(now_ns)
+	kill -0 "$pid" 2>/dev/null || bench_die "criu restore did not bring back pid $pid"
+	echo "$(secs "$t0" "$t1") $(secs "$t2" "$t3") $(du -sb --exclude='*.log' "$dir" | cut -f1)"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_gone "$pid"
+	rm -rf "$dir"
+}
+
+# Prints the median of the numbers on stdin.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+bench_init
+trap ckpt_cleanup EXIT
+[ -f "$B/criu.path" ] || bench_die "no $B/criu.path: run make deps B=$B"
+read -r -a CRIU <"$B/criu.path"
+unset DISPLAY
+export XDG_RUNTIME_DIR=$bench_tmp/run XDG_DATA_HOME=$bench_tmp/data
+mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
+mkdir -p "$B/bench"
+if [ ! -x "$MEM" ] || [ bench/ckptmem.c -nt "$MEM" ]; then
+	${CC:-cc} -O2 -g -Wall -Wextra -o "$MEM" bench/ckptmem.c || bench_die "cannot build $MEM"
+fi
+
+: >"$bench_tmp/x.txt"
+: >"$bench_tmp/b.txt"
+for r in $(seq "$BENCH_ROUNDS"); do
+	if [ $((r % 2)) -eq 1 ]; then
+		round_xckpt "$r" >>"$bench_tmp/x.txt"
+		round_bare "$r" >>"$bench_tmp/b.txt"
+	else
+		round_bare "$r" >>"$bench_tmp/b.txt"
+		round_xckpt "$r" >>"$bench_tmp/x.txt"
+	fi
+	bench_log "bench ckpt: round $r: xckpt $(tail -n 1 "$bench_tmp/x.txt"), bare $(tail -n 1 "$bench_tmp/b.txt")"
+done
+
+{
+	echo "== ckpt: ${BENCH_CKPT_MB} MB resident, xckpt vs bare criu (median of $BENCH_ROUNDS rounds; target: ratio <= 1.10)"
+	printf '%-16s %12s %12s %8s\n' "" "bare criu" "xckpt" "ratio"
+	for col in 1 2 3; do
+		case $col in 1) what="checkpoint (s)" ;; 2) what="restart (s)" ;; 3) what="image (MB)" ;; esac
+		b=$(cut -d' ' -f$col "$bench_tmp/b.txt" | median)
+		x=$(cut -d' ' -f$col "$bench_tmp/x.txt" | median)
+		if [ $col -eq 3 ]; then
+			b=$(awk -v v="$b" 'BEGIN { printf "%.1f", v / 1048576 }')
+			x=$(awk -v v="$x" 'BEGIN { printf "%.1f", v / 1048576 }')
+		fi
+		ratio=$(awk -v b="$b" -v x="$x" 'BEGIN { printf "%.2f", (b > 0 ? x / b : 0) }')
+		verdict=$(awk -v q="$ratio" 'BEGIN { v = "MISS"; if (q <= 1.10) v = "PASS"; print v }')
+		printf '%-16s %12s %12s %8s  %s\n' "$what" "$b" "$x" "$ratio" "$verdict"
+	done
+} | tee "$B/bench/ckpt.txt"
