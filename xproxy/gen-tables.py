@@ -1015,6 +1015,11 @@ class MsgCompiler:
 		if x == X_REST:
 			# The walker counts (message length - POS) / size.
 			x = self.xidx([XOPS.index('REST') | size << 8])
+		# The walker refuses counts above the bytes left, which is
+		# right only when every element takes a byte at least.
+		if self.min_size(body, 0) == 0:
+			fail(self.where, 'list %s of possibly empty elements' %
+			     name)
 		out.append(('loop', x, body))
 
 	def const_of(self, v):
