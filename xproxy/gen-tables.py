@@ -946,8 +946,9 @@ class MsgCompiler:
 			if r[0] == 'prim':
 				fail(self.where, 'sumof over rest list')
 			size = self.static_size(r[1], r[2])
-			if size is None:
-				fail(self.where, 'variable struct rest list')
+			if not size:
+				fail(self.where, 'rest list of variable or '
+				     'empty structs')
 		# The element body.
 		self.depth += 1
 		self.maxdepth = max(self.maxdepth, self.depth)
@@ -1363,6 +1364,8 @@ def flatten(tree, out):
 		elif t == 'acc':
 			out.append(('ACC', 0, n[1], n[2]))
 		elif t == 'list':
+			if n[2] == 0:
+				raise GenError('list of empty elements')
 			out.append(('LIST', KINDS.index(n[1]), n[2], n[3]))
 		elif t == 'slen':
 			out.append(('SLEN', 0, 0, n[1]))
