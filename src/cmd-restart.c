@@ -61,8 +61,13 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 	CriuRestore r = { .images = images, .log = log };
 	pid_t root = criu_restore(&r, error);
 
-	if (root < 0)
+	if (root < 0) {
+		/* What CRIU may have bound before failing goes; its log
+		 * (named in the error) stays.  The name was free. */
+		statedir_remove(dir, meta->session);
+		statedir_remove(dir, name);
 		return -1;
+	}
 	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,
 				   strcmp(name, meta->session) ? name : NULL,
 				   error)) {
