@@ -32,8 +32,8 @@ c_under() {
 	[ -d "$1" ] && [ "$(dirname "$1")" = "$2" ]
 }
 
-# c_counter_continues NAME V1 T1: the counter of NAME, checked at T1 (ms)
-# with value V1 before a checkpoint, went on from there after the restart:
+# c_counter_continues NAME V1 T1: the counter of NAME, checked just after
+# T1 (ms) with value V1 before a checkpoint, went on from there after the restart:
 # above V1, and by no more than the 10 ms ticks since T1 (not from 0, not
 # from a later value).
 c_counter_continues() {
@@ -56,10 +56,10 @@ z_cycle() {
 	[ "$prog" = envcwd ] && env=(ZDTM_OUTER="outer value = with  spaces")
 	z_start "$name" "$prog" "${env[@]}" || return 0
 	pid=$(z_pid "$name")
+	t1=$(c_now_ms)	# before the check: a safe upper bound on the ticks since
 	z_check "$name" "passes before the checkpoint" || true
 	pids=$(t_session_pids "$name" | sort -n | tr '\n' ' ')
 	v1=$(z_value "$name")
-	t1=$(c_now_ms)
 	if [ "$mode" = kill ]; then
 		c_ckpt "$name" --kill || true
 		c_report "$name: xckpt checkpoint --kill" || return 0
@@ -118,13 +118,14 @@ z_cycle() {
 # session, each verified; the second with --dir; the earlier checkpoints
 # stay untouched.
 c_chain() {
-	local name=chain i v1 t1 pid dir first="" snap="" args
+	local name=chain i v1 t1 t pid dir first="" snap="" args
 	z_start "$name" counter || return 0
 	pid=$(z_pid "$name")
+	t=$(c_now_ms)
 	z_check "$name" "passes before the first checkpoint" || true
 	for i in 1 2 3; do
 		v1=$(z_value "$name")
-		t1=$(c_now_ms)
+		t1=$t
 		args=(--kill)
 		[ $i -eq 2 ] && args=(--kill --dir "$T_TMP/chosen")
 		c_ckpt "$name" "${args[@]}" || true
@@ -158,6 +159,7 @@ c_chain() {
 			c_report "$name: cycle $i: xckpt restart" || return 0
 		fi
 		c_check "$name: cycle $i: listed after the restart" c_listed "$name"
+		t=$(c_now_ms)
 		z_check "$name" "cycle $i: passes after the restart" || true
 		c_counter_continues "$name" "$v1" "$t1"
 	done
