@@ -4,7 +4,7 @@
  * A checkpoint is one directory, written whole or not at all:
  *
  *   DIR/xckpt.meta     metadata (GKeyFile, group [checkpoint]), versioned
- *   DIR/MANIFEST       one line per file: "SHA256 SIZE PATH", sorted by PATH;
+ *   DIR/MANIFEST       one line per file: "CRC32 SIZE PATH", sorted by PATH;
  *                      its own last line is "end N" (N = the number of files)
  *   DIR/images/        CRIU's images
  *   DIR/...            anything else the writer adds (logs, thumbnails)
@@ -92,7 +92,7 @@ CkptMeta *ckptdir_read_meta(const char *dir, GError **error);
 
 /* Verifies DIR: it belongs to the caller's user and is not open to others,
  * its format is not newer than this build's, and every file matches the
- * manifest (size and SHA-256), with no file missing.  Returns the metadata
+ * manifest (size and CRC-32), with no file missing.  Returns the metadata
  * (caller frees) or NULL with a one-line ERROR naming the problem. */
 CkptMeta *ckptdir_verify(const char *dir, GError **error);
 
