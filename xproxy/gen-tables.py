@@ -166,6 +166,7 @@ FIELD_KINDS = {
 	('randr', 'ModeInfo', 'id'): 'MODE',
 	('res', 'QueryClientResources', 'xid'): 'XID',
 	('res', 'QueryClientPixmapBytes', 'xid'): 'XID',
+	('res', 'QueryResourceBytes', 'client'): 'XID',
 	('res', 'ClientIdSpec', 'client'): 'XID',
 	('res', 'ResourceIdSpec', 'resource'): 'XID',
 	('res', 'ResourceIdSpec', 'type'): 'ATOM',

@@ -567,6 +567,15 @@ static void test_live_others(void)
 	put32(b + 4, xcb_get_setup(live_c)->resource_id_base);
 	CU_ASSERT(live_reply("X-Resource", 2, b, 8,
 			     "res QueryClientResources") >= 0);
+	/* Every resource of every client: (XID, type atom) pairs. */
+	memset(b, 0, sizeof(b));
+	put32(b + 8, 1);
+	CU_ASSERT(live_reply("X-Resource", 5, b, 20,
+			     "res QueryResourceBytes") >= 20);
+	put32(b + 4, 1);		/* QueryClientIds: all, by XID */
+	put32(b + 12, 1);
+	CU_ASSERT(live_reply("X-Resource", 4, b, 16,
+			     "res QueryClientIds") >= 1);
 	memset(b, 0, sizeof(b));
 	b[4] = 1;
 	CU_ASSERT(live_reply("DOUBLE-BUFFER", 0, b, 8, "dbe QueryVersion") ==
