@@ -168,6 +168,12 @@ ProtoKind proto_error_kind(const ProtoExt *ext, guint num);
  * For a request, BIG says the request uses the BIG-REQUESTS form (length 0
  * at bytes 2-3, then a 4-byte length), so every field after byte 4 sits 4
  * bytes further on.  The walker never reads or writes outside BUF[0..LEN).
+ * It checks the minimum size (proto_msg_min_size) and every count it
+ * follows; data after the last field that can hold an ID is not looked at
+ * (e.g. PolyFillRectangle's rectangles).  Translated fields may hold the
+ * protocol's special values (0 None/CopyFromParent/CurrentTime/
+ * AnyPropertyType, 1 PointerRoot/ParentRelative/InputFocus): the visitor
+ * must leave those alone.  Reentrant; no allocation.
  */
 ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 			     gsize len, gboolean big, ProtoVisitFn visit,
