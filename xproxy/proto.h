@@ -178,3 +178,23 @@ ProtoKind proto_error_kind(const ProtoExt *ext, guint num);
 ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 			     gsize len, gboolean big, ProtoVisitFn visit,
 			     gpointer ud);
+
+/*
+ * Helpers for the proxy's hooks: two lists whose IDs the XML cannot
+ * describe, walked like messages (same visitor, same bounds rules).
+ * OFF is where the items start in BUF (the caller accounts for the
+ * BIG-REQUESTS form).
+ *
+ * walk_text_items: PolyText8 (CHAR_SIZE 1, items at 16) and PolyText16
+ * (CHAR_SIZE 2): font shifts carry a FONT, most significant byte first; the
+ * visitor sees it LSB-first (reversed in place, and back afterwards).
+ *
+ * walk_glyph_items: RENDER CompositeGlyphs8/16/32 (GLYPH_SIZE 1, 2, 4; items
+ * at 28): an item with count 255 switches to the GLYPHSET that follows.
+ */
+ProtoWalkResult walk_text_items(guint8 *buf, gsize len, gsize off,
+				guint char_size, ProtoVisitFn visit,
+				gpointer ud);
+ProtoWalkResult walk_glyph_items(guint8 *buf, gsize len, gsize off,
+				 guint glyph_size, ProtoVisitFn visit,
+				 gpointer ud);

@@ -321,3 +321,84 @@ ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 		}
 	}
 }
+
+/* Reverses the 4 bytes at P. */
+static inline void walk_swap4(guint8 *p)
+{
+	guint8 t;
+
+	t = p[0];
+	p[0] = p[3];
+	p[3] = t;
+	t = p[1];
+	p[1] = p[2];
+	p[2] = t;
+}
+
+/* Walks the items of a core PolyText8 (CHAR_SIZE 1) or PolyText16 (2) from
+ * offset OFF of BUF[0..LEN): a font shift (a 255 byte, then a FONT sent
+ * most significant byte first, whatever the byte order) is turned
+ * LSB-first in place, visited, and turned back.  Text elements (length, delta, string)
+ * are skipped.  Follows the server's reading: a tail of 2 bytes or less is
+ * padding.  Owns nothing. */
+ProtoWalkResult walk_text_items(guint8 *buf, gsize len, gsize off,
+				guint char_size, ProtoVisitFn visit,
+				gpointer ud)
+{
+	gsize p = off;
+
+	if (off > len)
+		return PROTO_WALK_BAD_LENGTH;
+	while (len - p > 2) {
+		if (buf[p] == 255) {
+			if (len - p < 5)
+				return PROTO_WALK_BAD_LENGTH;
+			/* Made LSB-first in place for the visitor, then
+			 * turned back. */
+			walk_swap4(buf + p + 1);
+			visit(ud, PROTO_K_FONT, buf + p + 1);
+			walk_swap4(buf + p + 1);
+			p += 5;
+		} else {
+			gsize n = 2 + (gsize)buf[p] * char_size;
+
+			if (n > len - p)
+				return PROTO_WALK_BAD_LENGTH;
+			p += n;
+		}
+	}
+	return PROTO_WALK_OK;
+}
+
+/* Walks the glyph items of a RENDER CompositeGlyphs8/16/32 (GLYPH_SIZE 1, 2
+ * or 4) from offset OFF of BUF[0..LEN): each item is an 8-byte header
+ * (count, 3 pad bytes, dx, dy) and COUNT glyphs padded to 4 bytes, or, when
+ * the count is 255, a GLYPHSET to switch to, which is visited.  Owns
+ * nothing. */
+ProtoWalkResult walk_glyph_items(guint8 *buf, gsize len, gsize off,
+				 guint glyph_size, ProtoVisitFn visit,
+				 gpointer ud)
+{
+	gsize p = off;
+
+	if (off > len)
+		return PROTO_WALK_BAD_LENGTH;
+	while (len - p > 8) {
+		guint count = buf[p];
+
+		p += 8;
+		if (count == 255) {
+			if (len - p < 4)
+				return PROTO_WALK_BAD_LENGTH;
+			visit(ud, PROTO_K_GLYPHSET, buf + p);
+			p += 4;
+		} else {
+			gsize n = ((gsize)count * glyph_size + 3) & ~(gsize)3;
+
+			if (n > len - p)
+				return PROTO_WALK_BAD_LENGTH;
+			p += n;
+		}
+	}
+	return PROTO_WALK_OK;
+}

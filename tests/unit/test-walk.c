@@ -594,6 +594,104 @@ static void test_big_requests(void)
 			PROTO_WALK_OK);
 }
 
+/* Writes a FONT most significant byte first (PolyText's font shift). */
+static void pid_msb(TestPkt *p, guint32 v)
+{
+	guint32 m = p->mapped ? test_map(PROTO_K_FONT, v) : v;
+
+	for (int i = 3; i >= 0; i--)
+		p8(p, m >> (8 * i));
+	p->kinds[p->nk++] = PROTO_K_FONT;
+}
+
+/* PolyText8: two strings around a font shift, then padding. */
+static void build_poly_text8(TestPkt *p)
+{
+	p8(p, 74);
+	p8(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_DRAWABLE, 0x200001);
+	pid(p, PROTO_K_GCONTEXT, 0x200002);
+	p16(p, 10);
+	p16(p, 20);
+	p8(p, 3);			/* "abc", delta 5 */
+	p8(p, 5);
+	p8(p, 'a');
+	p8(p, 'b');
+	p8(p, 'c');
+	p8(p, 255);			/* font shift */
+	pid_msb(p, 0x200005);
+	p8(p, 2);
+	p8(p, 0);
+	p8(p, 255);			/* a character 255, not a shift */
+	p8(p, 'y');
+	ppad(p, 2);
+	test_req_len(p, FALSE);
+}
+
+/* RENDER CompositeGlyphs32: glyphs, a glyph-set switch, glyphs. */
+static void build_composite_glyphs32_switch(TestPkt *p)
+{
+	build_render_composite_glyphs32(p);	/* one item of 2 glyphs */
+	p8(p, 255);			/* switch */
+	ppad(p, 3);
+	p16(p, 0);
+	p16(p, 0);
+	pid(p, PROTO_K_GLYPHSET, 0x200011);
+	p8(p, 1);			/* 1 glyph */
+	ppad(p, 3);
+	p16(p, 7);
+	p16(p, 8);
+	p32(p, 255);			/* glyph 255, not a switch */
+	test_req_len(p, FALSE);
+}
+
+/* Walks BUILD's packet as MSG, then its items with HELPER from OFF, and
+ * checks the bytes and kinds as test_check does. */
+static void test_check_items(const ProtoMsg *msg, TestBuild build,
+			     ProtoWalkResult (*helper)(guint8 *, gsize, gsize,
+						       guint, ProtoVisitFn,
+						       gpointer),
+			     gsize off, guint size)
+{
+	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+	g_autofree TestPkt *want = g_new0(TestPkt, 1);
+	TestVisits v = { 0 };
+
+	build(in);
+	want->mapped = TRUE;
+	build(want);
+	g_autofree guint8 *buf = g_memdup2(in->b, in->n);
+	v.buf = buf;
+	v.len = in->n;
+	CU_ASSERT_EQUAL(walk_message(msg, PROTO_REQUEST, buf, in->n, FALSE,
+				     test_visit, &v), PROTO_WALK_OK);
+	CU_ASSERT_EQUAL(helper(buf, in->n, off, size, test_visit, &v),
+			PROTO_WALK_OK);
+	CU_ASSERT_EQUAL(v.n, in->nk);
+	for (guint i = 0; i < v.n && i < in->nk; i++)
+		CU_ASSERT_EQUAL(v.kinds[i], in->kinds[i]);
+	CU_ASSERT(memcmp(buf, want->b, in->n) == 0);
+	/* Cut inside the items: refused, never read past the end. */
+	for (gsize cut = off + 1; cut < in->n - 3; cut++) {
+		g_autofree guint8 *c = g_memdup2(in->b, cut);
+		TestVisits cv = { .buf = c, .len = cut };
+		ProtoWalkResult r = helper(c, cut, off, size, test_visit, &cv);
+
+		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
+		CU_ASSERT_FALSE(cv.out_of_bounds);
+	}
+}
+
+static void test_item_helpers(void)
+{
+	test_check_items(proto_request(proto_core(), 74), build_poly_text8,
+			 walk_text_items, 16, 1);
+	test_check_items(proto_request(test_ext("RENDER"), 25),
+			 build_composite_glyphs32_switch, walk_glyph_items,
+			 28, 4);
+}
+
 /* ---- replies ------------------------------------------------------------ */
 
 static void reply_hdr(TestPkt *p, guint byte1)
@@ -1322,6 +1420,26 @@ static void test_fuzz(void)
 		if (proto_xkb_event(i))
 			test_fuzz_one(rnd, proto_xkb_event(i), PROTO_EVENT);
 	test_fuzz_one(rnd, proto_setup(), PROTO_REPLY);
+	/* The item helpers, on random items. */
+	for (int iter = 0; iter < 2000; iter++) {
+		gsize len = g_rand_int_range(rnd, 0, 80);
+		g_autofree guint8 *buf = g_malloc(len ? len : 1);
+		TestVisits v = { .buf = buf, .len = len };
+		gsize off = g_rand_int_range(rnd, 0, 40);
+		ProtoWalkResult r;
+
+		for (gsize i = 0; i < len; i++)
+			buf[i] = iter & 1 ? g_rand_int_range(rnd, 0, 256) :
+				(g_rand_boolean(rnd) ? 255 :
+				 g_rand_int_range(rnd, 0, 4));
+		r = walk_text_items(buf, len, off, 1 + (iter & 2) / 2,
+				    test_visit, &v);
+		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
+		r = walk_glyph_items(buf, len, off, 1 << (iter % 3),
+				     test_visit, &v);
+		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
+		CU_ASSERT_FALSE(v.out_of_bounds);
+	}
 }
 
 static CU_TestInfo walk_tests[] = {
@@ -1338,6 +1456,7 @@ static CU_TestInfo walk_tests[] = {
 	{ "SYNC CreateAlarm", test_sync_create_alarm },
 	{ "XI XISelectEvents", test_xi_select_events },
 	{ "BIG-REQUESTS", test_big_requests },
+	{ "PolyText and CompositeGlyphs items", test_item_helpers },
 	{ "core replies", test_core_replies },
 	{ "RENDER QueryPictFormats", test_render_query_pict_formats },
 	{ "RANDR GetScreenResources", test_randr_get_screen_resources },
