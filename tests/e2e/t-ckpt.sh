@@ -8,6 +8,7 @@
 #   pipe        40 KiB in flight in a pipe between two children
 #   envcwd      environment and working directory
 #   ptypair     a child holding a pty pair: termios, window size, data
+#   output      endless stdout and stderr, through the session (its log)
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
 # one of them with --dir, the last one after the runtime directory was
 # removed (as by a reboot); and a restart in the foreground.  Bad input and listings: t-ckpt-errors.sh.
@@ -25,6 +26,20 @@ c_no_state() {
 	left=$(cd "$XDG_RUNTIME_DIR/xckpt" 2>/dev/null && ls -A | grep -F "$1." || true)
 	[ -z "$left" ] || echo "    # left in \$XDG_RUNTIME_DIR/xckpt: $(echo $left)" >&2
 	[ -z "$left" ]
+}
+
+# c_log_reaches NAME WORD N: waits up to 5 s for a line "WORD M" with M >=
+# N in the session log of NAME.
+c_log_reaches() {
+	local i last=none
+	for i in $(seq 50); do
+		last=$(awk -v w="$2" '$1 == w { n = $2 } END { print n + 0 }' \
+			"$XDG_RUNTIME_DIR/xckpt/$1.log" 2>/dev/null || echo 0)
+		[ "$last" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "    # the last '$2' line of $XDG_RUNTIME_DIR/xckpt/$1.log: $last, want $3 or more" >&2
+	return 1
 }
 
 # c_under DIR PARENT: whether DIR is a directory directly inside PARENT.
@@ -104,6 +119,12 @@ z_cycle() {
 	z_check "$name" "passes after the restart" || true
 	if [ "$prog" = counter ]; then
 		c_counter_continues "$name" "$v1" "$t1"
+	fi
+	if [ "$prog" = output ]; then
+		c_check "$name: the output after the restart reaches the session log" \
+			c_log_reaches "$rname" output "$(z_value "$name")"
+		c_check "$name: so does the error output" \
+			c_log_reaches "$rname" error-output "$(z_value "$name")"
 	fi
 	after=$(t_session_pids "$rname" | sort -n | tr '\n' ' ')
 	c_equal "$name: the restored tree has the pids of the checkpointed one" "$pids" "$after"
@@ -193,7 +214,7 @@ c_foreground() {
 	t_untrack "$fg"
 }
 
-for prog in counter fileoffset pipe envcwd ptypair; do
+for prog in counter fileoffset pipe envcwd ptypair output; do
 	z_cycle "$prog" kill
 	z_cycle "$prog" run
 done
