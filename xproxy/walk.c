@@ -337,10 +337,10 @@ static inline void walk_swap4(guint8 *p)
 
 /* Walks the items of a core PolyText8 (CHAR_SIZE 1) or PolyText16 (2) from
  * offset OFF of BUF[0..LEN): a font shift (a 255 byte, then a FONT sent
- * most significant byte first, whatever the byte order) is turned
- * LSB-first in place, visited, and turned back.  Text elements (length, delta, string)
- * are skipped.  Follows the server's reading: a tail of 2 bytes or less is
- * padding.  Owns nothing. */
+ * most significant byte first, whatever the byte order) is turned LSB-first
+ * in place, visited, and turned back.  Text elements (length, delta,
+ * string) are skipped.  Follows the server's reading: a tail of 2 bytes or
+ * less is padding.  Owns nothing. */
 ProtoWalkResult walk_text_items(guint8 *buf, gsize len, gsize off,
 				guint char_size, ProtoVisitFn visit,
 				gpointer ud)

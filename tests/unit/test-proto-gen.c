@@ -115,6 +115,8 @@ typedef struct {
 	const char *expect;	/* substring of the error line */
 } GenCase;
 
+/* Each broken construct fails the generator with one line; the intact XML
+ * passes. */
 static void test_gen_rejects(void)
 {
 	static const GenCase cases[] = {

@@ -3,11 +3,11 @@
  *
  * Starts a private Xvfb (the first free display of XCKPT_TEST_DISPLAYS,
  * default 50-99), sends raw requests of core X11 and the translated
- * extensions with libxcb, and walks the real replies and events.  Every walk must succeed, and every value
- * the walker reports must be what its kind says: an ATOM the server can
- * name, a WINDOW whose geometry it can give, a VISUALID of the set-up, a
- * COUNTER it can query, and so on.  A description that is off by a byte
- * reports garbage, which these checks catch.
+ * extensions with libxcb, and walks the real replies and events.  Every walk
+ * must succeed, and every value the walker reports must be what its kind
+ * says: an ATOM the server can name, a WINDOW whose geometry it can give, a
+ * VISUALID of the set-up, a COUNTER it can query, and so on.  A description
+ * that is off by a byte reports garbage, which these checks catch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -358,13 +358,15 @@ static int live_reply(const char *xname, guint8 op, guint8 *body, gsize len,
 	return live_walk(proto_reply(ext, op), PROTO_REPLY, r, rlen, what);
 }
 
-static void put16(guint8 *p, guint16 v)
+/* Stores V LSB-first at P. */
+static void live_put16(guint8 *p, guint16 v)
 {
 	p[0] = v;
 	p[1] = v >> 8;
 }
 
-static void put32(guint8 *p, guint32 v)
+/* Stores V LSB-first at P. */
+static void live_put32(guint8 *p, guint32 v)
 {
 	p[0] = v;
 	p[1] = v >> 8;
@@ -372,6 +374,7 @@ static void put32(guint8 *p, guint32 v)
 	p[3] = v >> 24;
 }
 
+/* Returns the atom named NAME (interned). */
 static guint32 live_intern(const char *name)
 {
 	xcb_intern_atom_reply_t *r = xcb_intern_atom_reply(
@@ -389,6 +392,7 @@ static guint32 live_intern(const char *name)
 		}							\
 	} while (0)
 
+/* Core replies and the set-up of the private server. */
 static void test_live_core(void)
 {
 	guint8 b[64];
@@ -397,7 +401,7 @@ static void test_live_core(void)
 
 	LIVE_NEED();
 	memset(b, 0, sizeof(b));
-	put32(b + 4, live_root);
+	live_put32(b + 4, live_root);
 	CU_ASSERT(live_reply(NULL, 3, b, 8, "GetWindowAttributes") == 2);
 	CU_ASSERT(live_reply(NULL, 14, b, 8, "GetGeometry") == 1);
 	CU_ASSERT(live_reply(NULL, 15, b, 8, "QueryTree") >= 2);
@@ -406,30 +410,30 @@ static void test_live_core(void)
 	CU_ASSERT(live_reply(NULL, 83, b, 8, "ListInstalledColormaps") >= 1);
 	memset(b + 4, 0, 4);
 	CU_ASSERT(live_reply(NULL, 43, b, 4, "GetInputFocus") == 1);
-	put32(b + 4, 1);		/* PRIMARY */
+	live_put32(b + 4, 1);		/* PRIMARY */
 	CU_ASSERT(live_reply(NULL, 23, b, 8, "GetSelectionOwner") == 1);
 	/* GetProperty of the root's _XKB_RULES_NAMES: type STRING. */
 	memset(b, 0, sizeof(b));
-	put32(b + 4, live_root);
-	put32(b + 8, live_intern("_XKB_RULES_NAMES"));
-	put32(b + 16, 0);
-	put32(b + 20, 1000);
+	live_put32(b + 4, live_root);
+	live_put32(b + 8, live_intern("_XKB_RULES_NAMES"));
+	live_put32(b + 16, 0);
+	live_put32(b + 20, 1000);
 	CU_ASSERT(live_reply(NULL, 20, b, 24, "GetProperty") == 1);
 	/* QueryFont: FONTPROP names are atoms. */
 	font = xcb_generate_id(live_c);
 	xcb_open_font(live_c, font, 5, "fixed");
 	memset(b, 0, sizeof(b));
-	put32(b + 4, font);
+	live_put32(b + 4, font);
 	n = live_reply(NULL, 47, b, 8, "QueryFont");
 	CU_ASSERT(n >= 10);
 	xcb_close_font(live_c, font);
 	/* GetImage: the visual. */
 	memset(b, 0, sizeof(b));
 	b[1] = 2;			/* ZPixmap */
-	put32(b + 4, live_root);
-	put16(b + 12, 1);
-	put16(b + 14, 1);
-	put32(b + 16, 0xffffffff);
+	live_put32(b + 4, live_root);
+	live_put16(b + 12, 1);
+	live_put16(b + 14, 1);
+	live_put32(b + 16, 0xffffffff);
 	CU_ASSERT(live_reply(NULL, 73, b, 20, "GetImage") == 1);
 	/* The connection set-up. */
 	{
@@ -442,46 +446,48 @@ static void test_live_core(void)
 	}
 }
 
+/* XKEYBOARD replies: names, indicators, geometry, device info, keymap. */
 static void test_live_xkb(void)
 {
 	guint8 b[64];
 
 	LIVE_NEED();
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 1);		/* UseExtension 1.0 */
+	live_put16(b + 4, 1);		/* UseExtension 1.0 */
 	CU_ASSERT(live_reply("XKEYBOARD", 0, b, 8, "xkb UseExtension") == 0);
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);		/* UseCoreKbd */
-	put32(b + 8, 0x3fff);		/* every name */
+	live_put16(b + 4, 0x100);		/* UseCoreKbd */
+	live_put32(b + 8, 0x3fff);		/* every name */
 	CU_ASSERT(live_reply("XKEYBOARD", 17, b, 12, "xkb GetNames") >= 20);
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);
-	put16(b + 6, 0x300);		/* DfltXIClass */
-	put16(b + 8, 0x400);		/* DfltXIId */
-	put32(b + 12, live_intern("Caps Lock"));
+	live_put16(b + 4, 0x100);
+	live_put16(b + 6, 0x300);		/* DfltXIClass */
+	live_put16(b + 8, 0x400);		/* DfltXIId */
+	live_put32(b + 12, live_intern("Caps Lock"));
 	CU_ASSERT(live_reply("XKEYBOARD", 15, b, 16,
 			     "xkb GetNamedIndicator") == 1);
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);		/* GetGeometry, default */
+	live_put16(b + 4, 0x100);		/* GetGeometry, default */
 	CU_ASSERT(live_reply("XKEYBOARD", 19, b, 12, "xkb GetGeometry") >=
 		  10);
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);
-	put16(b + 6, 0x1c);		/* wanted: indicator names, maps,
+	live_put16(b + 4, 0x100);
+	live_put16(b + 6, 0x1c);		/* wanted: indicator names, maps,
 					 * state */
-	put16(b + 12, 0x300);		/* DfltXIClass */
-	put16(b + 14, 0x400);		/* DfltXIId */
+	live_put16(b + 12, 0x300);		/* DfltXIClass */
+	live_put16(b + 14, 0x400);		/* DfltXIId */
 	CU_ASSERT(live_reply("XKEYBOARD", 24, b, 16, "xkb GetDeviceInfo") >=
 		  5);
 	/* GetKbdByName, current keymap, every component (6 empty names). */
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);
-	put16(b + 6, 0);		/* need */
-	put16(b + 8, 0xff);		/* want */
+	live_put16(b + 4, 0x100);
+	live_put16(b + 6, 0);		/* need */
+	live_put16(b + 8, 0xff);		/* want */
 	CU_ASSERT(live_reply("XKEYBOARD", 23, b, 20, "xkb GetKbdByName") >=
 		  0);
 }
 
+/* RENDER formats, RANDR resources, outputs, CRTCs, monitors. */
 static void test_live_render_randr(void)
 {
 	guint8 b[64];
@@ -492,15 +498,15 @@ static void test_live_render_randr(void)
 
 	LIVE_NEED();
 	memset(b, 0, sizeof(b));
-	put32(b + 4, 0);
-	put32(b + 8, 11);
+	live_put32(b + 4, 0);
+	live_put32(b + 8, 11);
 	CU_ASSERT(live_reply("RENDER", 0, b, 12, "render QueryVersion") == 0);
 	CU_ASSERT(live_reply("RENDER", 1, b, 4, "render QueryPictFormats") >
 		  20);
-	put32(b + 4, 1);
-	put32(b + 8, 6);
+	live_put32(b + 4, 1);
+	live_put32(b + 8, 6);
 	CU_ASSERT(live_reply("RANDR", 0, b, 12, "randr QueryVersion") == 0);
-	put32(b + 4, live_root);
+	live_put32(b + 4, live_root);
 	CU_ASSERT(live_reply("RANDR", 8, b, 8, "randr GetScreenResources") >=
 		  4);
 	CU_ASSERT(live_reply("RANDR", 25, b, 8,
@@ -520,37 +526,39 @@ static void test_live_render_randr(void)
 	memcpy(outputs, res + 32 + 4 * (res[16] | res[17] << 8), 4 * n_out);
 	CU_ASSERT(n_out >= 1);
 	for (guint i = 0; i < n_out; i++) {
-		put32(b + 4, outputs[i]);
-		put32(b + 8, cfg);
+		live_put32(b + 4, outputs[i]);
+		live_put32(b + 8, cfg);
 		CU_ASSERT(live_reply("RANDR", 9, b, 12, "randr GetOutputInfo")
 			  >= 2);
 		CU_ASSERT(live_reply("RANDR", 10, b, 8,
 				     "randr ListOutputProperties") >= 0);
 	}
 	for (guint i = 0; i < n_crtc; i++) {
-		put32(b + 4, crtcs[i]);
-		put32(b + 8, cfg);
+		live_put32(b + 4, crtcs[i]);
+		live_put32(b + 8, cfg);
 		CU_ASSERT(live_reply("RANDR", 20, b, 12, "randr GetCrtcInfo")
 			  >= 2);
 	}
 }
 
+/* XInput, SYNC, X-Resource, DBE, Composite, screen saver, XFIXES and
+ * XINERAMA replies. */
 static void test_live_others(void)
 {
 	guint8 b[64];
 
 	LIVE_NEED();
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 2);
-	put16(b + 6, 4);
+	live_put16(b + 4, 2);
+	live_put16(b + 6, 4);
 	CU_ASSERT(live_reply("XInputExtension", 47, b, 8,
 			     "xi XIQueryVersion") == 0);
-	put16(b + 4, 0);		/* AllDevices */
+	live_put16(b + 4, 0);		/* AllDevices */
 	CU_ASSERT(live_reply("XInputExtension", 48, b, 8,
 			     "xi XIQueryDevice") >= 4);
 	CU_ASSERT(live_reply("XInputExtension", 2, b, 4,
 			     "xi ListInputDevices") >= 2);
-	put16(b + 4, 2);		/* the master pointer */
+	live_put16(b + 4, 2);		/* the master pointer */
 	CU_ASSERT(live_reply("XInputExtension", 56, b, 8,
 			     "xi XIListProperties") >= 1);
 	memset(b, 0, sizeof(b));
@@ -564,38 +572,38 @@ static void test_live_others(void)
 	b[5] = 2;
 	CU_ASSERT(live_reply("X-Resource", 0, b, 8, "res QueryVersion") == 0);
 	CU_ASSERT(live_reply("X-Resource", 1, b, 4, "res QueryClients") == 0);
-	put32(b + 4, xcb_get_setup(live_c)->resource_id_base);
+	live_put32(b + 4, xcb_get_setup(live_c)->resource_id_base);
 	CU_ASSERT(live_reply("X-Resource", 2, b, 8,
 			     "res QueryClientResources") >= 0);
 	/* Every resource of every client: (XID, type atom) pairs. */
 	memset(b, 0, sizeof(b));
-	put32(b + 8, 1);
+	live_put32(b + 8, 1);
 	CU_ASSERT(live_reply("X-Resource", 5, b, 20,
 			     "res QueryResourceBytes") >= 20);
-	put32(b + 4, 1);		/* QueryClientIds: all, by XID */
-	put32(b + 12, 1);
+	live_put32(b + 4, 1);		/* QueryClientIds: all, by XID */
+	live_put32(b + 12, 1);
 	CU_ASSERT(live_reply("X-Resource", 4, b, 16,
 			     "res QueryClientIds") >= 1);
 	memset(b, 0, sizeof(b));
 	b[4] = 1;
 	CU_ASSERT(live_reply("DOUBLE-BUFFER", 0, b, 8, "dbe QueryVersion") ==
 		  0);
-	put32(b + 4, 1);
-	put32(b + 8, live_root);
+	live_put32(b + 4, 1);
+	live_put32(b + 8, live_root);
 	CU_ASSERT(live_reply("DOUBLE-BUFFER", 6, b, 12, "dbe GetVisualInfo") >=
 		  1);
 	memset(b, 0, sizeof(b));
-	put32(b + 4, 0);
-	put32(b + 8, 4);
+	live_put32(b + 4, 0);
+	live_put32(b + 8, 4);
 	CU_ASSERT(live_reply("Composite", 0, b, 12, "composite QueryVersion")
 		  == 0);
-	put32(b + 4, live_root);
+	live_put32(b + 4, live_root);
 	CU_ASSERT(live_reply("Composite", 7, b, 8,
 			     "composite GetOverlayWindow") == 1);
 	CU_ASSERT(live_reply("MIT-SCREEN-SAVER", 1, b, 8,
 			     "screensaver QueryInfo") == 1);
 	memset(b, 0, sizeof(b));
-	put32(b + 4, 6);
+	live_put32(b + 4, 6);
 	CU_ASSERT(live_reply("XFIXES", 0, b, 12, "xfixes QueryVersion") == 0);
 	CU_ASSERT(live_reply("XFIXES", 25, b, 4,
 			     "xfixes GetCursorImageAndName") == 1);
@@ -650,11 +658,13 @@ static guint live_walk_event(const ProtoMsg *m, xcb_generic_event_t *e,
 	return live_walk(m, PROTO_EVENT, copy, len, what);
 }
 
+/* Returns libxcb's QueryExtension answer for XNAME (cached by libxcb). */
 static const xcb_query_extension_reply_t *live_ext_info(const char *xname)
 {
 	return xcb_get_extension_data(live_c, live_ext(xname));
 }
 
+/* Real core, XFIXES, XKB and XI2 events, each of a known content. */
 static void test_live_events(void)
 {
 	guint8 b[64];
@@ -706,9 +716,9 @@ static void test_live_events(void)
 
 	/* XFIXES SelectionNotify. */
 	memset(b, 0, sizeof(b));
-	put32(b + 4, w);
-	put32(b + 8, 1);		/* PRIMARY */
-	put32(b + 12, 7);		/* every selection event */
+	live_put32(b + 4, w);
+	live_put32(b + 8, 1);		/* PRIMARY */
+	live_put32(b + 12, 7);		/* every selection event */
 	xcb_send_request(live_c, 0, (struct iovec[]){ { 0 }, { 0 },
 						      { b, 16 } } + 2,
 			 &(xcb_protocol_request_t){ 1, live_ext("XFIXES"), 2,
@@ -723,20 +733,20 @@ static void test_live_events(void)
 
 	/* XKB StateNotify, through the xkbType dispatch. */
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);
-	put16(b + 6, 0x4);		/* affectWhich: StateNotify */
-	put16(b + 10, 0x4);		/* selectAll */
+	live_put16(b + 4, 0x100);
+	live_put16(b + 6, 0x4);		/* affectWhich: StateNotify */
+	live_put16(b + 10, 0x4);		/* selectAll */
 	xcb_send_request(live_c, 0, (struct iovec[]){ { 0 }, { 0 },
 						      { b, 16 } } + 2,
 			 &(xcb_protocol_request_t){ 1, live_ext("XKEYBOARD"),
 						    1, 1 });
 	/* XI2: button presses on the root. */
 	memset(b, 0, sizeof(b));
-	put32(b + 4, live_root);
-	put16(b + 8, 1);		/* one mask */
-	put16(b + 12, 1);		/* AllMasterDevices */
-	put16(b + 14, 1);		/* one word */
-	put32(b + 16, 1 << 4);		/* ButtonPress */
+	live_put32(b + 4, live_root);
+	live_put16(b + 8, 1);		/* one mask */
+	live_put16(b + 12, 1);		/* AllMasterDevices */
+	live_put16(b + 14, 1);		/* one word */
+	live_put32(b + 16, 1 << 4);		/* ButtonPress */
 	xcb_send_request(live_c, 0, (struct iovec[]){ { 0 }, { 0 },
 						      { b, 20 } } + 2,
 			 &(xcb_protocol_request_t){ 1,
@@ -802,8 +812,8 @@ static void live_fake(guint8 type, guint8 detail, gint16 x, gint16 y)
 
 	b[4] = type;
 	b[5] = detail;
-	put16(b + 24, x);
-	put16(b + 26, y);
+	live_put16(b + 24, x);
+	live_put16(b + 26, y);
 	live_send("XTEST", 2, b, 36);
 }
 
@@ -833,17 +843,17 @@ static void test_live_all_events(void)
 		free(e);
 	/* XI2: every device and raw event, all devices, on the root. */
 	memset(b, 0, sizeof(b));
-	put32(b + 4, live_root);
-	put16(b + 8, 1);
-	put16(b + 12, 0);		/* AllDevices */
-	put16(b + 14, 1);
-	put32(b + 16, 0x3fffe);		/* DeviceChanged .. RawMotion */
+	live_put32(b + 4, live_root);
+	live_put16(b + 8, 1);
+	live_put16(b + 12, 0);		/* AllDevices */
+	live_put16(b + 14, 1);
+	live_put32(b + 16, 0x3fffe);		/* DeviceChanged .. RawMotion */
 	live_send("XInputExtension", 46, b, 20);
 	/* XKB: every event. */
 	memset(b, 0, sizeof(b));
-	put16(b + 4, 0x100);
-	put16(b + 6, 0xfff);		/* affectWhich */
-	put16(b + 10, 0xfff);		/* selectAll */
+	live_put16(b + 4, 0x100);
+	live_put16(b + 6, 0xfff);		/* affectWhich */
+	live_put16(b + 10, 0xfff);		/* selectAll */
 	live_send("XKEYBOARD", 1, b, 16);
 	/* Input: motion, a modifier and a letter, a button. */
 	live_fake(6, 0, 30, 40);	/* MotionNotify, absolute */

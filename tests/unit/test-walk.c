@@ -16,30 +16,30 @@
 #include "tests/unit/unit.h"
 #include "xproxy/proto.h"
 
-#define TEST_MAX 4096
-#define TEST_MAX_KINDS 128
-#define TEST_RENDER_MAJOR 139	/* any major opcode: the walker ignores it */
+#define TW_MAX 4096
+#define TW_MAX_KINDS 128
+#define TW_RENDER_MAJOR 139	/* any major opcode: the walker ignores it */
 
 /* A packet being built. */
 typedef struct {
-	guint8 b[TEST_MAX];		/* the bytes */
+	guint8 b[TW_MAX];		/* the bytes */
 	gsize n;			/* bytes written */
 	gboolean mapped;		/* write translated values mapped */
-	ProtoKind kinds[TEST_MAX_KINDS];	/* kinds written, in order */
+	ProtoKind kinds[TW_MAX_KINDS];	/* kinds written, in order */
 	guint nk;			/* entries in kinds */
-} TestPkt;
+} TwPkt;
 
 /* What the visitor saw. */
 typedef struct {
-	ProtoKind kinds[TEST_MAX_KINDS];	/* kinds visited, in order */
+	ProtoKind kinds[TW_MAX_KINDS];	/* kinds visited, in order */
 	guint n;			/* entries in kinds */
 	const guint8 *buf;		/* the walked buffer */
 	gsize len;			/* its length */
 	gboolean out_of_bounds;		/* a field pointer left the buffer */
-} TestVisits;
+} TwVisits;
 
 /* The non-identity map the tests use: returns V as translated. */
-static guint32 test_map(ProtoKind kind, guint32 v)
+static guint32 tw_map(ProtoKind kind, guint32 v)
 {
 	switch (proto_kind_class(kind)) {
 	case PROTO_CLASS_XID:
@@ -56,13 +56,13 @@ static guint32 test_map(ProtoKind kind, guint32 v)
 }
 
 /* Returns the LSB-first CARD32 at P. */
-static guint32 test_get32(const guint8 *p)
+static guint32 tw_get32(const guint8 *p)
 {
 	return p[0] | p[1] << 8 | p[2] << 16 | (guint32)p[3] << 24;
 }
 
 /* Stores V LSB-first at P. */
-static void test_put32(guint8 *p, guint32 v)
+static void tw_put32(guint8 *p, guint32 v)
 {
 	p[0] = v;
 	p[1] = v >> 8;
@@ -71,56 +71,60 @@ static void test_put32(guint8 *p, guint32 v)
 }
 
 /* The visitor: maps the field, records its kind, checks its bounds. */
-static void test_visit(gpointer ud, ProtoKind kind, guint8 *field)
+static void tw_visit(gpointer ud, ProtoKind kind, guint8 *field)
 {
-	TestVisits *v = ud;
+	TwVisits *v = ud;
 
 	if (field < v->buf || field + 4 > v->buf + v->len)
 		v->out_of_bounds = TRUE;
 	else
-		test_put32(field, test_map(kind, test_get32(field)));
-	if (v->n < TEST_MAX_KINDS)
+		tw_put32(field, tw_map(kind, tw_get32(field)));
+	if (v->n < TW_MAX_KINDS)
 		v->kinds[v->n++] = kind;
 }
 
-static void p8(TestPkt *p, guint v)
+/* Appends byte V. */
+static void tw_p8(TwPkt *p, guint v)
 {
 	p->b[p->n++] = v;
 }
 
-static void p16(TestPkt *p, guint v)
+/* Appends V as a LSB-first CARD16. */
+static void tw_p16(TwPkt *p, guint v)
 {
-	p8(p, v & 0xff);
-	p8(p, v >> 8);
+	tw_p8(p, v & 0xff);
+	tw_p8(p, v >> 8);
 }
 
-static void p32(TestPkt *p, guint32 v)
+/* Appends V as a LSB-first CARD32. */
+static void tw_p32(TwPkt *p, guint32 v)
 {
-	test_put32(p->b + p->n, v);
+	tw_put32(p->b + p->n, v);
 	p->n += 4;
 }
 
-static void ppad(TestPkt *p, guint n)
+/* Appends N zero bytes. */
+static void tw_ppad(TwPkt *p, guint n)
 {
 	while (n--)
-		p8(p, 0);
+		tw_p8(p, 0);
 }
 
 /* Writes a translated value of KIND (mapped in the expected packet). */
-static void pid(TestPkt *p, ProtoKind kind, guint32 v)
+static void tw_pid(TwPkt *p, ProtoKind kind, guint32 v)
 {
-	p32(p, p->mapped ? test_map(kind, v) : v);
-	g_assert(p->nk < TEST_MAX_KINDS);
+	tw_p32(p, p->mapped ? tw_map(kind, v) : v);
+	g_assert(p->nk < TW_MAX_KINDS);
 	p->kinds[p->nk++] = kind;
 }
 
 /* Sets a request's length field (BIG: the BIG-REQUESTS form). */
-static void test_req_len(TestPkt *p, gboolean big)
+static void tw_req_len(TwPkt *p, gboolean big)
 {
 	g_assert(p->n % 4 == 0);
 	if (big) {
 		p->b[2] = p->b[3] = 0;
-		test_put32(p->b + 4, p->n / 4);
+		tw_put32(p->b + 4, p->n / 4);
 	} else {
 		p->b[2] = (p->n / 4) & 0xff;
 		p->b[3] = (p->n / 4) >> 8;
@@ -128,25 +132,25 @@ static void test_req_len(TestPkt *p, gboolean big)
 }
 
 /* Sets a reply's or Generic Event's length field. */
-static void test_ext_len(TestPkt *p)
+static void tw_ext_len(TwPkt *p)
 {
 	while (p->n < 32)
-		p8(p, 0);
+		tw_p8(p, 0);
 	g_assert(p->n % 4 == 0);
-	test_put32(p->b + 4, (p->n - 32) / 4);
+	tw_put32(p->b + 4, (p->n - 32) / 4);
 }
 
 /* Builds a packet into P (P->mapped says which version). */
-typedef void (*TestBuild)(TestPkt *p);
+typedef void (*TwBuild)(TwPkt *p);
 
 /* Walks the packet of BUILD as MSG in direction DIR and checks the result
  * against the mapped version, byte for byte and kind for kind. */
-static void test_check(const ProtoMsg *msg, ProtoDir dir, gboolean big,
-		       TestBuild build)
+static void tw_check(const ProtoMsg *msg, ProtoDir dir, gboolean big,
+		       TwBuild build)
 {
-	g_autofree TestPkt *in = g_new0(TestPkt, 1);
-	g_autofree TestPkt *want = g_new0(TestPkt, 1);
-	TestVisits v = { 0 };
+	g_autofree TwPkt *in = g_new0(TwPkt, 1);
+	g_autofree TwPkt *want = g_new0(TwPkt, 1);
+	TwVisits v = { 0 };
 	ProtoWalkResult r;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
@@ -159,7 +163,7 @@ static void test_check(const ProtoMsg *msg, ProtoDir dir, gboolean big,
 	g_autofree guint8 *buf = g_memdup2(in->b, in->n);
 	v.buf = buf;
 	v.len = in->n;
-	r = walk_message(msg, dir, buf, in->n, big, test_visit, &v);
+	r = walk_message(msg, dir, buf, in->n, big, tw_visit, &v);
 	CU_ASSERT_EQUAL(r, PROTO_WALK_OK);
 	CU_ASSERT_FALSE(v.out_of_bounds);
 	CU_ASSERT_EQUAL(v.n, in->nk);
@@ -178,11 +182,11 @@ static void test_check(const ProtoMsg *msg, ProtoDir dir, gboolean big,
 }
 
 /* Walks BUILD's packet cut to LEN bytes and returns the result. */
-static ProtoWalkResult test_walk_cut(const ProtoMsg *msg, ProtoDir dir,
-				     gboolean big, TestBuild build, gsize cut)
+static ProtoWalkResult tw_walk_cut(const ProtoMsg *msg, ProtoDir dir,
+				     gboolean big, TwBuild build, gsize cut)
 {
-	g_autofree TestPkt *in = g_new0(TestPkt, 1);
-	TestVisits v = { 0 };
+	g_autofree TwPkt *in = g_new0(TwPkt, 1);
+	TwVisits v = { 0 };
 	ProtoWalkResult r;
 
 	build(in);
@@ -190,12 +194,13 @@ static ProtoWalkResult test_walk_cut(const ProtoMsg *msg, ProtoDir dir,
 	g_autofree guint8 *buf = g_memdup2(in->b, cut ? cut : 1);
 	v.buf = buf;
 	v.len = cut;
-	r = walk_message(msg, dir, buf, cut, big, test_visit, &v);
+	r = walk_message(msg, dir, buf, cut, big, tw_visit, &v);
 	CU_ASSERT_FALSE(v.out_of_bounds);
 	return r;
 }
 
-static const ProtoExt *test_ext(const char *name)
+/* Returns the tables of extension NAME (asserted to exist). */
+static const ProtoExt *tw_ext(const char *name)
 {
 	const ProtoExt *ext = proto_ext_lookup(name);
 
@@ -207,35 +212,36 @@ static const ProtoExt *test_ext(const char *name)
 
 /* CreateWindow with background and border pixmaps, colormap and cursor in
  * its value list (and untranslated values in between). */
-static void build_create_window(TestPkt *p)
+static void tw_build_create_window(TwPkt *p)
 {
-	p8(p, 1);
-	p8(p, 24);			/* depth */
-	p16(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x200001);	/* wid */
-	pid(p, PROTO_K_WINDOW, 0x000123);	/* parent */
-	p16(p, 10);
-	p16(p, 20);
-	p16(p, 300);
-	p16(p, 200);
-	p16(p, 1);			/* border width */
-	p16(p, 1);			/* InputOutput */
-	pid(p, PROTO_K_VISUALID, 0x21);
-	p32(p, 0x1 | 0x2 | 0x4 | 0x10 | 0x800 | 0x2000 | 0x4000);
-	pid(p, PROTO_K_PIXMAP, 0x200002);	/* BackPixmap */
-	p32(p, 0xffffff);			/* BackPixel */
-	pid(p, PROTO_K_PIXMAP, 0x200003);	/* BorderPixmap */
-	p32(p, 1);				/* BitGravity */
-	p32(p, 0x28001);			/* EventMask */
-	pid(p, PROTO_K_COLORMAP, 0x200004);	/* Colormap */
-	pid(p, PROTO_K_CURSOR, 0x200005);	/* Cursor */
-	test_req_len(p, FALSE);
+	tw_p8(p, 1);
+	tw_p8(p, 24);			/* depth */
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);	/* wid */
+	tw_pid(p, PROTO_K_WINDOW, 0x000123);	/* parent */
+	tw_p16(p, 10);
+	tw_p16(p, 20);
+	tw_p16(p, 300);
+	tw_p16(p, 200);
+	tw_p16(p, 1);			/* border width */
+	tw_p16(p, 1);			/* InputOutput */
+	tw_pid(p, PROTO_K_VISUALID, 0x21);
+	tw_p32(p, 0x1 | 0x2 | 0x4 | 0x10 | 0x800 | 0x2000 | 0x4000);
+	tw_pid(p, PROTO_K_PIXMAP, 0x200002);	/* BackPixmap */
+	tw_p32(p, 0xffffff);			/* BackPixel */
+	tw_pid(p, PROTO_K_PIXMAP, 0x200003);	/* BorderPixmap */
+	tw_p32(p, 1);				/* BitGravity */
+	tw_p32(p, 0x28001);			/* EventMask */
+	tw_pid(p, PROTO_K_COLORMAP, 0x200004);	/* Colormap */
+	tw_pid(p, PROTO_K_CURSOR, 0x200005);	/* Cursor */
+	tw_req_len(p, FALSE);
 }
 
+/* CreateWindow: header fields and value list mapped, nothing else touched. */
 static void test_create_window(void)
 {
-	test_check(proto_request(proto_core(), 1), PROTO_REQUEST, FALSE,
-		   build_create_window);
+	tw_check(proto_request(proto_core(), 1), PROTO_REQUEST, FALSE,
+		   tw_build_create_window);
 	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_request(proto_core(), 1)),
 			       "CreateWindow");
 }
@@ -244,419 +250,438 @@ static void test_create_window(void)
 static void test_create_window_truncated(void)
 {
 	const ProtoMsg *m = proto_request(proto_core(), 1);
-	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+	g_autofree TwPkt *in = g_new0(TwPkt, 1);
 
-	build_create_window(in);
+	tw_build_create_window(in);
 	for (gsize cut = 0; cut < in->n; cut += 4)
-		CU_ASSERT_EQUAL(test_walk_cut(m, PROTO_REQUEST, FALSE,
-					      build_create_window, cut),
+		CU_ASSERT_EQUAL(tw_walk_cut(m, PROTO_REQUEST, FALSE,
+					      tw_build_create_window, cut),
 				PROTO_WALK_BAD_LENGTH);
 }
 
-static void build_change_window_attributes(TestPkt *p)
+/* ChangeWindowAttributes: event mask (not an ID), colormap, cursor None. */
+static void tw_build_change_window_attributes(TwPkt *p)
 {
-	p8(p, 2);
-	p8(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	p32(p, 0x800 | 0x2000 | 0x4000);	/* EventMask Colormap Cursor */
-	p32(p, 0x20000);
-	pid(p, PROTO_K_COLORMAP, 0x20);
-	pid(p, PROTO_K_CURSOR, 0);
-	test_req_len(p, FALSE);
+	tw_p8(p, 2);
+	tw_p8(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_p32(p, 0x800 | 0x2000 | 0x4000);	/* EventMask Colormap Cursor */
+	tw_p32(p, 0x20000);
+	tw_pid(p, PROTO_K_COLORMAP, 0x20);
+	tw_pid(p, PROTO_K_CURSOR, 0);
+	tw_req_len(p, FALSE);
 }
 
+/* ChangeWindowAttributes through the value-list op. */
 static void test_change_window_attributes(void)
 {
-	test_check(proto_request(proto_core(), 2), PROTO_REQUEST, FALSE,
-		   build_change_window_attributes);
+	tw_check(proto_request(proto_core(), 2), PROTO_REQUEST, FALSE,
+		   tw_build_change_window_attributes);
 }
 
 /* CreateGC: pixmaps and a font in the value list, and a mask bit the
  * protocol does not define (no value on the wire for it). */
-static void build_create_gc(TestPkt *p)
+static void tw_build_create_gc(TwPkt *p)
 {
-	p8(p, 55);
-	p8(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_GCONTEXT, 0x200001);
-	pid(p, PROTO_K_DRAWABLE, 0x123);
-	p32(p, 0x4 | 0x400 | 0x4000 | 0x80000 | 0x400000 | 0x40000000);
-	p32(p, 0xff0000);			/* Foreground */
-	pid(p, PROTO_K_PIXMAP, 0x200002);	/* Tile */
-	pid(p, PROTO_K_FONT, 0x200003);		/* Font */
-	pid(p, PROTO_K_PIXMAP, 0x200004);	/* ClipMask */
-	p32(p, 1);				/* ArcMode */
-	test_req_len(p, FALSE);
+	tw_p8(p, 55);
+	tw_p8(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_GCONTEXT, 0x200001);
+	tw_pid(p, PROTO_K_DRAWABLE, 0x123);
+	tw_p32(p, 0x4 | 0x400 | 0x4000 | 0x80000 | 0x400000 | 0x40000000);
+	tw_p32(p, 0xff0000);			/* Foreground */
+	tw_pid(p, PROTO_K_PIXMAP, 0x200002);	/* Tile */
+	tw_pid(p, PROTO_K_FONT, 0x200003);		/* Font */
+	tw_pid(p, PROTO_K_PIXMAP, 0x200004);	/* ClipMask */
+	tw_p32(p, 1);				/* ArcMode */
+	tw_req_len(p, FALSE);
 }
 
+/* CreateGC: IDs in the value list, an undefined mask bit ignored. */
 static void test_create_gc(void)
 {
-	test_check(proto_request(proto_core(), 55), PROTO_REQUEST, FALSE,
-		   build_create_gc);
+	tw_check(proto_request(proto_core(), 55), PROTO_REQUEST, FALSE,
+		   tw_build_create_gc);
 }
 
 /* ConfigureWindow: a 16-bit mask, the sibling window among plain values. */
-static void build_configure_window(TestPkt *p)
+static void tw_build_configure_window(TwPkt *p)
 {
-	p8(p, 12);
-	p8(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	p16(p, 0x1 | 0x4 | 0x20 | 0x40);
-	ppad(p, 2);
-	p32(p, (guint32)-5);			/* x */
-	p32(p, 640);				/* width */
-	pid(p, PROTO_K_WINDOW, 0x200009);	/* sibling */
-	p32(p, 0);				/* Above */
-	test_req_len(p, FALSE);
+	tw_p8(p, 12);
+	tw_p8(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_p16(p, 0x1 | 0x4 | 0x20 | 0x40);
+	tw_ppad(p, 2);
+	tw_p32(p, (guint32)-5);			/* x */
+	tw_p32(p, 640);				/* width */
+	tw_pid(p, PROTO_K_WINDOW, 0x200009);	/* sibling */
+	tw_p32(p, 0);				/* Above */
+	tw_req_len(p, FALSE);
 }
 
+/* ConfigureWindow: the 16-bit mask selects the sibling among plain values. */
 static void test_configure_window(void)
 {
-	test_check(proto_request(proto_core(), 12), PROTO_REQUEST, FALSE,
-		   build_configure_window);
+	tw_check(proto_request(proto_core(), 12), PROTO_REQUEST, FALSE,
+		   tw_build_configure_window);
 }
 
-static void build_poly_fill_rectangle(TestPkt *p)
+/* PolyFillRectangle: drawable, gc, three rectangles. */
+static void tw_build_poly_fill_rectangle(TwPkt *p)
 {
-	p8(p, 70);
-	p8(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_DRAWABLE, 0x200001);
-	pid(p, PROTO_K_GCONTEXT, 0x200002);
+	tw_p8(p, 70);
+	tw_p8(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_DRAWABLE, 0x200001);
+	tw_pid(p, PROTO_K_GCONTEXT, 0x200002);
 	for (int i = 0; i < 3; i++) {
-		p16(p, i);
-		p16(p, 2 * i);
-		p16(p, 10);
-		p16(p, 10);
+		tw_p16(p, i);
+		tw_p16(p, 2 * i);
+		tw_p16(p, 10);
+		tw_p16(p, 10);
 	}
-	test_req_len(p, FALSE);
+	tw_req_len(p, FALSE);
 }
 
+/* PolyFillRectangle: the IDs mapped, the rectangles untouched. */
 static void test_poly_fill_rectangle(void)
 {
-	test_check(proto_request(proto_core(), 70), PROTO_REQUEST, FALSE,
-		   build_poly_fill_rectangle);
+	tw_check(proto_request(proto_core(), 70), PROTO_REQUEST, FALSE,
+		   tw_build_poly_fill_rectangle);
 }
 
 /* ChangeProperty: window, property and type; the data is a hook's. */
-static void build_change_property(TestPkt *p)
+static void tw_build_change_property(TwPkt *p)
 {
-	p8(p, 18);
-	p8(p, 0);			/* Replace */
-	p16(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_ATOM, 39);	/* WM_NAME */
-	pid(p, PROTO_K_ATOM, 31);	/* STRING */
-	p8(p, 8);
-	ppad(p, 3);
-	p32(p, 5);
-	p32(p, 0x6c6c6568);		/* "hello" */
-	p32(p, 0x6f);
-	test_req_len(p, FALSE);
+	tw_p8(p, 18);
+	tw_p8(p, 0);			/* Replace */
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_ATOM, 39);	/* WM_NAME */
+	tw_pid(p, PROTO_K_ATOM, 31);	/* STRING */
+	tw_p8(p, 8);
+	tw_ppad(p, 3);
+	tw_p32(p, 5);
+	tw_p32(p, 0x6c6c6568);		/* "hello" */
+	tw_p32(p, 0x6f);
+	tw_req_len(p, FALSE);
 }
 
+/* ChangeProperty: window and both atoms mapped, the data left to the hook. */
 static void test_change_property(void)
 {
-	test_check(proto_request(proto_core(), 18), PROTO_REQUEST, FALSE,
-		   build_change_property);
+	tw_check(proto_request(proto_core(), 18), PROTO_REQUEST, FALSE,
+		   tw_build_change_property);
 }
 
-static void render_hdr(TestPkt *p, guint minor)
+/* Appends a RENDER request header for MINOR (length set later). */
+static void tw_render_hdr(TwPkt *p, guint minor)
 {
-	p8(p, TEST_RENDER_MAJOR);
-	p8(p, minor);
-	p16(p, 0);
+	tw_p8(p, TW_RENDER_MAJOR);
+	tw_p8(p, minor);
+	tw_p16(p, 0);
 }
 
-static void build_render_composite(TestPkt *p)
+/* RENDER Composite: three pictures. */
+static void tw_build_render_composite(TwPkt *p)
 {
-	render_hdr(p, 8);
-	p8(p, 3);			/* Over */
-	ppad(p, 3);
-	pid(p, PROTO_K_PICTURE, 0x200001);
-	pid(p, PROTO_K_PICTURE, 0);	/* mask None: still mapped here */
-	pid(p, PROTO_K_PICTURE, 0x200003);
+	tw_render_hdr(p, 8);
+	tw_p8(p, 3);			/* Over */
+	tw_ppad(p, 3);
+	tw_pid(p, PROTO_K_PICTURE, 0x200001);
+	tw_pid(p, PROTO_K_PICTURE, 0);	/* mask None: still mapped here */
+	tw_pid(p, PROTO_K_PICTURE, 0x200003);
 	for (int i = 0; i < 8; i++)
-		p16(p, 100 + i);
-	test_req_len(p, FALSE);
+		tw_p16(p, 100 + i);
+	tw_req_len(p, FALSE);
 }
 
-static void build_render_create_glyph_set(TestPkt *p)
+/* RENDER CreateGlyphSet: glyph set and picture format. */
+static void tw_build_render_create_glyph_set(TwPkt *p)
 {
-	render_hdr(p, 17);
-	pid(p, PROTO_K_GLYPHSET, 0x200010);
-	pid(p, PROTO_K_PICTFORMAT, 0x25);
-	test_req_len(p, FALSE);
+	tw_render_hdr(p, 17);
+	tw_pid(p, PROTO_K_GLYPHSET, 0x200010);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x25);
+	tw_req_len(p, FALSE);
 }
 
-static void build_render_add_glyphs(TestPkt *p)
+/* RENDER AddGlyphs: the glyph set; glyph IDs, infos and images are not IDs. */
+static void tw_build_render_add_glyphs(TwPkt *p)
 {
-	render_hdr(p, 20);
-	pid(p, PROTO_K_GLYPHSET, 0x200010);
-	p32(p, 2);			/* glyphs_len */
-	p32(p, 65);			/* glyph ids: not translated */
-	p32(p, 66);
+	tw_render_hdr(p, 20);
+	tw_pid(p, PROTO_K_GLYPHSET, 0x200010);
+	tw_p32(p, 2);			/* glyphs_len */
+	tw_p32(p, 65);			/* glyph ids: not translated */
+	tw_p32(p, 66);
 	for (int i = 0; i < 2; i++) {	/* GLYPHINFO */
-		p16(p, 8);
-		p16(p, 12);
-		p16(p, 0);
-		p16(p, 10);
-		p16(p, 9);
-		p16(p, 0);
+		tw_p16(p, 8);
+		tw_p16(p, 12);
+		tw_p16(p, 0);
+		tw_p16(p, 10);
+		tw_p16(p, 9);
+		tw_p16(p, 0);
 	}
 	for (int i = 0; i < 8; i++)
-		p32(p, 0x11111111 * i);	/* image data */
-	test_req_len(p, FALSE);
+		tw_p32(p, 0x11111111 * i);	/* image data */
+	tw_req_len(p, FALSE);
 }
 
-static void build_render_composite_glyphs32(TestPkt *p)
+/* RENDER CompositeGlyphs32: pictures, format, glyph set, one glyph item. */
+static void tw_build_render_composite_glyphs32(TwPkt *p)
 {
-	render_hdr(p, 25);
-	p8(p, 3);
-	ppad(p, 3);
-	pid(p, PROTO_K_PICTURE, 0x200001);
-	pid(p, PROTO_K_PICTURE, 0x200002);
-	pid(p, PROTO_K_PICTFORMAT, 0x25);
-	pid(p, PROTO_K_GLYPHSET, 0x200010);
-	p16(p, 5);
-	p16(p, 6);
-	p8(p, 2);			/* GLYPHELT32: 2 glyphs */
-	ppad(p, 3);
-	p16(p, 10);
-	p16(p, 20);
-	p32(p, 65);
-	p32(p, 66);
-	test_req_len(p, FALSE);
+	tw_render_hdr(p, 25);
+	tw_p8(p, 3);
+	tw_ppad(p, 3);
+	tw_pid(p, PROTO_K_PICTURE, 0x200001);
+	tw_pid(p, PROTO_K_PICTURE, 0x200002);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x25);
+	tw_pid(p, PROTO_K_GLYPHSET, 0x200010);
+	tw_p16(p, 5);
+	tw_p16(p, 6);
+	tw_p8(p, 2);			/* GLYPHELT32: 2 glyphs */
+	tw_ppad(p, 3);
+	tw_p16(p, 10);
+	tw_p16(p, 20);
+	tw_p32(p, 65);
+	tw_p32(p, 66);
+	tw_req_len(p, FALSE);
 }
 
-static void build_render_trapezoids(TestPkt *p)
+/* RENDER Trapezoids: pictures and format, two trapezoids. */
+static void tw_build_render_trapezoids(TwPkt *p)
 {
-	render_hdr(p, 10);
-	p8(p, 3);
-	ppad(p, 3);
-	pid(p, PROTO_K_PICTURE, 0x200001);
-	pid(p, PROTO_K_PICTURE, 0x200002);
-	pid(p, PROTO_K_PICTFORMAT, 0x26);
-	p16(p, 1);
-	p16(p, 2);
+	tw_render_hdr(p, 10);
+	tw_p8(p, 3);
+	tw_ppad(p, 3);
+	tw_pid(p, PROTO_K_PICTURE, 0x200001);
+	tw_pid(p, PROTO_K_PICTURE, 0x200002);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x26);
+	tw_p16(p, 1);
+	tw_p16(p, 2);
 	for (int t = 0; t < 2; t++)	/* two TRAPEZOIDs of 40 bytes */
 		for (int i = 0; i < 10; i++)
-			p32(p, (t + 1) << 16 | i);
-	test_req_len(p, FALSE);
+			tw_p32(p, (t + 1) << 16 | i);
+	tw_req_len(p, FALSE);
 }
 
+/* The RENDER requests above. */
 static void test_render_requests(void)
 {
-	const ProtoExt *r = test_ext("RENDER");
+	const ProtoExt *r = tw_ext("RENDER");
 
-	test_check(proto_request(r, 8), PROTO_REQUEST, FALSE,
-		   build_render_composite);
-	test_check(proto_request(r, 17), PROTO_REQUEST, FALSE,
-		   build_render_create_glyph_set);
-	test_check(proto_request(r, 20), PROTO_REQUEST, FALSE,
-		   build_render_add_glyphs);
-	test_check(proto_request(r, 25), PROTO_REQUEST, FALSE,
-		   build_render_composite_glyphs32);
-	test_check(proto_request(r, 10), PROTO_REQUEST, FALSE,
-		   build_render_trapezoids);
+	tw_check(proto_request(r, 8), PROTO_REQUEST, FALSE,
+		   tw_build_render_composite);
+	tw_check(proto_request(r, 17), PROTO_REQUEST, FALSE,
+		   tw_build_render_create_glyph_set);
+	tw_check(proto_request(r, 20), PROTO_REQUEST, FALSE,
+		   tw_build_render_add_glyphs);
+	tw_check(proto_request(r, 25), PROTO_REQUEST, FALSE,
+		   tw_build_render_composite_glyphs32);
+	tw_check(proto_request(r, 10), PROTO_REQUEST, FALSE,
+		   tw_build_render_trapezoids);
 }
 
-static void build_xfixes_create_region(TestPkt *p)
+/* XFIXES CreateRegion: the region, two rectangles. */
+static void tw_build_xfixes_create_region(TwPkt *p)
 {
-	p8(p, 140);
-	p8(p, 5);
-	p16(p, 0);
-	pid(p, PROTO_K_REGION, 0x200020);
+	tw_p8(p, 140);
+	tw_p8(p, 5);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_REGION, 0x200020);
 	for (int i = 0; i < 2; i++) {
-		p16(p, i);
-		p16(p, i);
-		p16(p, 5);
-		p16(p, 5);
+		tw_p16(p, i);
+		tw_p16(p, i);
+		tw_p16(p, 5);
+		tw_p16(p, 5);
 	}
-	test_req_len(p, FALSE);
+	tw_req_len(p, FALSE);
 }
 
+/* XFIXES CreateRegion: the region mapped, rectangles untouched. */
 static void test_xfixes_create_region(void)
 {
-	test_check(proto_request(test_ext("XFIXES"), 5), PROTO_REQUEST, FALSE,
-		   build_xfixes_create_region);
+	tw_check(proto_request(tw_ext("XFIXES"), 5), PROTO_REQUEST, FALSE,
+		   tw_build_xfixes_create_region);
 }
 
 /* SYNC CreateAlarm: Counter, Value (8 bytes), TestType, Events. */
-static void build_sync_create_alarm(TestPkt *p)
+static void tw_build_sync_create_alarm(TwPkt *p)
 {
-	p8(p, 141);
-	p8(p, 8);
-	p16(p, 0);
-	pid(p, PROTO_K_ALARM, 0x200030);
-	p32(p, 0x1 | 0x4 | 0x8 | 0x20);
-	pid(p, PROTO_K_COUNTER, 0x200031);
-	p32(p, 0);			/* value hi */
-	p32(p, 1000);			/* value lo */
-	p32(p, 2);			/* PositiveComparison */
-	p32(p, 1);			/* events */
-	test_req_len(p, FALSE);
+	tw_p8(p, 141);
+	tw_p8(p, 8);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_ALARM, 0x200030);
+	tw_p32(p, 0x1 | 0x4 | 0x8 | 0x20);
+	tw_pid(p, PROTO_K_COUNTER, 0x200031);
+	tw_p32(p, 0);			/* value hi */
+	tw_p32(p, 1000);			/* value lo */
+	tw_p32(p, 2);			/* PositiveComparison */
+	tw_p32(p, 1);			/* events */
+	tw_req_len(p, FALSE);
 }
 
+/* SYNC CreateAlarm: bitcases of 4 and 8 bytes, the counter mapped. */
 static void test_sync_create_alarm(void)
 {
-	test_check(proto_request(test_ext("SYNC"), 8), PROTO_REQUEST, FALSE,
-		   build_sync_create_alarm);
+	tw_check(proto_request(tw_ext("SYNC"), 8), PROTO_REQUEST, FALSE,
+		   tw_build_sync_create_alarm);
 }
 
 /* XISelectEvents with two masks of different lengths. */
-static void build_xi_select_events(TestPkt *p)
+static void tw_build_xi_select_events(TwPkt *p)
 {
-	p8(p, 131);
-	p8(p, 46);
-	p16(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	p16(p, 2);			/* num_mask */
-	ppad(p, 2);
-	p16(p, 2);			/* deviceid */
-	p16(p, 1);			/* mask_len */
-	p32(p, 0x0001c070);
-	p16(p, 3);
-	p16(p, 2);
-	p32(p, 0xfffffffe);
-	p32(p, 0x00000003);
-	test_req_len(p, FALSE);
+	tw_p8(p, 131);
+	tw_p8(p, 46);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_p16(p, 2);			/* num_mask */
+	tw_ppad(p, 2);
+	tw_p16(p, 2);			/* deviceid */
+	tw_p16(p, 1);			/* mask_len */
+	tw_p32(p, 0x0001c070);
+	tw_p16(p, 3);
+	tw_p16(p, 2);
+	tw_p32(p, 0xfffffffe);
+	tw_p32(p, 0x00000003);
+	tw_req_len(p, FALSE);
 }
 
+/* XISelectEvents: the window mapped, the masks untouched. */
 static void test_xi_select_events(void)
 {
-	test_check(proto_request(test_ext("XInputExtension"), 46),
-		   PROTO_REQUEST, FALSE, build_xi_select_events);
+	tw_check(proto_request(tw_ext("XInputExtension"), 46),
+		   PROTO_REQUEST, FALSE, tw_build_xi_select_events);
 }
 
 /* PutImage in the BIG-REQUESTS form: every field 4 bytes further on. */
-static void build_big_put_image(TestPkt *p)
+static void tw_build_big_put_image(TwPkt *p)
 {
-	p8(p, 72);
-	p8(p, 2);			/* ZPixmap */
-	p16(p, 0);
-	p32(p, 0);			/* the big length */
-	pid(p, PROTO_K_DRAWABLE, 0x200001);
-	pid(p, PROTO_K_GCONTEXT, 0x200002);
-	p16(p, 4);
-	p16(p, 4);
-	p16(p, 0);
-	p16(p, 0);
-	p8(p, 0);
-	p8(p, 24);
-	ppad(p, 2);
+	tw_p8(p, 72);
+	tw_p8(p, 2);			/* ZPixmap */
+	tw_p16(p, 0);
+	tw_p32(p, 0);			/* the big length */
+	tw_pid(p, PROTO_K_DRAWABLE, 0x200001);
+	tw_pid(p, PROTO_K_GCONTEXT, 0x200002);
+	tw_p16(p, 4);
+	tw_p16(p, 4);
+	tw_p16(p, 0);
+	tw_p16(p, 0);
+	tw_p8(p, 0);
+	tw_p8(p, 24);
+	tw_ppad(p, 2);
 	for (int i = 0; i < 16; i++)
-		p32(p, 0x00ff00ff ^ i);
-	test_req_len(p, TRUE);
+		tw_p32(p, 0x00ff00ff ^ i);
+	tw_req_len(p, TRUE);
 }
 
 /* The same request in the normal form. */
-static void build_put_image(TestPkt *p)
+static void tw_build_put_image(TwPkt *p)
 {
-	build_big_put_image(p);
+	tw_build_big_put_image(p);
 	memmove(p->b + 4, p->b + 8, p->n - 8);
 	p->n -= 4;
-	test_req_len(p, FALSE);
+	tw_req_len(p, FALSE);
 }
 
 /* CreateWindow in the BIG-REQUESTS form (a value list after the shift). */
-static void build_big_create_window(TestPkt *p)
+static void tw_build_big_create_window(TwPkt *p)
 {
-	TestPkt *tmp = g_new0(TestPkt, 1);
+	TwPkt *tmp = g_new0(TwPkt, 1);
 
 	tmp->mapped = p->mapped;
-	build_create_window(tmp);
+	tw_build_create_window(tmp);
 	memcpy(p->b, tmp->b, 4);
 	memcpy(p->b + 8, tmp->b + 4, tmp->n - 4);
 	p->n = tmp->n + 4;
 	memcpy(p->kinds, tmp->kinds, sizeof(p->kinds));
 	p->nk = tmp->nk;
-	test_req_len(p, TRUE);
+	tw_req_len(p, TRUE);
 	g_free(tmp);
 }
 
+/* BIG-REQUESTS: PutImage and CreateWindow in the big form, cuts. */
 static void test_big_requests(void)
 {
 	const ProtoMsg *put = proto_request(proto_core(), 72);
 
-	test_check(put, PROTO_REQUEST, TRUE, build_big_put_image);
-	test_check(put, PROTO_REQUEST, FALSE, build_put_image);
-	test_check(proto_request(proto_core(), 1), PROTO_REQUEST, TRUE,
-		   build_big_create_window);
+	tw_check(put, PROTO_REQUEST, TRUE, tw_build_big_put_image);
+	tw_check(put, PROTO_REQUEST, FALSE, tw_build_put_image);
+	tw_check(proto_request(proto_core(), 1), PROTO_REQUEST, TRUE,
+		   tw_build_big_create_window);
 	/* Cut into the big header or the shifted fixed part. */
-	CU_ASSERT_EQUAL(test_walk_cut(put, PROTO_REQUEST, TRUE,
-				      build_big_put_image, 24),
+	CU_ASSERT_EQUAL(tw_walk_cut(put, PROTO_REQUEST, TRUE,
+				      tw_build_big_put_image, 24),
 			PROTO_WALK_BAD_LENGTH);
-	CU_ASSERT_EQUAL(test_walk_cut(put, PROTO_REQUEST, TRUE,
-				      build_big_put_image, 28),
+	CU_ASSERT_EQUAL(tw_walk_cut(put, PROTO_REQUEST, TRUE,
+				      tw_build_big_put_image, 28),
 			PROTO_WALK_OK);
 }
 
 /* Writes a FONT most significant byte first (PolyText's font shift). */
-static void pid_msb(TestPkt *p, guint32 v)
+static void tw_pid_msb(TwPkt *p, guint32 v)
 {
-	guint32 m = p->mapped ? test_map(PROTO_K_FONT, v) : v;
+	guint32 m = p->mapped ? tw_map(PROTO_K_FONT, v) : v;
 
 	for (int i = 3; i >= 0; i--)
-		p8(p, m >> (8 * i));
+		tw_p8(p, m >> (8 * i));
 	p->kinds[p->nk++] = PROTO_K_FONT;
 }
 
 /* PolyText8: two strings around a font shift, then padding. */
-static void build_poly_text8(TestPkt *p)
+static void tw_build_poly_text8(TwPkt *p)
 {
-	p8(p, 74);
-	p8(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_DRAWABLE, 0x200001);
-	pid(p, PROTO_K_GCONTEXT, 0x200002);
-	p16(p, 10);
-	p16(p, 20);
-	p8(p, 3);			/* "abc", delta 5 */
-	p8(p, 5);
-	p8(p, 'a');
-	p8(p, 'b');
-	p8(p, 'c');
-	p8(p, 255);			/* font shift */
-	pid_msb(p, 0x200005);
-	p8(p, 2);
-	p8(p, 0);
-	p8(p, 255);			/* a character 255, not a shift */
-	p8(p, 'y');
-	ppad(p, 2);
-	test_req_len(p, FALSE);
+	tw_p8(p, 74);
+	tw_p8(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_DRAWABLE, 0x200001);
+	tw_pid(p, PROTO_K_GCONTEXT, 0x200002);
+	tw_p16(p, 10);
+	tw_p16(p, 20);
+	tw_p8(p, 3);			/* "abc", delta 5 */
+	tw_p8(p, 5);
+	tw_p8(p, 'a');
+	tw_p8(p, 'b');
+	tw_p8(p, 'c');
+	tw_p8(p, 255);			/* font shift */
+	tw_pid_msb(p, 0x200005);
+	tw_p8(p, 2);
+	tw_p8(p, 0);
+	tw_p8(p, 255);			/* a character 255, not a shift */
+	tw_p8(p, 'y');
+	tw_ppad(p, 2);
+	tw_req_len(p, FALSE);
 }
 
 /* RENDER CompositeGlyphs32: glyphs, a glyph-set switch, glyphs. */
-static void build_composite_glyphs32_switch(TestPkt *p)
+static void tw_build_composite_glyphs32_switch(TwPkt *p)
 {
-	build_render_composite_glyphs32(p);	/* one item of 2 glyphs */
-	p8(p, 255);			/* switch */
-	ppad(p, 3);
-	p16(p, 0);
-	p16(p, 0);
-	pid(p, PROTO_K_GLYPHSET, 0x200011);
-	p8(p, 1);			/* 1 glyph */
-	ppad(p, 3);
-	p16(p, 7);
-	p16(p, 8);
-	p32(p, 255);			/* glyph 255, not a switch */
-	test_req_len(p, FALSE);
+	tw_build_render_composite_glyphs32(p);	/* one item of 2 glyphs */
+	tw_p8(p, 255);			/* switch */
+	tw_ppad(p, 3);
+	tw_p16(p, 0);
+	tw_p16(p, 0);
+	tw_pid(p, PROTO_K_GLYPHSET, 0x200011);
+	tw_p8(p, 1);			/* 1 glyph */
+	tw_ppad(p, 3);
+	tw_p16(p, 7);
+	tw_p16(p, 8);
+	tw_p32(p, 255);			/* glyph 255, not a switch */
+	tw_req_len(p, FALSE);
 }
 
 /* Walks BUILD's packet as MSG, then its items with HELPER from OFF, and
- * checks the bytes and kinds as test_check does. */
-static void test_check_items(const ProtoMsg *msg, TestBuild build,
+ * checks the bytes and kinds as tw_check does. */
+static void tw_check_items(const ProtoMsg *msg, TwBuild build,
 			     ProtoWalkResult (*helper)(guint8 *, gsize, gsize,
 						       guint, ProtoVisitFn,
 						       gpointer),
 			     gsize off, guint size)
 {
-	g_autofree TestPkt *in = g_new0(TestPkt, 1);
-	g_autofree TestPkt *want = g_new0(TestPkt, 1);
-	TestVisits v = { 0 };
+	g_autofree TwPkt *in = g_new0(TwPkt, 1);
+	g_autofree TwPkt *want = g_new0(TwPkt, 1);
+	TwVisits v = { 0 };
 
 	build(in);
 	want->mapped = TRUE;
@@ -665,8 +690,8 @@ static void test_check_items(const ProtoMsg *msg, TestBuild build,
 	v.buf = buf;
 	v.len = in->n;
 	CU_ASSERT_EQUAL(walk_message(msg, PROTO_REQUEST, buf, in->n, FALSE,
-				     test_visit, &v), PROTO_WALK_OK);
-	CU_ASSERT_EQUAL(helper(buf, in->n, off, size, test_visit, &v),
+				     tw_visit, &v), PROTO_WALK_OK);
+	CU_ASSERT_EQUAL(helper(buf, in->n, off, size, tw_visit, &v),
 			PROTO_WALK_OK);
 	CU_ASSERT_EQUAL(v.n, in->nk);
 	for (guint i = 0; i < v.n && i < in->nk; i++)
@@ -675,517 +700,540 @@ static void test_check_items(const ProtoMsg *msg, TestBuild build,
 	/* Cut inside the items: refused, never read past the end. */
 	for (gsize cut = off + 1; cut < in->n - 3; cut++) {
 		g_autofree guint8 *c = g_memdup2(in->b, cut);
-		TestVisits cv = { .buf = c, .len = cut };
-		ProtoWalkResult r = helper(c, cut, off, size, test_visit, &cv);
+		TwVisits cv = { .buf = c, .len = cut };
+		ProtoWalkResult r = helper(c, cut, off, size, tw_visit, &cv);
 
 		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
 		CU_ASSERT_FALSE(cv.out_of_bounds);
 	}
 }
 
+/* The hooks' item walkers on PolyText8 and CompositeGlyphs32. */
 static void test_item_helpers(void)
 {
-	test_check_items(proto_request(proto_core(), 74), build_poly_text8,
+	tw_check_items(proto_request(proto_core(), 74), tw_build_poly_text8,
 			 walk_text_items, 16, 1);
-	test_check_items(proto_request(test_ext("RENDER"), 25),
-			 build_composite_glyphs32_switch, walk_glyph_items,
+	tw_check_items(proto_request(tw_ext("RENDER"), 25),
+			 tw_build_composite_glyphs32_switch, walk_glyph_items,
 			 28, 4);
 }
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void reply_hdr(TestPkt *p, guint byte1)
+static void tw_reply_hdr(TwPkt *p, guint byte1)
 {
-	p8(p, 1);
-	p8(p, byte1);
-	p16(p, 0x1234);			/* sequence */
-	p32(p, 0);			/* length, set later */
+	tw_p8(p, 1);
+	tw_p8(p, byte1);
+	tw_p16(p, 0x1234);			/* sequence */
+	tw_p32(p, 0);			/* length, set later */
 }
 
-static void build_get_geometry_reply(TestPkt *p)
+/* GetGeometry reply: the root. */
+static void tw_build_get_geometry_reply(TwPkt *p)
 {
-	reply_hdr(p, 24);
-	pid(p, PROTO_K_WINDOW, 0x123);
-	p16(p, 1);
-	p16(p, 2);
-	p16(p, 3);
-	p16(p, 4);
-	p16(p, 5);
-	test_ext_len(p);
+	tw_reply_hdr(p, 24);
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_p16(p, 1);
+	tw_p16(p, 2);
+	tw_p16(p, 3);
+	tw_p16(p, 4);
+	tw_p16(p, 5);
+	tw_ext_len(p);
 }
 
-static void build_query_tree_reply(TestPkt *p)
+/* QueryTree reply: root, parent None, three children. */
+static void tw_build_query_tree_reply(TwPkt *p)
 {
-	reply_hdr(p, 0);
-	pid(p, PROTO_K_WINDOW, 0x123);
-	pid(p, PROTO_K_WINDOW, 0);
-	p16(p, 3);
-	ppad(p, 14);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_WINDOW, 0x200002);
-	pid(p, PROTO_K_WINDOW, 0x400001);
-	test_ext_len(p);
+	tw_reply_hdr(p, 0);
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_pid(p, PROTO_K_WINDOW, 0);
+	tw_p16(p, 3);
+	tw_ppad(p, 14);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_WINDOW, 0x200002);
+	tw_pid(p, PROTO_K_WINDOW, 0x400001);
+	tw_ext_len(p);
 }
 
-static void build_get_window_attributes_reply(TestPkt *p)
+/* GetWindowAttributes reply: visual and colormap. */
+static void tw_build_get_window_attributes_reply(TwPkt *p)
 {
-	reply_hdr(p, 1);		/* backing store */
-	pid(p, PROTO_K_VISUALID, 0x21);
-	p16(p, 1);			/* class */
-	p8(p, 1);
-	p8(p, 1);
-	p32(p, 0xffffffff);		/* backing planes */
-	p32(p, 0);
-	p8(p, 0);
-	p8(p, 1);
-	p8(p, 2);			/* Viewable */
-	p8(p, 0);
-	pid(p, PROTO_K_COLORMAP, 0x20);
-	p32(p, 0x28001);
-	p32(p, 0x8001);
-	p16(p, 0);
-	ppad(p, 2);
-	test_ext_len(p);
+	tw_reply_hdr(p, 1);		/* backing store */
+	tw_pid(p, PROTO_K_VISUALID, 0x21);
+	tw_p16(p, 1);			/* class */
+	tw_p8(p, 1);
+	tw_p8(p, 1);
+	tw_p32(p, 0xffffffff);		/* backing planes */
+	tw_p32(p, 0);
+	tw_p8(p, 0);
+	tw_p8(p, 1);
+	tw_p8(p, 2);			/* Viewable */
+	tw_p8(p, 0);
+	tw_pid(p, PROTO_K_COLORMAP, 0x20);
+	tw_p32(p, 0x28001);
+	tw_p32(p, 0x8001);
+	tw_p16(p, 0);
+	tw_ppad(p, 2);
+	tw_ext_len(p);
 }
 
+/* Core replies, and a children count past the end. */
 static void test_core_replies(void)
 {
-	test_check(proto_reply(proto_core(), 14), PROTO_REPLY, FALSE,
-		   build_get_geometry_reply);
-	test_check(proto_reply(proto_core(), 15), PROTO_REPLY, FALSE,
-		   build_query_tree_reply);
-	test_check(proto_reply(proto_core(), 3), PROTO_REPLY, FALSE,
-		   build_get_window_attributes_reply);
+	tw_check(proto_reply(proto_core(), 14), PROTO_REPLY, FALSE,
+		   tw_build_get_geometry_reply);
+	tw_check(proto_reply(proto_core(), 15), PROTO_REPLY, FALSE,
+		   tw_build_query_tree_reply);
+	tw_check(proto_reply(proto_core(), 3), PROTO_REPLY, FALSE,
+		   tw_build_get_window_attributes_reply);
 	CU_ASSERT_PTR_NULL(proto_reply(proto_core(), 1));
 	/* A children count past the end of the reply. */
-	CU_ASSERT_EQUAL(test_walk_cut(proto_reply(proto_core(), 15),
+	CU_ASSERT_EQUAL(tw_walk_cut(proto_reply(proto_core(), 15),
 				      PROTO_REPLY, FALSE,
-				      build_query_tree_reply, 40),
+				      tw_build_query_tree_reply, 40),
 			PROTO_WALK_BAD_LENGTH);
 }
 
 /* RENDER QueryPictFormats: formats, then screens of depths of visuals. */
-static void build_query_pict_formats_reply(TestPkt *p)
+static void tw_build_query_pict_formats_reply(TwPkt *p)
 {
-	reply_hdr(p, 0);
-	p32(p, 2);			/* num_formats */
-	p32(p, 1);			/* num_screens */
-	p32(p, 2);			/* num_depths */
-	p32(p, 3);			/* num_visuals */
-	p32(p, 1);			/* num_subpixel */
-	ppad(p, 4);
+	tw_reply_hdr(p, 0);
+	tw_p32(p, 2);			/* num_formats */
+	tw_p32(p, 1);			/* num_screens */
+	tw_p32(p, 2);			/* num_depths */
+	tw_p32(p, 3);			/* num_visuals */
+	tw_p32(p, 1);			/* num_subpixel */
+	tw_ppad(p, 4);
 	for (int i = 0; i < 2; i++) {	/* PICTFORMINFO */
-		pid(p, PROTO_K_PICTFORMAT, 0x25 + i);
-		p8(p, 1);
-		p8(p, 24 + 8 * i);
-		ppad(p, 2);
+		tw_pid(p, PROTO_K_PICTFORMAT, 0x25 + i);
+		tw_p8(p, 1);
+		tw_p8(p, 24 + 8 * i);
+		tw_ppad(p, 2);
 		for (int j = 0; j < 8; j++)
-			p16(p, j);
-		pid(p, PROTO_K_COLORMAP, i ? 0 : 0x20);
+			tw_p16(p, j);
+		tw_pid(p, PROTO_K_COLORMAP, i ? 0 : 0x20);
 	}
-	p32(p, 2);			/* PICTSCREEN: num_depths */
-	pid(p, PROTO_K_PICTFORMAT, 0x25);	/* fallback */
-	p8(p, 24);			/* PICTDEPTH */
-	ppad(p, 1);
-	p16(p, 1);
-	ppad(p, 4);
-	pid(p, PROTO_K_VISUALID, 0x21);
-	pid(p, PROTO_K_PICTFORMAT, 0x25);
-	p8(p, 32);
-	ppad(p, 1);
-	p16(p, 2);
-	ppad(p, 4);
-	pid(p, PROTO_K_VISUALID, 0x22);
-	pid(p, PROTO_K_PICTFORMAT, 0x26);
-	pid(p, PROTO_K_VISUALID, 0x23);
-	pid(p, PROTO_K_PICTFORMAT, 0x26);
-	p32(p, 1);			/* subpixel */
-	test_ext_len(p);
+	tw_p32(p, 2);			/* PICTSCREEN: num_depths */
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x25);	/* fallback */
+	tw_p8(p, 24);			/* PICTDEPTH */
+	tw_ppad(p, 1);
+	tw_p16(p, 1);
+	tw_ppad(p, 4);
+	tw_pid(p, PROTO_K_VISUALID, 0x21);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x25);
+	tw_p8(p, 32);
+	tw_ppad(p, 1);
+	tw_p16(p, 2);
+	tw_ppad(p, 4);
+	tw_pid(p, PROTO_K_VISUALID, 0x22);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x26);
+	tw_pid(p, PROTO_K_VISUALID, 0x23);
+	tw_pid(p, PROTO_K_PICTFORMAT, 0x26);
+	tw_p32(p, 1);			/* subpixel */
+	tw_ext_len(p);
 }
 
+/* RENDER QueryPictFormats: nested struct lists. */
 static void test_render_query_pict_formats(void)
 {
-	test_check(proto_reply(test_ext("RENDER"), 1), PROTO_REPLY, FALSE,
-		   build_query_pict_formats_reply);
+	tw_check(proto_reply(tw_ext("RENDER"), 1), PROTO_REPLY, FALSE,
+		   tw_build_query_pict_formats_reply);
 }
 
-static void build_randr_get_screen_resources_reply(TestPkt *p)
+/* RANDR GetScreenResources reply: timestamps, CRTCs, an output, a mode. */
+static void tw_build_randr_get_screen_resources_reply(TwPkt *p)
 {
-	reply_hdr(p, 0);
-	pid(p, PROTO_K_TIMESTAMP, 111);
-	pid(p, PROTO_K_TIMESTAMP, 222);
-	p16(p, 2);			/* crtcs */
-	p16(p, 1);			/* outputs */
-	p16(p, 1);			/* modes */
-	p16(p, 8);			/* names_len */
-	ppad(p, 8);
-	pid(p, PROTO_K_CRTC, 0x3f);
-	pid(p, PROTO_K_CRTC, 0x40);
-	pid(p, PROTO_K_OUTPUT, 0x41);
-	pid(p, PROTO_K_MODE, 0x42);	/* ModeInfo.id */
+	tw_reply_hdr(p, 0);
+	tw_pid(p, PROTO_K_TIMESTAMP, 111);
+	tw_pid(p, PROTO_K_TIMESTAMP, 222);
+	tw_p16(p, 2);			/* crtcs */
+	tw_p16(p, 1);			/* outputs */
+	tw_p16(p, 1);			/* modes */
+	tw_p16(p, 8);			/* names_len */
+	tw_ppad(p, 8);
+	tw_pid(p, PROTO_K_CRTC, 0x3f);
+	tw_pid(p, PROTO_K_CRTC, 0x40);
+	tw_pid(p, PROTO_K_OUTPUT, 0x41);
+	tw_pid(p, PROTO_K_MODE, 0x42);	/* ModeInfo.id */
 	for (int i = 0; i < 7; i++)
-		p32(p, 0x01000100 * (i + 1));
-	p32(p, 0x30323031);		/* "1024x768" */
-	p32(p, 0x38363778);
-	test_ext_len(p);
+		tw_p32(p, 0x01000100 * (i + 1));
+	tw_p32(p, 0x30323031);		/* "1024x768" */
+	tw_p32(p, 0x38363778);
+	tw_ext_len(p);
 }
 
+/* RANDR GetScreenResources: lists of IDs and ModeInfo.id. */
 static void test_randr_get_screen_resources(void)
 {
-	test_check(proto_reply(test_ext("RANDR"), 8), PROTO_REPLY, FALSE,
-		   build_randr_get_screen_resources_reply);
+	tw_check(proto_reply(tw_ext("RANDR"), 8), PROTO_REPLY, FALSE,
+		   tw_build_randr_get_screen_resources_reply);
 }
 
 /* XIQueryDevice: one device with a button class and a valuator class whose
  * length (len field) is 4 bytes longer than its fields. */
-static void build_xi_query_device_reply_len(TestPkt *p, guint valuator_len)
+static void tw_build_xi_query_device_reply_len(TwPkt *p, guint valuator_len)
 {
-	reply_hdr(p, 0);
-	p16(p, 1);			/* num_infos */
-	ppad(p, 22);
-	p16(p, 2);			/* deviceid */
-	p16(p, 1);			/* MasterPointer */
-	p16(p, 3);			/* attachment */
-	p16(p, 2);			/* num_classes */
-	p16(p, 3);			/* name_len */
-	p8(p, 1);
-	ppad(p, 1);
-	p8(p, 'p');
-	p8(p, 't');
-	p8(p, 'r');
-	ppad(p, 1);			/* align 4 */
-	p16(p, 1);			/* ButtonClass */
-	p16(p, 6);			/* len: 24 bytes */
-	p16(p, 2);			/* sourceid */
-	p16(p, 3);			/* num_buttons */
-	p32(p, 0x2);			/* state */
-	pid(p, PROTO_K_ATOM, 300);
-	pid(p, PROTO_K_ATOM, 301);
-	pid(p, PROTO_K_ATOM, 0);
-	p16(p, 2);			/* ValuatorClass */
-	p16(p, valuator_len);
-	p16(p, 2);
-	p16(p, 0);			/* number */
-	pid(p, PROTO_K_ATOM, 302);	/* label */
+	tw_reply_hdr(p, 0);
+	tw_p16(p, 1);			/* num_infos */
+	tw_ppad(p, 22);
+	tw_p16(p, 2);			/* deviceid */
+	tw_p16(p, 1);			/* MasterPointer */
+	tw_p16(p, 3);			/* attachment */
+	tw_p16(p, 2);			/* num_classes */
+	tw_p16(p, 3);			/* name_len */
+	tw_p8(p, 1);
+	tw_ppad(p, 1);
+	tw_p8(p, 'p');
+	tw_p8(p, 't');
+	tw_p8(p, 'r');
+	tw_ppad(p, 1);			/* align 4 */
+	tw_p16(p, 1);			/* ButtonClass */
+	tw_p16(p, 6);			/* len: 24 bytes */
+	tw_p16(p, 2);			/* sourceid */
+	tw_p16(p, 3);			/* num_buttons */
+	tw_p32(p, 0x2);			/* state */
+	tw_pid(p, PROTO_K_ATOM, 300);
+	tw_pid(p, PROTO_K_ATOM, 301);
+	tw_pid(p, PROTO_K_ATOM, 0);
+	tw_p16(p, 2);			/* ValuatorClass */
+	tw_p16(p, valuator_len);
+	tw_p16(p, 2);
+	tw_p16(p, 0);			/* number */
+	tw_pid(p, PROTO_K_ATOM, 302);	/* label */
 	for (int i = 0; i < 6; i++)	/* min, max, value */
-		p32(p, i);
-	p32(p, 1000);			/* resolution */
-	p8(p, 1);			/* mode */
-	ppad(p, 3);
-	p32(p, 0x77777777);		/* 4 bytes more than the fields */
-	test_ext_len(p);
+		tw_p32(p, i);
+	tw_p32(p, 1000);			/* resolution */
+	tw_p8(p, 1);			/* mode */
+	tw_ppad(p, 3);
+	tw_p32(p, 0x77777777);		/* 4 bytes more than the fields */
+	tw_ext_len(p);
 }
 
-static void build_xi_query_device_reply(TestPkt *p)
+/* XIQueryDevice reply with a well-formed valuator class. */
+static void tw_build_xi_query_device_reply(TwPkt *p)
 {
-	build_xi_query_device_reply_len(p, 12);
+	tw_build_xi_query_device_reply_len(p, 12);
 }
 
 /* A class that claims fewer bytes than its fields take. */
-static void build_xi_query_device_reply_short(TestPkt *p)
+static void tw_build_xi_query_device_reply_short(TwPkt *p)
 {
-	build_xi_query_device_reply_len(p, 2);
+	tw_build_xi_query_device_reply_len(p, 2);
 }
 
+/* XIQueryDevice: classes with <length>, and a class too short for its
+ * fields. */
 static void test_xi_query_device(void)
 {
-	const ProtoMsg *m = proto_reply(test_ext("XInputExtension"), 48);
-	g_autofree TestPkt *in = g_new0(TestPkt, 1);
+	const ProtoMsg *m = proto_reply(tw_ext("XInputExtension"), 48);
+	g_autofree TwPkt *in = g_new0(TwPkt, 1);
 
-	test_check(m, PROTO_REPLY, FALSE, build_xi_query_device_reply);
-	build_xi_query_device_reply_short(in);
-	CU_ASSERT_EQUAL(test_walk_cut(m, PROTO_REPLY, FALSE,
-				      build_xi_query_device_reply_short,
+	tw_check(m, PROTO_REPLY, FALSE, tw_build_xi_query_device_reply);
+	tw_build_xi_query_device_reply_short(in);
+	CU_ASSERT_EQUAL(tw_walk_cut(m, PROTO_REPLY, FALSE,
+				      tw_build_xi_query_device_reply_short,
 				      in->n),
 			PROTO_WALK_BAD_VALUE);
 }
 
 /* XKB GetNames: value list with a sumof list (ktLevelNames), an alignment
  * pad, popcount lists and fixed-size struct lists. */
-static void build_xkb_get_names_reply(TestPkt *p)
+static void tw_build_xkb_get_names_reply(TwPkt *p)
 {
-	reply_hdr(p, 3);		/* deviceID */
-	p32(p, 0x1 | 0x80 | 0x100 | 0x200 | 0x2000);
-	p8(p, 8);			/* minKeyCode */
-	p8(p, 255);
-	p8(p, 2);			/* nTypes */
-	p8(p, 0);			/* groupNames */
-	p16(p, 0);			/* virtualMods */
-	p8(p, 8);			/* firstKey */
-	p8(p, 1);			/* nKeys */
-	p32(p, 0x5);			/* indicators: 2 names */
-	p8(p, 1);			/* nRadioGroups */
-	p8(p, 0);
-	p16(p, 3);			/* nKTLevels */
-	ppad(p, 4);
-	pid(p, PROTO_K_ATOM, 400);	/* keycodesName */
-	p8(p, 2);			/* nLevelsPerType */
-	p8(p, 1);
-	ppad(p, 2);			/* align 4 */
-	pid(p, PROTO_K_ATOM, 401);	/* ktLevelNames: 2 + 1 */
-	pid(p, PROTO_K_ATOM, 402);
-	pid(p, PROTO_K_ATOM, 403);
-	pid(p, PROTO_K_ATOM, 404);	/* indicatorNames */
-	pid(p, PROTO_K_ATOM, 405);
-	p32(p, 0x45534341);		/* keyNames: "ACSE" */
-	pid(p, PROTO_K_ATOM, 406);	/* radioGroupNames */
-	test_ext_len(p);
+	tw_reply_hdr(p, 3);		/* deviceID */
+	tw_p32(p, 0x1 | 0x80 | 0x100 | 0x200 | 0x2000);
+	tw_p8(p, 8);			/* minKeyCode */
+	tw_p8(p, 255);
+	tw_p8(p, 2);			/* nTypes */
+	tw_p8(p, 0);			/* groupNames */
+	tw_p16(p, 0);			/* virtualMods */
+	tw_p8(p, 8);			/* firstKey */
+	tw_p8(p, 1);			/* nKeys */
+	tw_p32(p, 0x5);			/* indicators: 2 names */
+	tw_p8(p, 1);			/* nRadioGroups */
+	tw_p8(p, 0);
+	tw_p16(p, 3);			/* nKTLevels */
+	tw_ppad(p, 4);
+	tw_pid(p, PROTO_K_ATOM, 400);	/* keycodesName */
+	tw_p8(p, 2);			/* nLevelsPerType */
+	tw_p8(p, 1);
+	tw_ppad(p, 2);			/* align 4 */
+	tw_pid(p, PROTO_K_ATOM, 401);	/* ktLevelNames: 2 + 1 */
+	tw_pid(p, PROTO_K_ATOM, 402);
+	tw_pid(p, PROTO_K_ATOM, 403);
+	tw_pid(p, PROTO_K_ATOM, 404);	/* indicatorNames */
+	tw_pid(p, PROTO_K_ATOM, 405);
+	tw_p32(p, 0x45534341);		/* keyNames: "ACSE" */
+	tw_pid(p, PROTO_K_ATOM, 406);	/* radioGroupNames */
+	tw_ext_len(p);
 }
 
+/* XKB GetNames: sumof, alignment, popcount. */
 static void test_xkb_get_names(void)
 {
-	test_check(proto_reply(test_ext("XKEYBOARD"), 17), PROTO_REPLY, FALSE,
-		   build_xkb_get_names_reply);
+	tw_check(proto_reply(tw_ext("XKEYBOARD"), 17), PROTO_REPLY, FALSE,
+		   tw_build_xkb_get_names_reply);
 }
 
 /* XI GetDeviceMotionEvents: a struct list whose inner list count comes
  * from a field of the enclosing reply (<paramref>). */
-static void build_xi_device_motion_reply(TestPkt *p)
+static void tw_build_xi_device_motion_reply(TwPkt *p)
 {
-	reply_hdr(p, 0);
-	p32(p, 2);			/* num_events */
-	p8(p, 3);			/* num_axes */
-	p8(p, 0);
-	ppad(p, 18);
+	tw_reply_hdr(p, 0);
+	tw_p32(p, 2);			/* num_events */
+	tw_p8(p, 3);			/* num_axes */
+	tw_p8(p, 0);
+	tw_ppad(p, 18);
 	for (int i = 0; i < 2; i++) {
-		pid(p, PROTO_K_TIMESTAMP, 1000 + i);
+		tw_pid(p, PROTO_K_TIMESTAMP, 1000 + i);
 		for (int a = 0; a < 3; a++)
-			p32(p, 0x100 * i + a);
+			tw_p32(p, 0x100 * i + a);
 	}
-	test_ext_len(p);
+	tw_ext_len(p);
 }
 
+/* XI GetDeviceMotionEvents: <paramref>. */
 static void test_xi_device_motion(void)
 {
-	test_check(proto_reply(test_ext("XInputExtension"), 10), PROTO_REPLY,
-		   FALSE, build_xi_device_motion_reply);
+	tw_check(proto_reply(tw_ext("XInputExtension"), 10), PROTO_REPLY,
+		   FALSE, tw_build_xi_device_motion_reply);
 }
 
 /* The connection setup reply: one screen, two depths with visuals. */
-static void build_setup(TestPkt *p)
+static void tw_build_setup(TwPkt *p)
 {
-	p8(p, 1);			/* Success */
-	p8(p, 0);
-	p16(p, 11);
-	p16(p, 0);
-	p16(p, 0);			/* length, set below */
-	p32(p, 12101004);		/* release */
-	p32(p, 0x200000);		/* resource_id_base: not translated */
-	p32(p, 0x1fffff);
-	p32(p, 256);
-	p16(p, 5);			/* vendor_len */
-	p16(p, 0xffff);
-	p8(p, 1);			/* roots_len */
-	p8(p, 2);			/* pixmap_formats_len */
-	p8(p, 0);
-	p8(p, 0);
-	p8(p, 32);
-	p8(p, 32);
-	p8(p, 8);
-	p8(p, 255);
-	ppad(p, 4);
-	p32(p, 0x6f63694d);		/* "Micro", padded */
-	p32(p, 0x72);
+	tw_p8(p, 1);			/* Success */
+	tw_p8(p, 0);
+	tw_p16(p, 11);
+	tw_p16(p, 0);
+	tw_p16(p, 0);			/* length, set below */
+	tw_p32(p, 12101004);		/* release */
+	tw_p32(p, 0x200000);		/* resource_id_base: not translated */
+	tw_p32(p, 0x1fffff);
+	tw_p32(p, 256);
+	tw_p16(p, 5);			/* vendor_len */
+	tw_p16(p, 0xffff);
+	tw_p8(p, 1);			/* roots_len */
+	tw_p8(p, 2);			/* pixmap_formats_len */
+	tw_p8(p, 0);
+	tw_p8(p, 0);
+	tw_p8(p, 32);
+	tw_p8(p, 32);
+	tw_p8(p, 8);
+	tw_p8(p, 255);
+	tw_ppad(p, 4);
+	tw_p32(p, 0x6f63694d);		/* "Micro", padded */
+	tw_p32(p, 0x72);
 	for (int i = 0; i < 2; i++) {	/* FORMAT */
-		p8(p, i ? 24 : 1);
-		p8(p, i ? 32 : 1);
-		p8(p, 32);
-		ppad(p, 5);
+		tw_p8(p, i ? 24 : 1);
+		tw_p8(p, i ? 32 : 1);
+		tw_p8(p, 32);
+		tw_ppad(p, 5);
 	}
-	pid(p, PROTO_K_WINDOW, 0x3a0);		/* root */
-	pid(p, PROTO_K_COLORMAP, 0x21);		/* default colormap */
-	p32(p, 0xffffff);
-	p32(p, 0);
-	p32(p, 0xfa003f);
-	p16(p, 1280);
-	p16(p, 1024);
-	p16(p, 338);
-	p16(p, 270);
-	p16(p, 1);
-	p16(p, 1);
-	pid(p, PROTO_K_VISUALID, 0x22);		/* root visual */
-	p8(p, 0);
-	p8(p, 0);
-	p8(p, 24);
-	p8(p, 2);			/* allowed_depths_len */
-	p8(p, 1);			/* DEPTH 1: no visuals */
-	ppad(p, 1);
-	p16(p, 0);
-	ppad(p, 4);
-	p8(p, 24);			/* DEPTH 24: two visuals */
-	ppad(p, 1);
-	p16(p, 2);
-	ppad(p, 4);
+	tw_pid(p, PROTO_K_WINDOW, 0x3a0);		/* root */
+	tw_pid(p, PROTO_K_COLORMAP, 0x21);		/* default colormap */
+	tw_p32(p, 0xffffff);
+	tw_p32(p, 0);
+	tw_p32(p, 0xfa003f);
+	tw_p16(p, 1280);
+	tw_p16(p, 1024);
+	tw_p16(p, 338);
+	tw_p16(p, 270);
+	tw_p16(p, 1);
+	tw_p16(p, 1);
+	tw_pid(p, PROTO_K_VISUALID, 0x22);		/* root visual */
+	tw_p8(p, 0);
+	tw_p8(p, 0);
+	tw_p8(p, 24);
+	tw_p8(p, 2);			/* allowed_depths_len */
+	tw_p8(p, 1);			/* DEPTH 1: no visuals */
+	tw_ppad(p, 1);
+	tw_p16(p, 0);
+	tw_ppad(p, 4);
+	tw_p8(p, 24);			/* DEPTH 24: two visuals */
+	tw_ppad(p, 1);
+	tw_p16(p, 2);
+	tw_ppad(p, 4);
 	for (int i = 0; i < 2; i++) {	/* VISUALTYPE */
-		pid(p, PROTO_K_VISUALID, 0x22 + i);
-		p8(p, 4);
-		p8(p, 8);
-		p16(p, 256);
-		p32(p, 0xff0000);
-		p32(p, 0xff00);
-		p32(p, 0xff);
-		ppad(p, 4);
+		tw_pid(p, PROTO_K_VISUALID, 0x22 + i);
+		tw_p8(p, 4);
+		tw_p8(p, 8);
+		tw_p16(p, 256);
+		tw_p32(p, 0xff0000);
+		tw_p32(p, 0xff00);
+		tw_p32(p, 0xff);
+		tw_ppad(p, 4);
 	}
 	p->b[6] = (p->n - 8) / 4;
 }
 
+/* The connection setup reply. */
 static void test_setup(void)
 {
-	test_check(proto_setup(), PROTO_REPLY, FALSE, build_setup);
+	tw_check(proto_setup(), PROTO_REPLY, FALSE, tw_build_setup);
 }
 
 /* ---- events ------------------------------------------------------------- */
 
-static void build_configure_notify(TestPkt *p)
+static void tw_build_configure_notify(TwPkt *p)
 {
-	p8(p, 22);
-	p8(p, 0);
-	p16(p, 0x4321);
-	pid(p, PROTO_K_WINDOW, 0x123);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_WINDOW, 0x200009);	/* above sibling */
-	p16(p, 1);
-	p16(p, 2);
-	p16(p, 300);
-	p16(p, 200);
-	p16(p, 0);
-	p8(p, 0);
-	ppad(p, 5);
+	tw_p8(p, 22);
+	tw_p8(p, 0);
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_WINDOW, 0x200009);	/* above sibling */
+	tw_p16(p, 1);
+	tw_p16(p, 2);
+	tw_p16(p, 300);
+	tw_p16(p, 200);
+	tw_p16(p, 0);
+	tw_p8(p, 0);
+	tw_ppad(p, 5);
 }
 
-static void build_create_notify(TestPkt *p)
+/* CreateNotify: parent and window. */
+static void tw_build_create_notify(TwPkt *p)
 {
-	p8(p, 16);
-	p8(p, 0);
-	p16(p, 0x4321);
-	pid(p, PROTO_K_WINDOW, 0x123);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	p16(p, 1);
-	p16(p, 2);
-	p16(p, 300);
-	p16(p, 200);
-	p16(p, 0);
-	p8(p, 1);
-	ppad(p, 9);
+	tw_p8(p, 16);
+	tw_p8(p, 0);
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_p16(p, 1);
+	tw_p16(p, 2);
+	tw_p16(p, 300);
+	tw_p16(p, 200);
+	tw_p16(p, 0);
+	tw_p8(p, 1);
+	tw_ppad(p, 9);
 }
 
-static void build_property_notify(TestPkt *p)
+/* PropertyNotify: window, atom, time. */
+static void tw_build_property_notify(TwPkt *p)
 {
-	p8(p, 28);
-	p8(p, 0);
-	p16(p, 0x4321);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_ATOM, 39);
-	pid(p, PROTO_K_TIMESTAMP, 123456);
-	p8(p, 0);
-	ppad(p, 15);
+	tw_p8(p, 28);
+	tw_p8(p, 0);
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_ATOM, 39);
+	tw_pid(p, PROTO_K_TIMESTAMP, 123456);
+	tw_p8(p, 0);
+	tw_ppad(p, 15);
 }
 
+/* Core events, and the event codes that are not events. */
 static void test_core_events(void)
 {
-	test_check(proto_event(proto_core(), 22), PROTO_EVENT, FALSE,
-		   build_configure_notify);
-	test_check(proto_event(proto_core(), 16), PROTO_EVENT, FALSE,
-		   build_create_notify);
-	test_check(proto_event(proto_core(), 28), PROTO_EVENT, FALSE,
-		   build_property_notify);
+	tw_check(proto_event(proto_core(), 22), PROTO_EVENT, FALSE,
+		   tw_build_configure_notify);
+	tw_check(proto_event(proto_core(), 16), PROTO_EVENT, FALSE,
+		   tw_build_create_notify);
+	tw_check(proto_event(proto_core(), 28), PROTO_EVENT, FALSE,
+		   tw_build_property_notify);
 	CU_ASSERT_PTR_NULL(proto_event(proto_core(), 0));
 	CU_ASSERT_PTR_NULL(proto_event(proto_core(), 1));
 	CU_ASSERT_EQUAL(proto_ext_n_events(proto_core()), 35);
 }
 
-static void build_xfixes_selection_notify(TestPkt *p)
+/* XFIXES SelectionNotify: windows, selection atom, two timestamps. */
+static void tw_build_xfixes_selection_notify(TwPkt *p)
 {
-	p8(p, 87);
-	p8(p, 0);			/* SetSelectionOwner */
-	p16(p, 0x4321);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_WINDOW, 0x400001);	/* owner */
-	pid(p, PROTO_K_ATOM, 1);		/* PRIMARY */
-	pid(p, PROTO_K_TIMESTAMP, 5000);
-	pid(p, PROTO_K_TIMESTAMP, 4000);
-	ppad(p, 8);
+	tw_p8(p, 87);
+	tw_p8(p, 0);			/* SetSelectionOwner */
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_WINDOW, 0x400001);	/* owner */
+	tw_pid(p, PROTO_K_ATOM, 1);		/* PRIMARY */
+	tw_pid(p, PROTO_K_TIMESTAMP, 5000);
+	tw_pid(p, PROTO_K_TIMESTAMP, 4000);
+	tw_ppad(p, 8);
 }
 
+/* XFIXES SelectionNotify. */
 static void test_xfixes_selection_notify(void)
 {
-	test_check(proto_event(test_ext("XFIXES"), 0), PROTO_EVENT, FALSE,
-		   build_xfixes_selection_notify);
+	tw_check(proto_event(tw_ext("XFIXES"), 0), PROTO_EVENT, FALSE,
+		   tw_build_xfixes_selection_notify);
 }
 
-static void build_xkb_state_notify(TestPkt *p)
+/* XKB StateNotify (xkbType 2): the time. */
+static void tw_build_xkb_state_notify(TwPkt *p)
 {
-	p8(p, 85);
-	p8(p, 2);			/* xkbType: StateNotify */
-	p16(p, 0x4321);
-	pid(p, PROTO_K_TIMESTAMP, 77777);
-	p8(p, 3);			/* deviceID */
+	tw_p8(p, 85);
+	tw_p8(p, 2);			/* xkbType: StateNotify */
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_TIMESTAMP, 77777);
+	tw_p8(p, 3);			/* deviceID */
 	for (int i = 0; i < 23; i++)	/* mods, groups, ..., requestMinor */
-		p8(p, 0x40 + i);
+		tw_p8(p, 0x40 + i);
 }
 
 /* An XKB event whose xkbType XKB does not define. */
-static void build_xkb_bad_type(TestPkt *p)
+static void tw_build_xkb_bad_type(TwPkt *p)
 {
-	build_xkb_state_notify(p);
+	tw_build_xkb_state_notify(p);
 	p->b[1] = 200;
 }
 
+/* XKB StateNotify through the xkbType dispatch and directly; an unknown
+ * xkbType. */
 static void test_xkb_state_notify(void)
 {
-	const ProtoExt *xkb = test_ext("XKEYBOARD");
+	const ProtoExt *xkb = tw_ext("XKEYBOARD");
 
 	CU_ASSERT_EQUAL(proto_ext_n_events(xkb), 1);
-	test_check(proto_event(xkb, 0), PROTO_EVENT, FALSE,
-		   build_xkb_state_notify);
-	test_check(proto_xkb_event(2), PROTO_EVENT, FALSE,
-		   build_xkb_state_notify);
+	tw_check(proto_event(xkb, 0), PROTO_EVENT, FALSE,
+		   tw_build_xkb_state_notify);
+	tw_check(proto_xkb_event(2), PROTO_EVENT, FALSE,
+		   tw_build_xkb_state_notify);
 	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_xkb_event(2)),
 			       "StateNotify");
 	CU_ASSERT_PTR_NULL(proto_xkb_event(200));
-	CU_ASSERT_EQUAL(test_walk_cut(proto_event(xkb, 0), PROTO_EVENT, FALSE,
-				      build_xkb_bad_type, 32),
+	CU_ASSERT_EQUAL(tw_walk_cut(proto_event(xkb, 0), PROTO_EVENT, FALSE,
+				      tw_build_xkb_bad_type, 32),
 			PROTO_WALK_BAD_VALUE);
 }
 
 /* XI2 ButtonPress: a Generic Event with button and valuator masks and the
  * axis values they select. */
-static void build_xi_button_press(TestPkt *p)
+static void tw_build_xi_button_press(TwPkt *p)
 {
-	p8(p, 35);
-	p8(p, 131);			/* XInput's major opcode */
-	p16(p, 0x4321);
-	p32(p, 0);			/* length, set later */
-	p16(p, 4);			/* evtype: ButtonPress */
-	p16(p, 2);			/* deviceid */
-	pid(p, PROTO_K_TIMESTAMP, 99999);
-	p32(p, 1);			/* detail */
-	pid(p, PROTO_K_WINDOW, 0x123);
-	pid(p, PROTO_K_WINDOW, 0x200001);
-	pid(p, PROTO_K_WINDOW, 0x200002);	/* child */
+	tw_p8(p, 35);
+	tw_p8(p, 131);			/* XInput's major opcode */
+	tw_p16(p, 0x4321);
+	tw_p32(p, 0);			/* length, set later */
+	tw_p16(p, 4);			/* evtype: ButtonPress */
+	tw_p16(p, 2);			/* deviceid */
+	tw_pid(p, PROTO_K_TIMESTAMP, 99999);
+	tw_p32(p, 1);			/* detail */
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_pid(p, PROTO_K_WINDOW, 0x200001);
+	tw_pid(p, PROTO_K_WINDOW, 0x200002);	/* child */
 	for (int i = 0; i < 4; i++)	/* root_x .. event_y */
-		p32(p, 0x10000 * (i + 1));
-	p16(p, 1);			/* buttons_len */
-	p16(p, 1);			/* valuators_len */
-	p16(p, 4);			/* sourceid */
-	ppad(p, 2);
-	p32(p, 0);			/* flags */
+		tw_p32(p, 0x10000 * (i + 1));
+	tw_p16(p, 1);			/* buttons_len */
+	tw_p16(p, 1);			/* valuators_len */
+	tw_p16(p, 4);			/* sourceid */
+	tw_ppad(p, 2);
+	tw_p32(p, 0);			/* flags */
 	for (int i = 0; i < 4; i++)	/* mods */
-		p32(p, i);
-	p32(p, 0);			/* group */
-	p32(p, 0x2);			/* button_mask */
-	p32(p, 0x3);			/* valuator_mask: 2 values */
+		tw_p32(p, i);
+	tw_p32(p, 0);			/* group */
+	tw_p32(p, 0x2);			/* button_mask */
+	tw_p32(p, 0x3);			/* valuator_mask: 2 values */
 	for (int i = 0; i < 4; i++)
-		p32(p, 0x5000 + i);
-	test_ext_len(p);
+		tw_p32(p, 0x5000 + i);
+	tw_ext_len(p);
 }
 
+/* XI2 ButtonPress Generic Event, masks untouched. */
 static void test_xi_button_press(void)
 {
-	const ProtoExt *xi = test_ext("XInputExtension");
+	const ProtoExt *xi = tw_ext("XInputExtension");
 
-	test_check(proto_ge_event(xi, 4), PROTO_EVENT, FALSE,
-		   build_xi_button_press);
+	tw_check(proto_ge_event(xi, 4), PROTO_EVENT, FALSE,
+		   tw_build_xi_button_press);
 	CU_ASSERT_STRING_EQUAL(proto_msg_name(proto_ge_event(xi, 4)),
 			       "ButtonPress");
 	/* XInput's classic events are a separate table. */
@@ -1194,26 +1242,27 @@ static void test_xi_button_press(void)
 }
 
 /* RANDR Notify, OutputChange arm of the union (selected by subCode). */
-static void build_randr_output_change(TestPkt *p)
+static void tw_build_randr_output_change(TwPkt *p)
 {
-	p8(p, 90);
-	p8(p, 1);			/* subCode: OutputChange */
-	p16(p, 0x4321);
-	pid(p, PROTO_K_TIMESTAMP, 1);
-	pid(p, PROTO_K_TIMESTAMP, 2);
-	pid(p, PROTO_K_WINDOW, 0x123);
-	pid(p, PROTO_K_OUTPUT, 0x41);
-	pid(p, PROTO_K_CRTC, 0x3f);
-	pid(p, PROTO_K_MODE, 0x42);
-	p16(p, 1);
-	p8(p, 0);
-	p8(p, 0);
+	tw_p8(p, 90);
+	tw_p8(p, 1);			/* subCode: OutputChange */
+	tw_p16(p, 0x4321);
+	tw_pid(p, PROTO_K_TIMESTAMP, 1);
+	tw_pid(p, PROTO_K_TIMESTAMP, 2);
+	tw_pid(p, PROTO_K_WINDOW, 0x123);
+	tw_pid(p, PROTO_K_OUTPUT, 0x41);
+	tw_pid(p, PROTO_K_CRTC, 0x3f);
+	tw_pid(p, PROTO_K_MODE, 0x42);
+	tw_p16(p, 1);
+	tw_p8(p, 0);
+	tw_p8(p, 0);
 }
 
+/* RANDR Notify: the union member selected by subCode. */
 static void test_randr_notify(void)
 {
-	test_check(proto_event(test_ext("RANDR"), 1), PROTO_EVENT, FALSE,
-		   build_randr_output_change);
+	tw_check(proto_event(tw_ext("RANDR"), 1), PROTO_EVENT, FALSE,
+		   tw_build_randr_output_change);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -1224,7 +1273,7 @@ static void test_errors(void)
 	guint8 err[32] = { 0, 3, 0x21, 0x43 };
 	ProtoKind k;
 
-	test_put32(err + 4, 0x200001);
+	tw_put32(err + 4, 0x200001);
 	k = proto_error_kind(core, err[1]);
 	CU_ASSERT_EQUAL(k, PROTO_K_WINDOW);
 	CU_ASSERT_EQUAL(proto_kind_class(k), PROTO_CLASS_XID);
@@ -1237,23 +1286,23 @@ static void test_errors(void)
 	CU_ASSERT_EQUAL(proto_error_kind(core, 16), PROTO_K_NONE);	/* Length */
 	CU_ASSERT_EQUAL(proto_error_kind(core, 200), PROTO_K_NONE);
 	CU_ASSERT_EQUAL(proto_ext_n_errors(core), 18);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RENDER"), 1),
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("RENDER"), 1),
 			PROTO_K_PICTURE);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RENDER"), 3),
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("RENDER"), 3),
 			PROTO_K_GLYPHSET);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("XFIXES"), 0),
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("XFIXES"), 0),
 			PROTO_K_REGION);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("DAMAGE"), 0),
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("DAMAGE"), 0),
 			PROTO_K_DAMAGE);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 0),
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("SYNC"), 0),
 			PROTO_K_COUNTER);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 1), PROTO_K_ALARM);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("SYNC"), 2), PROTO_K_FENCE);
-	CU_ASSERT_EQUAL(proto_ext_n_errors(test_ext("SYNC")), 3);
-	CU_ASSERT_EQUAL(proto_error_kind(test_ext("RANDR"), 1), PROTO_K_CRTC);
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("SYNC"), 1), PROTO_K_ALARM);
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("SYNC"), 2), PROTO_K_FENCE);
+	CU_ASSERT_EQUAL(proto_ext_n_errors(tw_ext("SYNC")), 3);
+	CU_ASSERT_EQUAL(proto_error_kind(tw_ext("RANDR"), 1), PROTO_K_CRTC);
 	/* The proxy maps the bad value of a BadWindow like this. */
-	test_put32(err + 4, test_map(k, test_get32(err + 4)));
-	CU_ASSERT_EQUAL(test_get32(err + 4), 0x1200001);
+	tw_put32(err + 4, tw_map(k, tw_get32(err + 4)));
+	CU_ASSERT_EQUAL(tw_get32(err + 4), 0x1200001);
 }
 
 /* ---- tables, lengths, robustness ---------------------------------------- */
@@ -1296,13 +1345,13 @@ static void test_tables(void)
 			32);
 	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(proto_core(), 127)),
 			4);
-	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(test_ext("RANDR"),
+	CU_ASSERT_EQUAL(proto_msg_min_size(proto_request(tw_ext("RANDR"),
 							 2)), 20);
 	CU_ASSERT_EQUAL(proto_msg_min_size(proto_reply(proto_core(), 15)), 32);
 	CU_ASSERT_EQUAL(proto_msg_min_size(proto_event(proto_core(), 22)), 32);
 	/* RANDR CreateLease's reply passes a file descriptor. */
-	CU_ASSERT_TRUE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 45)));
-	CU_ASSERT_FALSE(proto_msg_has_fds(proto_reply(test_ext("RANDR"), 8)));
+	CU_ASSERT_TRUE(proto_msg_has_fds(proto_reply(tw_ext("RANDR"), 45)));
+	CU_ASSERT_FALSE(proto_msg_has_fds(proto_reply(tw_ext("RANDR"), 8)));
 }
 
 /* Every request of every extension: a buffer of the minimum size walks
@@ -1326,11 +1375,11 @@ static void test_all_bad_length(void)
 				gsize min = proto_msg_min_size(m) + 4 * big;
 				g_autofree guint8 *ok = g_malloc0(min);
 				g_autofree guint8 *cut = g_malloc0(min - 4);
-				TestVisits v = { .buf = ok, .len = min };
+				TwVisits v = { .buf = ok, .len = min };
 				ProtoWalkResult res;
 
 				res = walk_message(m, PROTO_REQUEST, ok, min,
-						   big, test_visit, &v);
+						   big, tw_visit, &v);
 				if (res != PROTO_WALK_OK)
 					fprintf(stderr, "\n  %s %s: %d",
 						proto_ext_name(x),
@@ -1339,7 +1388,7 @@ static void test_all_bad_length(void)
 				v.buf = cut;
 				v.len = min - 4;
 				res = walk_message(m, PROTO_REQUEST, cut,
-						   min - 4, big, test_visit,
+						   min - 4, big, tw_visit,
 						   &v);
 				CU_ASSERT_EQUAL(res, PROTO_WALK_BAD_LENGTH);
 				CU_ASSERT_FALSE(v.out_of_bounds);
@@ -1347,16 +1396,16 @@ static void test_all_bad_length(void)
 			if (r) {
 				gsize min = proto_msg_min_size(r);
 				g_autofree guint8 *ok = g_malloc0(min);
-				TestVisits v = { .buf = ok, .len = min };
+				TwVisits v = { .buf = ok, .len = min };
 
 				CU_ASSERT(min >= 32);
 				CU_ASSERT_EQUAL(walk_message(r, PROTO_REPLY,
 							     ok, min, FALSE,
-							     test_visit, &v),
+							     tw_visit, &v),
 						PROTO_WALK_OK);
 				CU_ASSERT_EQUAL(walk_message(r, PROTO_REPLY,
 							     ok, min - 4,
-							     FALSE, test_visit,
+							     FALSE, tw_visit,
 							     &v),
 						PROTO_WALK_BAD_LENGTH);
 			}
@@ -1367,7 +1416,7 @@ static void test_all_bad_length(void)
 
 /* Walks MSG over random buffers: whatever the bytes, the walker must stay
  * inside the buffer and return one of its three results. */
-static void test_fuzz_one(GRand *rnd, const ProtoMsg *m, ProtoDir dir)
+static void tw_fuzz_one(GRand *rnd, const ProtoMsg *m, ProtoDir dir)
 {
 	gsize min = proto_msg_min_size(m);
 
@@ -1376,7 +1425,7 @@ static void test_fuzz_one(GRand *rnd, const ProtoMsg *m, ProtoDir dir)
 		gboolean big = dir == PROTO_REQUEST && g_rand_boolean(rnd);
 		gboolean small = iter & 1;	/* small values: deeper walks */
 		g_autofree guint8 *buf = NULL;
-		TestVisits v = { 0 };
+		TwVisits v = { 0 };
 		ProtoWalkResult r;
 
 		if (len < 4)
@@ -1387,13 +1436,14 @@ static void test_fuzz_one(GRand *rnd, const ProtoMsg *m, ProtoDir dir)
 				g_rand_int_range(rnd, 0, 256);
 		v.buf = buf;
 		v.len = len;
-		r = walk_message(m, dir, buf, len, big, test_visit, &v);
+		r = walk_message(m, dir, buf, len, big, tw_visit, &v);
 		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH ||
 			  r == PROTO_WALK_BAD_VALUE);
 		CU_ASSERT_FALSE(v.out_of_bounds);
 	}
 }
 
+/* Random buffers for every description and the item helpers. */
 static void test_fuzz(void)
 {
 	g_autoptr(GRand) rnd = g_rand_new_with_seed(20261125);
@@ -1403,28 +1453,28 @@ static void test_fuzz(void)
 
 		for (guint i = 0; i < 256; i++) {
 			if (proto_request(x, i))
-				test_fuzz_one(rnd, proto_request(x, i),
+				tw_fuzz_one(rnd, proto_request(x, i),
 					      PROTO_REQUEST);
 			if (proto_reply(x, i))
-				test_fuzz_one(rnd, proto_reply(x, i),
+				tw_fuzz_one(rnd, proto_reply(x, i),
 					      PROTO_REPLY);
 			if (proto_event(x, i))
-				test_fuzz_one(rnd, proto_event(x, i),
+				tw_fuzz_one(rnd, proto_event(x, i),
 					      PROTO_EVENT);
 			if (proto_ge_event(x, i))
-				test_fuzz_one(rnd, proto_ge_event(x, i),
+				tw_fuzz_one(rnd, proto_ge_event(x, i),
 					      PROTO_EVENT);
 		}
 	}
 	for (guint i = 0; i < 256; i++)
 		if (proto_xkb_event(i))
-			test_fuzz_one(rnd, proto_xkb_event(i), PROTO_EVENT);
-	test_fuzz_one(rnd, proto_setup(), PROTO_REPLY);
+			tw_fuzz_one(rnd, proto_xkb_event(i), PROTO_EVENT);
+	tw_fuzz_one(rnd, proto_setup(), PROTO_REPLY);
 	/* The item helpers, on random items. */
 	for (int iter = 0; iter < 2000; iter++) {
 		gsize len = g_rand_int_range(rnd, 0, 80);
 		g_autofree guint8 *buf = g_malloc(len ? len : 1);
-		TestVisits v = { .buf = buf, .len = len };
+		TwVisits v = { .buf = buf, .len = len };
 		gsize off = g_rand_int_range(rnd, 0, 40);
 		ProtoWalkResult r;
 
@@ -1433,10 +1483,10 @@ static void test_fuzz(void)
 				(g_rand_boolean(rnd) ? 255 :
 				 g_rand_int_range(rnd, 0, 4));
 		r = walk_text_items(buf, len, off, 1 + (iter & 2) / 2,
-				    test_visit, &v);
+				    tw_visit, &v);
 		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
 		r = walk_glyph_items(buf, len, off, 1 << (iter % 3),
-				     test_visit, &v);
+				     tw_visit, &v);
 		CU_ASSERT(r == PROTO_WALK_OK || r == PROTO_WALK_BAD_LENGTH);
 		CU_ASSERT_FALSE(v.out_of_bounds);
 	}
