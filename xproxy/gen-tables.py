@@ -1718,12 +1718,42 @@ extern const guint proto_tables_n_exts;
 		os.replace(tmp, path)
 
 
+def dump(gen, exts, name):
+	"""Prints the op programs of the messages called NAME."""
+	progs = dict((c, ops) for c, ops, _ in gen.progs)
+	for ext in exts:
+		for cname, mname, prog, mins, flags, nslots in ext.msgs:
+			if mname != name:
+				continue
+			print('%s %s: min %d, %d slots' % (
+				ext.xname or 'core', mname, mins, nslots))
+			for i, (code, x, a, b) in enumerate(progs[prog]):
+				extra = ''
+				if code in ('EVAL', 'ACC', 'LIST', 'LOOP', 'SLEN',
+					    'IF') and b != X_REST:
+					words = []
+					j = b
+					while gen.exprs[j] & 0xff:
+						w = gen.exprs[j]
+						words.append('%s %d' % (
+							XOPS[w & 0xff], w >> 8))
+						j += 1
+					extra = '  [' + ', '.join(words) + ']'
+				if code in ('FIELD', 'LIST'):
+					extra = '  ' + KINDS[x] + extra
+				print('  %3d %-7s x=%d a=%d b=%d%s' % (
+					i, code, x, a, b, extra))
+
+
 def main():
 	ap = argparse.ArgumentParser(description='Generate xckpt protocol '
 				     'tables from xcb-proto XML.')
 	ap.add_argument('--xml-dir', required=True)
 	ap.add_argument('--out-c', required=True)
 	ap.add_argument('--out-h', required=True)
+	ap.add_argument('--dump', metavar='NAME',
+			help='also print the op programs of the messages '
+			'called NAME (debugging)')
 	args = ap.parse_args()
 	if not args.xml_dir or not os.path.isdir(args.xml_dir):
 		print('gen-tables: no xcb-proto XML directory %r (is xcb-proto '
@@ -1746,6 +1776,8 @@ def main():
 			e.build()
 			exts.append(e)
 		write(gen, exts, args.out_c, args.out_h)
+		if args.dump:
+			dump(gen, exts, args.dump)
 	except GenError as e:
 		print('gen-tables: %s' % e, file=sys.stderr)
 		return 1
