@@ -11,7 +11,8 @@
 #   output      endless stdout and stderr, through the session (its log)
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
 # one of them with --dir, the last one after the runtime directory was
-# removed (as by a reboot); and a restart in the foreground.  Bad input and listings: t-ckpt-errors.sh.
+# removed (as by a reboot); a restart in the foreground; and the session's
+# private D-Bus with a client connected.  Bad input and listings: t-ckpt-errors.sh.
 . "$(dirname "$0")/ckpt-lib.sh"
 
 # c_not_listed NAME: whether `xckpt list` does not show NAME.
@@ -218,6 +219,55 @@ for prog in counter fileoffset pipe envcwd ptypair output; do
 	z_cycle "$prog" kill
 	z_cycle "$prog" run
 done
+# c_bus_names ADDRESS: the unique and well-known names on the D-Bus bus at
+# ADDRESS, but the caller's own (the newest), sorted; fails when the bus does
+# not answer.
+c_bus_names() {
+	local out
+	out=$(timeout 10 dbus-send --bus="$1" --print-reply --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.ListNames) || return 1
+	echo "$out" | sed -n 's/^ *string "\(.*\)"$/\1/p' | sort -V | sed '$d'
+}
+
+# c_dbus: the session's private D-Bus survives a checkpoint --kill and a
+# restart, and with it a client's connection (a `gdbus wait` in the session
+# keeps its unique name).
+c_dbus() {
+	local name=bus dir pid addr before after
+	dir=$(z_dir "$name")
+	mkdir -p "$dir"
+	if ! "$XCKPT" run --detach --name "$name" -- sh -c \
+		"gdbus wait --session --timeout 600 org.xckpt.Never & exec '$ZDTM/counter' '$dir'" \
+		>/dev/null 2>"$T_TMP/run-$name.err" || ! c_wait_file "$dir/ready" 10; then
+		c_fail "$name: a session with a D-Bus client does not start"
+		c_indent "$T_TMP/run-$name.err"
+		return 0
+	fi
+	pid=$(z_pid "$name")
+	Z_PIDS="$Z_PIDS $pid"
+	addr=$(tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^DBUS_SESSION_BUS_ADDRESS=//p')
+	c_check "$name: the app has a private bus ($addr)" test -n "$addr"
+	sleep 0.3	# for gdbus to connect
+	before=$(c_bus_names "$addr" | paste -sd' ') || true
+	c_check "$name: the bus answers, with the gdbus client on it ($before)" \
+		test "$(echo "$before" | wc -w)" -ge 2
+	c_ckpt "$name" --kill || true
+	c_report "$name: xckpt checkpoint --kill" || return 0
+	c_wait_gone "$pid" || true
+	c_restart "$C_DIR" --detach || true
+	c_report "$name: xckpt restart" || return 0
+	after=$(c_bus_names "$addr" | paste -sd' ') || true
+	c_equal "$name: after the restart the bus answers and has the same clients" "$before" "$after"
+	z_check "$name" "passes after the restart" || true
+	c_check "$name: xckpt kill" "$XCKPT" kill "$name"
+	c_check "$name: the program ended" c_wait_gone "$pid"
+}
+
+if command -v dbus-send >/dev/null && command -v gdbus >/dev/null; then
+	c_dbus
+else
+	t_skip "dbus-send or gdbus is missing: the D-Bus case"
+fi
 LAST=""
 c_chain
 [ -z "$LAST" ] || c_foreground "$LAST"
