@@ -12,7 +12,8 @@
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
 # one of them with --dir, the last one after the runtime directory was
 # removed (as by a reboot); a restart in the foreground; and the session's
-# private D-Bus with a client connected.  Bad input and listings: t-ckpt-errors.sh.
+# private D-Bus with a client connected; and `xckpt list` during a
+# checkpoint.  Bad input and listings: t-ckpt-errors.sh.
 . "$(dirname "$0")/ckpt-lib.sh"
 
 # c_not_listed NAME: whether `xckpt list` does not show NAME.
@@ -263,6 +264,31 @@ c_dbus() {
 	c_check "$name: the program ended" c_wait_gone "$pid"
 }
 
+# c_progress: while a checkpoint runs, `xckpt list` shows it: the STATE
+# column of a session whose checkpoint (of 300 MB) is under way is not
+# "running" at some moment, and is "running" again afterwards.
+c_progress() {
+	local name=busy ck states
+	z_start "$name" counter ZDTM_MEM_MB=300 || return 0
+	"$XCKPT" checkpoint "$name" >"$T_TMP/progress.out" 2>&1 &
+	ck=$!
+	t_track "$ck"
+	: >"$T_TMP/states"
+	while t_alive "$ck"; do
+		"$XCKPT" list 2>/dev/null | awk -v n="$name" '$1 == n { print $5 }' >>"$T_TMP/states"
+	done
+	wait "$ck" 2>/dev/null || true
+	t_untrack "$ck"
+	states=$(sort -u "$T_TMP/states" | paste -sd' ')
+	c_check "$name: xckpt list showed the checkpoint while it ran (states seen: $states)" \
+		sh -c '[ -n "$(grep -v "^running$" "$1")" ]' - "$T_TMP/states"
+	c_equal "$name: and shows it running afterwards" running \
+		"$("$XCKPT" list | awk -v n="$name" '$1 == n { print $5 }')"
+	z_check "$name" "passes after the checkpoint" || true
+	c_check "$name: xckpt kill" "$XCKPT" kill "$name"
+}
+
+c_progress
 if command -v dbus-send >/dev/null && command -v gdbus >/dev/null; then
 	c_dbus
 else

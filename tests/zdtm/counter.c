@@ -8,7 +8,9 @@
  * back, e.g. reset by a restart from scratch), and that it was not reset
  * below the value of the previous check, which is also kept in both
  * regions.  It writes the counter to STATEDIR/value, for the harness to
- * compare with the value at the checkpoint.
+ * compare with the value at the checkpoint.  With ZDTM_MEM_MB=N in its
+ * environment it also keeps N MB resident (every page written), for a
+ * checkpoint that takes a while.
  */
 #include "zdtm.h"
 
@@ -63,6 +65,16 @@ int main(int argc, char **argv)
 		zdtm_die("mmap");
 	copy[0] = counter;
 	copy[1] = last_check;
+	if (getenv("ZDTM_MEM_MB")) {
+		size_t i, size = (size_t)atol(getenv("ZDTM_MEM_MB")) << 20;
+		char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (mem == MAP_FAILED)
+			zdtm_die("mmap ZDTM_MEM_MB");
+		for (i = 0; i < size; i += 512)
+			mem[i] = (char)(i / 512 + 1);
+	}
 	zdtm_ready();
 	zdtm_loop(check, tick);
 	return 0;
