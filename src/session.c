@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <xcb/xcb.h>
 
 #include "xproxy/xproxy.h"
 #include "src/control.h"
@@ -94,6 +95,8 @@ struct Session {
 	guint grace_ms;		/* SIGTERM to SIGKILL, for this ending */
 	guint kill_src;		/* the grace / SIGKILL timer, or 0 */
 	gboolean killing;	/* the grace period is over: SIGKILL */
+	gboolean upstream_lost;	/* the clients were told the X server is
+				 * gone */
 	char **app_env;		/* the app's environment (owned) */
 	char *bus_path;		/* STATEDIR/NAME.bus, the D-Bus socket (owned),
 				 * or NULL */
@@ -388,6 +391,18 @@ static void session_drain_output(Session *s)
 	}
 }
 
+static void session_on_lost(gpointer ud, const char *message);
+
+/* Whether the proxy's upstream X server still accepts a connection. */
+static gboolean session_upstream_alive(Session *s)
+{
+	xcb_connection_t *x = xcb_connect(xproxy_upstream(s->proxy), NULL);
+	gboolean alive = xcb_connection_has_error(x) == 0;
+
+	xcb_disconnect(x);
+	return alive;
+}
+
 /* Everything has ended: tells the clients, removes the state, quits. */
 static void session_finish(Session *s)
 {
@@ -400,6 +415,11 @@ static void session_finish(Session *s)
 		g_source_remove(s->kill_src);
 	s->kill_src = 0;
 	session_drain_output(s);
+	/* The proxy notices a dead server a moment after its connections
+	 * close; an app that died of it may end the session before that. */
+	if (s->proxy != NULL && !s->upstream_lost && s->app_reaped &&
+	    s->app_status != 0 && !session_upstream_alive(s))
+		session_on_lost(s, "the server went away");
 	session_log(s, "session %s over", s->config->name);
 	/* State files first: from now on the session is not listed. */
 	g_unlink(s->info_path);
@@ -867,6 +887,9 @@ static void session_on_lost(gpointer ud, const char *message)
 	g_autofree char *line = g_strdup_printf(
 		"xckpt: X display %s lost: %s\n", s->config->upstream, message);
 
+	if (s->upstream_lost)
+		return;
+	s->upstream_lost = TRUE;
 	session_log_write(s, line, strlen(line));
 	session_broadcast_output(s, CONTROL_STDERR, (const guint8 *)line,
 				 strlen(line));

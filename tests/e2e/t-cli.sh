@@ -188,4 +188,30 @@ XAUTHORITY=$bad t_err "a refused cookie" 1 "$XCKPT" run -- true
 t_nothing_left "after a refused cookie"
 t_check "the right cookie works through xckpt" eval "\"\$XCKPT\" run -- xdpyinfo >/dev/null"
 
+# The X server goes away under a running session: the app's connections are
+# closed, the session ends with a message, and nothing is left behind.
+"$XCKPT" run --name lost -- xlogo >"$T_TMP/lost.out" 2>"$T_TMP/lost.err" &
+fg=$!
+t_track "$fg"
+t_check "xlogo runs before its X server goes away" \
+	eval "t_wait_window ^xlogo$ 20 >/dev/null"
+pids=$(t_session_pids lost | tr '\n' ' ')
+t_stop "$T_XVFB_PID"
+for i in $(seq 150); do t_alive "$fg" || break; sleep 0.1; done
+if t_alive "$fg"; then
+	t_fail "xckpt run still runs 15 s after its X server went away"
+else
+	wait "$fg"
+	rc=$?
+	t_check "xckpt run exits non-zero when the X server goes away (exit $rc)" \
+		test "$rc" -ne 0
+	t_untrack "$fg"
+fi
+t_check "it says the display was lost: $(tail -n 1 "$T_TMP/lost.err")" \
+	grep -q "lost" "$T_TMP/lost.err"
+left=""
+for p in $pids; do t_alive "$p" && left="$left $p"; done
+t_equal "no process of the session is left" "" "$left"
+t_nothing_left "after the X server went away"
+
 t_done
