@@ -32,6 +32,7 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 RELAY=${RELAY:-$B/relay}
 
 x11perf_failed=""	# the modes that failed to run, skipped from then on
+x11perf_run_opts=""	# extra `xckpt run` options (--no-dbus: x11perf needs no bus)
 
 # Prints the count a test's calibration starts from (small enough for the
 # slowest mode, xtrace, to finish quickly).
@@ -61,7 +62,7 @@ x11perf_once() {
 	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
 	relay)  set -- x11perf -display ":$bench_relay_display" "$@" ;;
 	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@" ;;
-	proxy)  set -- "$XCKPT" run --display ":$bench_xvfb_display" -- x11perf "$@" ;;
+	proxy)  set -- "$XCKPT" run $x11perf_run_opts --display ":$bench_xvfb_display" -- x11perf "$@" ;;
 	*) bench_die "unknown mode: $mode" ;;
 	esac
 	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 30 + 20 * t }')
@@ -233,7 +234,9 @@ x11perf_main() {
 	for mode in $BENCH_MODES; do
 		case $mode in
 		direct|relay|xtrace) ;;
-		proxy) [ -x "$XCKPT" ] || { bench_log "bench: proxy mode: $XCKPT is not built"; x11perf_failed="$x11perf_failed proxy"; } ;;
+		proxy)
+			[ -x "$XCKPT" ] || { bench_log "bench: proxy mode: $XCKPT is not built"; x11perf_failed="$x11perf_failed proxy"; }
+			if "$XCKPT" run --help 2>/dev/null | grep -q -- --no-dbus; then x11perf_run_opts=--no-dbus; fi ;;
 		*) bench_die "unknown mode in BENCH_MODES: $mode" ;;
 		esac
 	done
