@@ -12,7 +12,7 @@
  *   checkpoint/restart cycle.
  * - SIGTERM ends it.
  *
- * Every file of STATEDIR is written to a temporary name, closed, then renamed
+ * ready, result and value are written to a temporary name, closed, then renamed
  * into place: a reader never sees half a file, and the program holds no file
  * open that grows (CRIU refuses to restore a file whose size changed).
  */
