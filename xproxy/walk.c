@@ -189,7 +189,10 @@ ProtoWalkResult walk_message(const ProtoMsg *msg, ProtoDir dir, guint8 *buf,
 		min += 4;
 	if (len < min || len < 4)
 		return PROTO_WALK_BAD_LENGTH;
-	memset(slots, 0, msg->n_slots * sizeof(slots[0]));
+	/* Slots start at 0 (a slot an op reads is always stored first on
+	 * well-formed XML; zero keeps a malformed path deterministic). */
+	for (guint i = 1; i < msg->n_slots; i++)
+		slots[i] = 0;
 	/* Slot 0: the length field as on the wire. */
 	if (dir == PROTO_REQUEST)
 		slots[0] = big ? (len >= 8 ? walk_get(buf + 4, 4) : 0) :
