@@ -11,7 +11,6 @@
  * ops.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "xproxy/proto.h"
 #include "proto-tables.h"
