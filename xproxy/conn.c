@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "xproxy/conn.h"
+#include "xproxy/hooks.h"
 #include "xproxy/log.h"
 #include "xproxy/xbuf.h"
 #include "xproxy/xlate.h"
@@ -49,6 +50,10 @@
 #define CONN_REMAP_XID_BIT 0x10000000u
 
 gboolean conn_remap_xids;
+
+/* Requests at least this long that need no translation are streamed: their
+ * bytes are passed on as they come instead of being buffered whole. */
+#define CONN_STREAM_MIN (16 * 1024)
 
 /* Where a connection is. */
 typedef enum {
@@ -78,6 +83,9 @@ struct XpConn {
 	gboolean big_requests;	/* BigReqEnable has been sent */
 	guint64 skip;		/* bytes of an over-long client request still
 				 * to discard */
+	guint64 pass;		/* bytes of a big request with nothing to
+				 * translate still to pass as they come */
+	guint64 spass;		/* the same for a big reply from the server */
 	const ProtoExt *bigreq;	/* BIG-REQUESTS' tables (or NULL) */
 	GSource *source;	/* the watch (owned) */
 	gpointer ctag;		/* the client socket's tag in source */
@@ -258,7 +266,10 @@ void conn_inject(XpConn *c, const guint8 *req, gsize len, SeqReplyFn fn,
 	SeqPending *pend;
 	guint64 s;
 
-	g_return_if_fail(c->state == CONN_RUNNING && len >= 4 && len % 4 == 0);
+	/* not in the middle of a streamed request: the parse point must be
+	 * a request boundary */
+	g_return_if_fail(c->state == CONN_RUNNING && len >= 4 &&
+			 len % 4 == 0 && !c->pass && !c->skip);
 	xbuf_insert(&c->cin, c->cin.parsed, req, len);
 	c->cin.parsed += len;
 	s = seq_inject(c->seq);
@@ -294,10 +305,43 @@ static void conn_reject(XpConn *c, gsize consumed, XlateResult res,
 	pend->minor = r->cminor;
 }
 
+/* The fast path: passes the run of plain core requests (see
+ * xlate_plain_core()) at the parse point, with one counter update for the
+ * whole run.  Only for identity maps.  Returns how many it passed. */
+static guint conn_plain_run(XpConn *c)
+{
+	const guint8 *plain = xlate_plain_core();
+	XpBuf *b = &c->cin;
+	guint room = seq_sync_room(c->seq), n = 0;
+	gsize off = b->parsed;
+	gsize max = MIN(c->max_req_words, 65535u) * 4;
+
+	while (n < room && b->end - off >= 4) {
+		const guint8 *q = b->data + off;
+		gsize len = 4 * (gsize)xlate_get16(q + 2);
+
+		if (q[0] >= 128 || !plain[q[0]] || len == 0 || len > max ||
+		    len > b->end - off)
+			break;
+		off += len;
+		n++;
+	}
+	if (n) {
+		seq_client_requests(c->seq, n);
+		b->parsed = off;
+	}
+	return n;
+}
+
 /* Frames and translates every complete client request in the buffer. */
 static void conn_requests(XpConn *c)
 {
+	gboolean fast = xmap_is_identity(c->map) && !xlate_walk_always;
+
 	while (c->state == CONN_RUNNING) {
+		if (fast && !c->skip && conn_plain_run(c) &&
+		    seq_need_sync(c->seq))
+			conn_inject_sync(c);
 		XpBuf *b = &c->cin;
 		gsize avail = b->end - b->parsed, len;
 		guint8 *p = b->data + b->parsed;
@@ -312,6 +356,16 @@ static void conn_requests(XpConn *c)
 				break;
 			xbuf_cut(b, b->parsed, n);
 			c->skip -= n;
+			continue;
+		}
+		if (c->pass) {
+			gsize n = MIN(c->pass, avail);
+			b->parsed += n;
+			c->pass -= n;
+			if (c->pass)
+				break;
+			if (seq_need_sync(c->seq))
+				conn_inject_sync(c);
 			continue;
 		}
 		if (avail < 4)
@@ -342,6 +396,16 @@ static void conn_requests(XpConn *c)
 			continue;
 		}
 		if (avail < len) {
+			if (fast && len >= CONN_STREAM_MIN && p[0] < 128 &&
+			    xlate_plain_core()[p[0]]) {
+				/* A big request with nothing to translate
+				 * (PutImage...): pass what is here, and the
+				 * rest as it comes, without buffering it. */
+				seq_client_request(c->seq);
+				c->pass = len - avail;
+				b->parsed = b->end;
+				break;
+			}
 			xbuf_reserve(b, len - avail);
 			break;
 		}
@@ -474,6 +538,31 @@ static gssize conn_event(XpConn *c, guint8 *p, gsize len)
 	return len;
 }
 
+/* Starts streaming the big reply at P (LEN bytes, AVAIL of them here) when
+ * nothing in it needs the proxy: identity maps and no reply hook (GetImage,
+ * big QueryFont...).  Its header is handled now, the rest passes as it
+ * comes.  Returns FALSE when it must be buffered whole instead. */
+static gboolean conn_reply_stream(XpConn *c, guint8 *p, gsize avail, gsize len)
+{
+	SeqPending *pend;
+	guint64 s;
+
+	if (len < CONN_STREAM_MIN || !xmap_is_identity(c->map) ||
+	    xlate_walk_always)
+		return FALSE;
+	s = seq_widen(c->seq, xlate_get16(p + 2));
+	if (s == SEQ_BAD)
+		return FALSE;	/* conn_reply() will say so */
+	pend = seq_response(c->seq, s);
+	if (!pend || pend->what != SEQ_CLIENT ||
+	    hooks_find(pend->ext, pend->op, HOOK_REPLY))
+		return FALSE;
+	conn_put_seq(c, p, s);
+	c->spass = len - avail;
+	c->sin.parsed = c->sin.end;
+	return TRUE;
+}
+
 /* Frames and translates every complete server message in the buffer. */
 static void conn_responses(XpConn *c)
 {
@@ -483,6 +572,14 @@ static void conn_responses(XpConn *c)
 		guint8 *p = b->data + b->parsed;
 		gssize n;
 
+		if (c->spass) {
+			n = MIN(c->spass, avail);
+			b->parsed += n;
+			c->spass -= n;
+			if (c->spass)
+				break;
+			continue;
+		}
 		if (avail < 32)
 			break;
 		if (p[0] == 1 || (p[0] & 0x7f) == 35) {
@@ -495,6 +592,8 @@ static void conn_responses(XpConn *c)
 			len = 32 + 4 * (gsize)words;
 		}
 		if (avail < len) {
+			if (p[0] == 1 && conn_reply_stream(c, p, avail, len))
+				break;
 			xbuf_reserve(b, len - avail);
 			break;
 		}
@@ -664,6 +763,12 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
 	((ConnSource *)c->source)->conn = c;
 	g_source_set_name(c->source, "xproxy connection");
+	/* A source that may not recurse is "blocked" around each dispatch:
+	 * GLib removes its fds from the poll set and adds them back, waking
+	 * the context up each time (four eventfd writes per dispatch, and an
+	 * extra poll round).  The dispatch never runs a nested loop, so
+	 * allowing recursion is safe and saves all that. */
+	g_source_set_can_recurse(c->source, TRUE);
 	c->ctag = g_source_add_unix_fd(c->source, fd, G_IO_IN);
 	c->cwatch = G_IO_IN;
 	g_source_attach(c->source, params->context);

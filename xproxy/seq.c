@@ -66,6 +66,21 @@ guint64 seq_client_request(XpSeq *seq)
 	return ++seq->server_sent;
 }
 
+/* N client requests without replies: both numberings advance by N. */
+void seq_client_requests(XpSeq *seq, guint n)
+{
+	seq->client_sent += n;
+	seq->server_sent += n;
+}
+
+/* Requests left before a sync is due. */
+guint seq_sync_room(const XpSeq *seq)
+{
+	guint64 used = seq->server_sent - seq->last_expect;
+
+	return used >= SEQ_SYNC_INTERVAL ? 0 : SEQ_SYNC_INTERVAL - used;
+}
+
 /* Grows a ring of N-byte items (doubling), keeping their order. */
 static void seq_ring_grow(gpointer *ring, guint *head, guint len, guint *cap,
 			  gsize size)

@@ -70,6 +70,13 @@ void seq_free(XpSeq *seq);
  * number. */
 guint64 seq_client_request(XpSeq *seq);
 
+/* Counts N client requests without replies at once (the fast path). */
+void seq_client_requests(XpSeq *seq, guint n);
+
+/* How many more requests without a response may be sent before
+ * seq_need_sync() says a sync is due. */
+guint seq_sync_room(const XpSeq *seq);
+
 /* Counts one injected request; returns its server number. */
 guint64 seq_inject(XpSeq *seq);
 

@@ -31,16 +31,28 @@ static XlateCore xlate_core[128];
 /* Whether xlate_core is filled. */
 static gboolean xlate_core_ready;
 
-/* Fills xlate_core from the tables and the hooks. */
+/* Core requests that need nothing on identity maps (xlate_plain_core()). */
+static guint8 xlate_plain[128];
+
+/* Fills xlate_core and xlate_plain from the tables and the hooks. */
 static void xlate_core_init(void)
 {
 	for (guint op = 0; op < 128; op++) {
-		xlate_core[op].known = proto_request(proto_core(), op) != NULL;
-		xlate_core[op].has_reply = proto_reply(proto_core(), op) != NULL;
-		xlate_core[op].hooked = hooks_find(proto_core(), op,
-						   HOOK_REQUEST) != NULL;
+		XlateCore *c = &xlate_core[op];
+		c->known = proto_request(proto_core(), op) != NULL;
+		c->has_reply = proto_reply(proto_core(), op) != NULL;
+		c->hooked = hooks_find(proto_core(), op, HOOK_REQUEST) != NULL;
+		xlate_plain[op] = c->known && !c->has_reply && !c->hooked;
 	}
 	xlate_core_ready = TRUE;
+}
+
+/* The fast path's table. */
+const guint8 *xlate_plain_core(void)
+{
+	if (G_UNLIKELY(!xlate_core_ready))
+		xlate_core_init();
+	return xlate_plain;
 }
 
 /* Walker visitor: one field to the server's view (UD is the XpMap). */

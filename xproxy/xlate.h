@@ -40,6 +40,12 @@ typedef struct {
  * field, or XCKPT_XPROXY_WALK=1 for validation). */
 extern gboolean xlate_walk_always;
 
+/* A table by core major opcode (0..127): 1 where a request needs nothing
+ * from the proxy when the maps are the identity and xlate_walk_always is
+ * off: known to the tables, no reply, no hook.  Such requests may be passed
+ * without calling xlate_request() (conn.c's fast path).  Static. */
+const guint8 *xlate_plain_core(void);
+
 /* Translates request BUF (LEN bytes, BIG when in BIG-REQUESTS form) to the
  * server's view and fills *REQ.  On XLATE_BAD_* the buffer may be partly
  * translated; REQ's opcodes are filled in as far as known. */
