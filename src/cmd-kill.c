@@ -10,12 +10,16 @@
 
 #include "src/cmd.h"
 #include "src/control.h"
+#include "src/reaper.h"
 #include "src/session.h"
 #include "src/statedir.h"
 
 /* How much longer than the grace period kill waits for the daemon's DONE,
  * in seconds. */
 #define CMD_KILL_SLACK 10
+
+/* How long kill waits for the daemon itself to exit after DONE, in ms. */
+#define CMD_KILL_EXIT_MS 5000
 
 /* `xckpt kill [--grace SECONDS] NAME`. */
 int cmd_kill_exec(int argc, char **argv)
@@ -33,6 +37,7 @@ int cmd_kill_exec(int argc, char **argv)
 	g_autoptr(GBytes) body = NULL;
 	struct timeval tv;
 	guint32 type, ms;
+	pid_t daemon = 0;
 	int fd;
 
 	if (!cmd_parse(entry, entries,
@@ -55,7 +60,11 @@ int cmd_kill_exec(int argc, char **argv)
 	}
 	dir = statedir_path();
 	sock = statedir_file(dir, argv[1], "sock");
-	fd = control_open(sock, 0, &error);
+	fd = control_connect(sock, &error);
+	if (fd >= 0 && !control_hello(fd, 0, &daemon, &error)) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
 		if (g_error_matches(error, CONTROL_ERROR_DOMAIN,
 				    CONTROL_ERROR_NO_DAEMON)) {
@@ -92,6 +101,15 @@ int cmd_kill_exec(int argc, char **argv)
 		}
 	}
 	close(fd);
+	/* DONE comes once every other process of the session has ended; the
+	 * daemon exits right after it.  Wait for that too. */
+	for (int i = 0; i < CMD_KILL_EXIT_MS / 10 && reaper_alive(daemon); i++)
+		g_usleep(10000);
+	if (reaper_alive(daemon)) {
+		cmd_error("kill %s: the session daemon %d does not exit", argv[1],
+			  (int)daemon);
+		return CMD_FAIL;
+	}
 	return CMD_OK;
 fail:
 	cmd_error("kill %s: %s", argv[1], error->message);

@@ -83,6 +83,16 @@ static gboolean reaper_stat(pid_t pid, pid_t *ppid, char *state)
 	return TRUE;
 }
 
+/* Whether PID exists and is not a zombie. */
+gboolean reaper_alive(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return pid > 0 && reaper_stat(pid, &ppid, &state) && state != 'Z' &&
+	       state != 'X';
+}
+
 /* Returns the live descendants of ROOT, parents first (caller frees). */
 GArray *reaper_descendants(pid_t root)
 {

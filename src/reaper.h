@@ -24,5 +24,8 @@ void reaper_ack(int fd);
  * children (caller frees the GArray of pid_t). */
 GArray *reaper_descendants(pid_t root);
 
+/* Whether process PID exists and has not exited (a zombie has). */
+gboolean reaper_alive(pid_t pid);
+
 /* Sends SIG to every descendant of ROOT.  Returns how many were signalled. */
 guint reaper_signal_descendants(pid_t root, int sig);

@@ -120,6 +120,43 @@ t_check "the proxy refuses a client without its cookie" \
 	sh -c "! XAUTHORITY=/dev/null xdpyinfo -display '$pd' >/dev/null 2>&1"
 t_err "a name already in use" 1 "$XCKPT" run --detach --name cli-a -- xlogo
 
+# The control socket: a client speaking another protocol version is refused
+# with a clear error; one speaking ours gets the session's metadata.
+hello() {
+	/usr/bin/python3 - "$XDG_RUNTIME_DIR/xckpt/cli-a.sock" "$1" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+def send(t, body):
+    s.sendall(struct.pack("<II", t, len(body)) + body)
+def recv():
+    hdr = b""
+    while len(hdr) < 8:
+        hdr += s.recv(8 - len(hdr))
+    t, n = struct.unpack("<II", hdr)
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return t, body
+send(1, struct.pack("<II", int(sys.argv[2]), 0))    # HELLO version, flags
+t, body = recv()
+if t == 2:                                          # ERROR
+    print("ERROR " + body.decode())
+    sys.exit(0)
+send(8, b"")                                        # INFO
+t, body = recv()
+print("INFO " + body.decode().replace("\n", " "))
+PY
+}
+out=$(hello 99)
+t_check "a client speaking control protocol version 99 is refused ($out)" \
+	grep -q "^ERROR .*version" <<<"$out"
+out=$(hello 1)
+t_check "a version-1 client gets the session's metadata" \
+	grep -q "^INFO .*name=cli-a" <<<"$out"
+t_check "the session still runs after the refused client" \
+	eval "t_wait_window ^xlogo$ 2 >/dev/null"
+
 # A session with several processes, one of which ignores SIGTERM.
 t_check "run --detach of a process tree" t_run_detached cli-b \
 	sh -c 'trap "" TERM; sleep 1000 & (trap "" TERM; sleep 1001) & exec sleep 1002'
