@@ -14,6 +14,24 @@
 #include <glib.h>
 
 #include "src/cmd.h"
+
+/* The command table (set by main(), owned by it), NULL-name terminated. */
+static const CmdEntry *cmd_table;
+
+/* Sets the command table that cmd_find() searches. */
+void cmd_set_table(const CmdEntry *table)
+{
+	cmd_table = table;
+}
+
+/* The command table's entry for NAME, or NULL (see cmd.h). */
+const CmdEntry *cmd_find(const char *name)
+{
+	for (const CmdEntry *c = cmd_table; c != NULL && c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
 #include "src/control.h"
 #include "src/statedir.h"
 

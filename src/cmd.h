@@ -51,6 +51,10 @@ gboolean cmd_parse(const CmdEntry *entry, const GOptionEntry *entries,
 G_GNUC_PRINTF(2, 3)
 int cmd_usage_error(const CmdEntry *entry, const char *fmt, ...);
 
+/* Sets the command table (TABLE, ending with a NULL name, stays owned by
+ * the caller: main() in src/xckpt.c). */
+void cmd_set_table(const CmdEntry *table);
+
 /* The command table's entry for NAME, or NULL. */
 const CmdEntry *cmd_find(const char *name);
 

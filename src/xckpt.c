@@ -33,15 +33,6 @@ static const CmdEntry xckpt_commands[] = {
 	{ NULL }
 };
 
-/* The command table's entry for NAME, or NULL (see cmd.h). */
-const CmdEntry *cmd_find(const char *name)
-{
-	for (const CmdEntry *c = xckpt_commands; c->name != NULL; c++)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
 /* Prints the top-level help to OUT. */
 static void xckpt_help(FILE *out)
 {
@@ -53,7 +44,7 @@ static void xckpt_help(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (const CmdEntry *c = xckpt_commands; c->name != NULL; c++)
-		fprintf(out, "  %-6s %s\n", c->name, c->summary);
+		fprintf(out, "  %-11s %s\n", c->name, c->summary);
 	fprintf(out,
 		"\n"
 		"Options:\n"
@@ -79,6 +70,7 @@ int main(int argc, char **argv)
 
 	setlocale(LC_ALL, "");
 	g_set_prgname("xckpt");
+	cmd_set_table(xckpt_commands);
 	if (argc < 2) {
 		fprintf(stderr, "xckpt: no command given (see 'xckpt --help')\n");
 		return CMD_USAGE;
