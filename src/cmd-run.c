@@ -48,7 +48,9 @@ typedef struct {
 static gboolean cmd_run_on_in(int fd, GIOCondition cond, gpointer ud);
 
 /* Writes LEN bytes of DATA to our stream FD (1 or 2), remembering a closed
- * stream so that we stop writing to it. */
+ * stream so that we stop writing to it.  A closed pipe gets the app a
+ * SIGPIPE, as if it wrote to that pipe itself (`xckpt run -- yes | head`
+ * ends). */
 static void cmd_run_write(CmdRunClient *c, int fd, const guint8 *data,
 			  gsize len)
 {
@@ -56,6 +58,11 @@ static void cmd_run_write(CmdRunClient *c, int fd, const guint8 *data,
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EPIPE && c->fd >= 0) {
+			guint32 le = GUINT32_TO_LE((guint32)SIGPIPE);
+			control_send(c->fd, CONTROL_SIGNAL, &le, sizeof(le),
+				     NULL);
+		}
 		if (n <= 0) {
 			c->out_closed[fd] = TRUE;
 			break;
@@ -206,6 +213,8 @@ int cmd_run_foreground(int fd, pid_t daemon, const char *dir,
 	pid_t dpid;
 	int rc;
 
+	/* A closed stdout is handled in cmd_run_write(). */
+	signal(SIGPIPE, SIG_IGN);
 	/* The HELLO went out before the fork; here is the answer. */
 	if (!control_hello_reply(fd, &dpid, &error)) {
 		cmd_error("%s", error->message);

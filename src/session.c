@@ -39,6 +39,10 @@
 /* How often the SIGKILL pass repeats after the grace period, in ms. */
 #define SESSION_KILL_INTERVAL_MS 100
 
+/* The session log is rotated (NAME.log becomes NAME.log.1) past this size,
+ * so that a chatty app cannot fill the state directory. */
+#define SESSION_LOG_MAX (8u << 20)
+
 /* The most output kept for paused clients across a checkpoint. */
 #define SESSION_HELD_MAX (4u << 20)
 
@@ -122,9 +126,20 @@ static void session_log_write(Session *s, const void *data, gsize len)
 {
 	int fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		      0600);
+	struct stat st;
 
 	if (fd < 0)
 		return;
+	if (fstat(fd, &st) == 0 && (guint64)st.st_size > SESSION_LOG_MAX) {
+		g_autofree char *old = g_strconcat(s->log_path, ".1", NULL);
+
+		close(fd);
+		rename(s->log_path, old);
+		fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC |
+			  O_CLOEXEC, 0600);
+		if (fd < 0)
+			return;
+	}
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
@@ -135,6 +150,15 @@ static void session_log_write(Session *s, const void *data, gsize len)
 		len -= n;
 	}
 	close(fd);
+}
+
+/* Removes the session log and its rotated part. */
+static void session_log_remove(Session *s)
+{
+	g_autofree char *old = g_strconcat(s->log_path, ".1", NULL);
+
+	g_unlink(s->log_path);
+	g_unlink(old);
 }
 
 /* The GLib log writer of the daemon: every message not dropped by
@@ -1161,7 +1185,7 @@ void session_main(SessionConfig *config)
 
 	session_detach_fds(keep, G_N_ELEMENTS(keep));
 	signal(SIGPIPE, SIG_IGN);
-	g_unlink(s->log_path);
+	session_log_remove(s);
 	g_log_set_writer_func(session_log_writer, NULL, NULL);
 	s->loop = g_main_loop_new(NULL, FALSE);
 
@@ -1217,6 +1241,6 @@ void session_main(SessionConfig *config)
 
 	g_clear_pointer(&s->proxy, xproxy_free);
 	g_ptr_array_unref(s->clients);
-	g_unlink(s->log_path);
+	session_log_remove(s);
 	_exit(0);
 }

@@ -13,7 +13,7 @@
 
 /* The entries a session owns, by suffix. */
 static const char *const statedir_suffixes[] = {
-	"session", "sock", "log", "xauth", "bus", "dump.log", NULL
+	"session", "sock", "log", "log.1", "xauth", "bus", "dump.log", NULL
 };
 
 /* Returns the state directory's path (caller frees). */

@@ -8,6 +8,7 @@
  *   NAME.sock     the daemon's control socket (see control.h)
  *   NAME.session  its metadata (see sessinfo.h)
  *   NAME.log      the session log: the app's output and the daemon's messages
+ *   NAME.log.1    the log's older part (rotated past a size limit)
  *   NAME.xauth    the proxy's private Xauthority file (mode 0600)
  */
 #pragma once
