@@ -67,6 +67,10 @@ t_equal "stderr passes through" oops "$(cat "$T_TMP/fg.err")"
 seq 1 200000 >"$T_TMP/seq.want"
 t_check "200000 lines of output arrive complete and in order" \
 	cmp -s "$T_TMP/seq.out" "$T_TMP/seq.want"
+timeout 20 "$XCKPT" run -- yes 2>/dev/null | head -n 2 >"$T_TMP/yes.out"
+rc=${PIPESTATUS[0]}
+t_equal "a closed stdout ends the app with SIGPIPE (xckpt run -- yes | head)" \
+	141 "$rc"
 out=$("$XCKPT" run -- sh -c 'echo "$DISPLAY $NO_AT_BRIDGE $GSETTINGS_BACKEND $XCKPT_SESSION"; test -r "$XAUTHORITY"')
 t_equal "the app's environment points at the proxy" 0 $?
 set -- $out
