@@ -38,6 +38,18 @@ typedef struct {
 	gboolean shown;		/* a progress line is on the terminal */
 } CmdCheckpoint;
 
+/* With XCKPT_DEBUG set, prints how long phase WHAT took since *T (and
+ * restarts *T), so that the cost of each step can be measured. */
+static void cmd_checkpoint_phase(gint64 *t, const char *what)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (g_getenv("XCKPT_DEBUG"))
+		fprintf(stderr, "xckpt: checkpoint: %s %.3f s\n", what,
+			(now - *t) / 1e6);
+	*t = now;
+}
+
 /* The default parent directory of NAME's checkpoints:
  * $XDG_DATA_HOME/xckpt/NAME (caller frees). */
 char *cmd_checkpoint_default_parent(const char *name)
@@ -210,6 +222,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	CmdCheckpoint ck = { 0 };
 	const char *name;
 	gboolean dumped;
+	gint64 t = g_get_monotonic_time();
 	int fd;
 
 	if (!cmd_parse(entry, entries,
@@ -221,17 +234,9 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		       "memory) appears whole or not at all.",
 		       FALSE, &argc, &argv))
 		return CMD_USAGE;
-	if (argc < 2)
-		return cmd_usage_error(entry, "no session NAME given");
-	if (argc > 2)
-		return cmd_usage_error(entry, "unexpected argument '%s'",
-				       argv[2]);
+	if (!cmd_one_arg(entry, argc, argv, "session NAME"))
+		return CMD_USAGE;
 	name = argv[1];
-	criu = criu_version(&error);
-	if (criu == NULL) {
-		cmd_error("%s", error->message);
-		return CMD_FAIL;
-	}
 	fd = cmd_session_open(name, 0, &dir, &info, &error);
 	if (fd < 0) {
 		cmd_error("%s", error->message);
@@ -256,6 +261,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	}
 	facts = cmd_checkpoint_prepare(fd, &error);
 	close(fd);
+	cmd_checkpoint_phase(&t, "quiesce");
 	if (facts == NULL) {
 		ckptdir_abort(writer);
 		cmd_error("session %s: %s", name, error->message);
@@ -280,6 +286,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	dumped = criu_dump(&d, &error);
 	if (ck.shown)
 		fputc('\n', stderr);
+	cmd_checkpoint_phase(&t, "criu dump");
 	if (!dumped || !kill_it) {
 		/* The tree runs on (CRIU thaws it on failure too). */
 		g_autoptr(GError) e = NULL;
@@ -295,6 +302,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
+	cmd_checkpoint_phase(&t, "resume");
 	if (kill_it)
 		statedir_remove(dir, name);
 	/* Keep CRIU's log with the images. */
@@ -306,8 +314,10 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		g_file_set_contents_full(keep, text, len,
 					 G_FILE_SET_CONTENTS_NONE, 0600, NULL);
 	g_unlink(log);
+	criu = criu_log_version(text);
 	meta = cmd_checkpoint_meta(facts, criu);
 	final = ckptdir_commit(writer, meta, &error);
+	cmd_checkpoint_phase(&t, "commit (checksums, fsync, rename)");
 	if (final == NULL) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;

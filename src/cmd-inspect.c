@@ -43,7 +43,7 @@ void cmd_json_string(GString *out, const char *s)
 }
 
 /* Appends the string vector V to OUT as a JSON array. */
-static void cmd_json_strv(GString *out, char **v)
+void cmd_json_strv(GString *out, char **v)
 {
 	g_string_append_c(out, '[');
 	for (guint i = 0; v && v[i]; i++) {
@@ -232,9 +232,8 @@ int cmd_inspect_exec(int argc, char **argv)
 		       "its manifest).",
 		       FALSE, &argc, &argv))
 		return CMD_USAGE;
-	if (argc != 2)
-		return cmd_usage_error(entry, argc < 2 ? "no DIR given" :
-				       "too many arguments");
+	if (!cmd_one_arg(entry, argc, argv, "checkpoint DIR"))
+		return CMD_USAGE;
 	e.path = argv[1];
 	e.meta = ckptdir_read_meta(e.path, &error);
 	if (e.meta == NULL) {

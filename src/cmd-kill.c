@@ -47,11 +47,8 @@ int cmd_kill_exec(int argc, char **argv)
 		       "every process has ended.",
 		       FALSE, &argc, &argv))
 		return CMD_USAGE;
-	if (argc < 2)
-		return cmd_usage_error(entry, "no session NAME given");
-	if (argc > 2)
-		return cmd_usage_error(entry, "unexpected argument '%s'",
-				       argv[2]);
+	if (!cmd_one_arg(entry, argc, argv, "session NAME"))
+		return CMD_USAGE;
 	if (grace < 0 || grace > 3600)
 		return cmd_usage_error(entry, "--grace must be 0 to 3600");
 	if (!statedir_name_valid(argv[1], NULL)) {

@@ -115,13 +115,9 @@ int cmd_list_exec(int argc, char **argv)
 			cmd_json_string(out, info->upstream);
 			g_string_append(out, ", \"state\": ");
 			cmd_json_string(out, info->state);
-			g_string_append(out, ", \"argv\": [");
-			for (guint j = 0; info->argv && info->argv[j]; j++) {
-				if (j)
-					g_string_append(out, ", ");
-				cmd_json_string(out, info->argv[j]);
-			}
-			g_string_append(out, "]}");
+			g_string_append(out, ", \"argv\": ");
+			cmd_json_strv(out, info->argv);
+			g_string_append_c(out, '}');
 		}
 		g_string_append(out, "]\n");
 		fputs(out->str, stdout);

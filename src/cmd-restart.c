@@ -30,9 +30,11 @@
 #include "src/statedir.h"
 
 /* Fails with a one-line error when session name NAME (in state directory
- * DIR) belongs to a live session. */
+ * DIR) belongs to a live session.  ORIGINAL says NAME is the checkpoint's
+ * own session (whose processes hold the pids a restore needs), else NAME is
+ * the name asked for with --name. */
 static gboolean cmd_restart_name_free(const char *dir, const char *name,
-				      GError **error)
+				      gboolean original, GError **error)
 {
 	g_autofree char *sock = statedir_file(dir, name, "sock");
 	g_autofree char *info_path = statedir_file(dir, name, "session");
@@ -44,10 +46,16 @@ static gboolean cmd_restart_name_free(const char *dir, const char *name,
 		return TRUE;
 	close(fd);
 	info = sessinfo_load(info_path, NULL);
-	g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
-		    "session '%s' is running (daemon pid %d); end it first "
-		    "(xckpt kill %s) or restart under another --name", name,
-		    info ? (int)info->pid : 0, name);
+	if (original)
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
+			    "session '%s' of this checkpoint still runs (daemon "
+			    "pid %d) and holds its pids; end it first (xckpt "
+			    "kill %s)", name, info ? (int)info->pid : 0, name);
+	else
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
+			    "session name '%s' is in use (daemon pid %d); "
+			    "choose another --name", name,
+			    info ? (int)info->pid : 0);
 	return FALSE;
 }
 
@@ -66,6 +74,10 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		 * (named in the error) stays.  The name was free. */
 		statedir_remove(dir, meta->session);
 		statedir_remove(dir, name);
+		/* A busy pid's message says it all; other failures name
+		 * the log. */
+		if (g_error_matches(*error, CRIU_ERROR, CRIU_ERROR_PID_BUSY))
+			g_unlink(log);
 		return -1;
 	}
 	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,
@@ -117,11 +129,8 @@ int cmd_restart_exec(int argc, char **argv)
 		       "'xckpt run'.",
 		       FALSE, &argc, &argv))
 		return CMD_USAGE;
-	if (argc < 2)
-		return cmd_usage_error(entry, "no checkpoint DIR given");
-	if (argc > 2)
-		return cmd_usage_error(entry, "unexpected argument '%s'",
-				       argv[2]);
+	if (!cmd_one_arg(entry, argc, argv, "checkpoint DIR"))
+		return CMD_USAGE;
 	ckpt = argv[1];
 	if (name != NULL && !statedir_name_valid(name, &error))
 		return cmd_usage_error(entry, "%s", error->message);
@@ -137,9 +146,10 @@ int cmd_restart_exec(int argc, char **argv)
 	if (name == NULL)
 		name = g_strdup(meta->session);
 	dir = statedir_ensure(&error);
-	if (dir == NULL || !cmd_restart_name_free(dir, name, &error) ||
+	if (dir == NULL ||
+	    !cmd_restart_name_free(dir, meta->session, TRUE, &error) ||
 	    (strcmp(name, meta->session) != 0 &&
-	     !cmd_restart_name_free(dir, meta->session, &error))) {
+	     !cmd_restart_name_free(dir, name, FALSE, &error))) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
@@ -177,23 +187,13 @@ int cmd_restart_exec(int argc, char **argv)
 			cmd_keep(root);
 		}
 		close(report[1]);
-		g_autoptr(GString) msg = g_string_new(NULL);
-		char buf[512];
-		ssize_t n;
-		while ((n = read(report[0], buf, sizeof(buf))) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				break;
-			g_string_append_len(msg, buf, n);
-		}
-		close(report[0]);
-		if (msg->len == 0 || msg->str[0] != 'o') {
-			cmd_error("%s", msg->len > 1 ? msg->str + 1 :
-				  "the restart failed");
+		if (!cmd_run_wait_ready(report[0], &error)) {
+			close(report[0]);
+			cmd_error("%s", error->message);
 			waitpid(keeper, NULL, 0);
 			return CMD_FAIL;
 		}
+		close(report[0]);
 		printf("%s\n", name);
 		return CMD_OK;
 	}

@@ -298,7 +298,7 @@ static int cmd_run_reserve(const char *dir, const char *name,
 
 /* Reads the ready pipe FD: TRUE when the daemon says the session runs,
  * FALSE with its one-line reason in ERROR. */
-static gboolean cmd_run_wait_ready(int fd, GError **error)
+gboolean cmd_run_wait_ready(int fd, GError **error)
 {
 	GString *msg = g_string_new(NULL);
 	char buf[512];

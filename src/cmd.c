@@ -159,3 +159,18 @@ void cmd_keep(pid_t child)
 	(void)child;
 	_exit(0);
 }
+
+/* Checks for exactly one argument after the options (see cmd.h). */
+gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
+		     const char *what)
+{
+	if (argc < 2) {
+		cmd_usage_error(entry, "no %s given", what);
+		return FALSE;
+	}
+	if (argc > 2) {
+		cmd_usage_error(entry, "unexpected argument '%s'", argv[2]);
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -92,6 +92,21 @@ int cmd_inspect_list(const char *name, gboolean json);
 /* Appends S to OUT as a quoted, escaped JSON string (cmd-inspect.c). */
 void cmd_json_string(GString *out, const char *s);
 
+/* Appends the string vector V (NULL: empty) to OUT as a JSON array
+ * (cmd-inspect.c). */
+void cmd_json_strv(GString *out, char **v);
+
+/* Reads a start-up report from pipe FD: one byte 'o' (it runs), or 'e' and a
+ * one-line message.  TRUE when it runs; FALSE with the message in ERROR
+ * (cmd-run.c). */
+gboolean cmd_run_wait_ready(int fd, GError **error);
+
+/* Checks that ARGC/ARGV (after option parsing) hold exactly one argument,
+ * WHAT (e.g. "session NAME") when missing.  Returns TRUE, or prints a usage
+ * error and returns FALSE (the caller returns CMD_USAGE). */
+gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
+		     const char *what);
+
 /* Becomes the keeper of CHILD, a detached session daemon: closes every
  * fd, becomes a child subreaper, reaps CHILD and the orphans of its tree, and
  * exits when no child is left.  A detached daemon needs a parent that

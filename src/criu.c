@@ -85,6 +85,27 @@ char *criu_version(GError **error)
 	return g_strstrip(g_strndup(v, strcspn(v, "\n")));
 }
 
+/* Adds CRIU's log level to argument vector A: CRIU's default (errors and
+ * warnings, which is what our messages quote) unless XCKPT_DEBUG asks for
+ * everything (-v4 logs cost dump time: ~0.05 s on 200 MB here). */
+static void criu_add_verbosity(GPtrArray *a)
+{
+	if (g_getenv("XCKPT_DEBUG"))
+		g_ptr_array_add(a, g_strdup("-v4"));
+}
+
+char *criu_log_version(const char *log_text)
+{
+	const char *v = log_text ? strstr(log_text, "Version: ") : NULL;
+
+	if (v == NULL) {
+		char *asked = criu_version(NULL);
+		return asked ? asked : g_strdup("unknown");
+	}
+	v += strlen("Version: ");
+	return g_strndup(v, strcspn(v, " \n"));
+}
+
 /* The first "Error (...)" line of CRIU's log LOG that is not the harmless
  * RLIMIT_NOFILE one, without its prefix (caller frees), or NULL. */
 static char *criu_first_error(const char *log)
@@ -170,7 +191,7 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 	g_ptr_array_add(a, g_strdup(opts->images));
 	g_ptr_array_add(a, g_strdup("-o"));
 	g_ptr_array_add(a, g_strdup(opts->log));
-	g_ptr_array_add(a, g_strdup("-v4"));
+	criu_add_verbosity(a);
 	if (opts->leave_running)
 		g_ptr_array_add(a, g_strdup("--leave-running"));
 	for (guint i = 0; opts->external && opts->external[i]; i++) {
@@ -241,7 +262,7 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		g_ptr_array_add(a, g_strdup(opts->images));
 		g_ptr_array_add(a, g_strdup("-o"));
 		g_ptr_array_add(a, g_strdup(opts->log));
-		g_ptr_array_add(a, g_strdup("-v4"));
+		criu_add_verbosity(a);
 		/* CRIU's work files (stats) go aside: the checkpoint
 		 * directory is never written. */
 		g_ptr_array_add(a, g_strdup("-W"));

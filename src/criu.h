@@ -57,6 +57,11 @@ char **criu_command(GError **error);
  * NULL with ERROR set. */
 char *criu_version(GError **error);
 
+/* The CRIU version that wrote LOG_TEXT, the text of a dump or restore log
+ * (logs at -v4 say it), else the working criu's ("4.1.1"; "unknown").
+ * Caller frees. */
+char *criu_log_version(const char *log_text);
+
 /* Dumps the tree OPTS says.  Returns TRUE, or FALSE with a one-line ERROR
  * that quotes CRIU's first error and names the log. */
 gboolean criu_dump(const CriuDump *opts, GError **error);

@@ -427,6 +427,27 @@ static gboolean session_upstream_alive(Session *s)
 	return alive;
 }
 
+/* Sends what C has queued with a last blocking flush, bounded in time
+ * (SESSION_FLUSH_TIMEOUT), and forgets what did not go. */
+static void session_client_flush_last(SessionClient *c)
+{
+	struct timeval tv = { SESSION_FLUSH_TIMEOUT, 0 };
+	gsize off = 0;
+
+	g_unix_set_fd_nonblocking(c->fd, FALSE, NULL);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (off < c->out->len) {
+		ssize_t n = send(c->fd, c->out->data + off, c->out->len - off,
+				 MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	g_byte_array_set_size(c->out, 0);
+}
+
 /* Everything has ended: tells the clients, removes the state, quits. */
 static void session_finish(Session *s)
 {
@@ -460,28 +481,12 @@ static void session_finish(Session *s)
 	g_unlink(s->xauth_path);
 	for (guint i = 0; i < s->clients->len; i++) {
 		SessionClient *c = g_ptr_array_index(s->clients, i);
-		struct timeval tv = { SESSION_FLUSH_TIMEOUT, 0 };
 
 		if (c->hello && (c->flags & CONTROL_HELLO_OUTPUT))
 			control_encode_u32(c->out, CONTROL_EXIT, status);
 		if (c->hello && c->killer)
 			control_encode(c->out, CONTROL_DONE, NULL, 0);
-		/* A last blocking flush, bounded in time. */
-		g_unix_set_fd_nonblocking(c->fd, FALSE, NULL);
-		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (c->out->len > 0) {
-			gsize off = 0;
-			while (off < c->out->len) {
-				ssize_t n = send(c->fd, c->out->data + off,
-						 c->out->len - off,
-						 MSG_NOSIGNAL);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0)
-					break;
-				off += n;
-			}
-		}
+		session_client_flush_last(c);
 	}
 	g_main_loop_quit(s->loop);
 }
@@ -618,21 +623,7 @@ static void session_set_state(Session *s, const char *state)
  * closes and frees it at once. */
 static void session_client_hangup(SessionClient *c)
 {
-	struct timeval tv = { SESSION_FLUSH_TIMEOUT, 0 };
-	gsize off = 0;
-
-	g_unix_set_fd_nonblocking(c->fd, FALSE, NULL);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < c->out->len) {
-		ssize_t n = send(c->fd, c->out->data + off, c->out->len - off,
-				 MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += n;
-	}
-	g_byte_array_set_size(c->out, 0);
+	session_client_flush_last(c);
 	g_ptr_array_remove(c->session->clients, c);
 }
 
