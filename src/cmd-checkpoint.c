@@ -13,6 +13,7 @@
  * A failure anywhere leaves the previous checkpoints untouched and no
  * partial directory.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -36,7 +37,11 @@ typedef struct {
 	gint64 start;		/* monotonic start time, us */
 	gboolean tty;		/* stderr is a terminal: show progress */
 	gboolean shown;		/* a progress line is on the terminal */
+	gint64 shown_at;	/* when it was last updated, us */
 } CmdCheckpoint;
+
+/* How often the progress line is updated, in us. */
+#define CMD_CHECKPOINT_SHOW_US 250000
 
 /* With XCKPT_DEBUG set, prints how long phase WHAT took since *T (and
  * restarts *T), so that the cost of each step can be measured. */
@@ -76,18 +81,41 @@ static guint64 cmd_checkpoint_du(const char *path)
 	return total;
 }
 
-/* Shows how far the dump is, on the terminal only (CRIU's progress
- * callback). */
+/* Starts the writeback of what CRIU has written so far under PATH, without
+ * waiting for it: the fsync at commit then finds most pages on disk
+ * already, instead of the whole image set (~0.2 s for 200 MB here). */
+static void cmd_checkpoint_writeback(const char *path)
+{
+	GDir *d = g_dir_open(path, 0, NULL);
+	const char *n;
+
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *full = g_build_filename(path, n, NULL);
+		int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
+	if (d)
+		g_dir_close(d);
+}
+
+/* CRIU's progress callback: pushes the images written so far toward the
+ * disk, and shows how far the dump is on a terminal. */
 static void cmd_checkpoint_progress(gpointer ud)
 {
 	CmdCheckpoint *ck = ud;
-	double secs = (g_get_monotonic_time() - ck->start) / 1e6;
+	gint64 now = g_get_monotonic_time();
 
-	if (!ck->tty)
+	cmd_checkpoint_writeback(ck->images);
+	if (!ck->tty || now - ck->shown_at < CMD_CHECKPOINT_SHOW_US)
 		return;
 	fprintf(stderr, "\rxckpt: checkpointing %s: %.1f s, %.1f MB written ",
-		ck->name, secs, cmd_checkpoint_du(ck->images) / 1e6);
+		ck->name, (now - ck->start) / 1e6,
+		cmd_checkpoint_du(ck->images) / 1e6);
 	ck->shown = TRUE;
+	ck->shown_at = now;
 }
 
 /* Asks the daemon behind FD for a checkpoint; returns the facts it answers

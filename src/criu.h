@@ -35,8 +35,8 @@ typedef struct {
 	gpointer progress_ud;	/* its argument */
 } CriuDump;
 
-/* How often a running dump reports progress, in ms. */
-#define CRIU_PROGRESS_MS 250
+/* How often a running dump calls its progress function, in ms. */
+#define CRIU_PROGRESS_MS 50
 
 /* How to restore one. */
 typedef struct {
