@@ -3,9 +3,12 @@
 # `xckpt run --detach`, and each window is pixel-identical to the same app
 # run directly on the same Xvfb.
 #
-# For each app: run it directly, wait until its window has settled, shoot
-# it, end it; then run it through xckpt with the same geometry and
-# environment, shoot and compare.  The pointer is parked at a fixed place
+# For each app: run it directly, wait until its window has settled, (for
+# xterm and gedit: type a line into it through XTEST, with the pointer
+# inside, then park the pointer again), shoot it, end it; then run it
+# through xckpt with the same geometry and environment, do the same, shoot
+# and compare.  Typing checks that input events reach the app through the
+# proxy (core events for xterm, XInput 2 for GTK) and change the window.  The pointer is parked at a fixed place
 # outside every window (xeyes looks at it; no window has the focus); xterm
 # does not blink; gedit gets a private XDG_CONFIG_HOME with
 # gtk-cursor-blink=false, NO_AT_BRIDGE=1 and GSETTINGS_BACKEND=memory.
@@ -28,6 +31,43 @@ t_app_pid() {
 	sed -n 's/^app-pid=//p' "$XDG_RUNTIME_DIR/xckpt/$1.session" 2>/dev/null
 }
 
+# type_into ID X Y TEXT: moves the pointer to X,Y inside window ID, types
+# TEXT and Return, then parks the pointer outside every window again.
+type_into() {
+	xdotool mousemove --window "$1" "$2" "$3" &&
+		sleep 0.3 &&
+		xdotool type --delay 30 "$4" &&
+		xdotool key Return &&
+		sleep 0.3 &&
+		xdotool mousemove 1010 750
+}
+
+# settle_and_type APP WHICH ID FILE: waits until window ID has settled; when
+# TYPE_TEXT is set, types it (at TYPE_X,TYPE_Y) and checks that the window
+# changed; shoots the result into FILE.
+settle_and_type() {
+	local app=$1 which=$2 wid=$3 file=$4
+	if ! t_shot_stable "$wid" "$file"; then
+		t_fail "$app: the $which window never settles"
+		return 1
+	fi
+	[ -n "$TYPE_TEXT" ] || return 0
+	cp "$file" "$T_TMP/$app-$which-before.png"
+	if ! type_into "$wid" "$TYPE_X" "$TYPE_Y" "$TYPE_TEXT"; then
+		t_fail "$app: typing into the $which window"
+		return 1
+	fi
+	if ! t_shot_stable "$wid" "$file"; then
+		t_fail "$app: the $which window never settles after typing"
+		return 1
+	fi
+	if [ "$(t_diff_pixels "$T_TMP/$app-$which-before.png" "$file")" = 0 ]; then
+		t_fail "$app: typing changed nothing in the $which window"
+		return 1
+	fi
+	t_ok "$app: typed text shows in the $which window"
+}
+
 # compare_app APP TITLE-REGEX CMD...: the check described above.
 compare_app() {
 	local app=$1 title=$2 pid wid direct=$T_TMP/$1-direct.png
@@ -40,10 +80,7 @@ compare_app() {
 		t_fail "$app: no window direct"
 		return
 	fi
-	if ! t_shot_stable "$wid" "$direct"; then
-		t_fail "$app: the direct window never settles"
-		return
-	fi
+	settle_and_type "$app" direct "$wid" "$direct" || return
 	t_stop "$pid"
 	t_window_gone "$wid" 10 || t_fail "$app: the direct window stays"
 
@@ -64,21 +101,22 @@ compare_app() {
 	apid=$(t_app_pid "$name")
 	t_check "$app: the app ($apid) talks to the proxy ($pd)" \
 		grep -qxF "DISPLAY=$pd" <(tr '\0' '\n' <"/proc/$apid/environ")
-	if t_shot_stable "$wid" "$proxied"; then
+	if settle_and_type "$app" proxied "$wid" "$proxied"; then
 		t_same_png "$app: proxied window is pixel-identical to direct" \
 			"$direct" "$proxied"
-	else
-		t_fail "$app: the proxied window never settles"
 	fi
 	t_check "$app: xckpt kill" "$XCKPT" kill "$name"
 	t_check "$app: window gone after kill" t_window_gone "$wid" 10
 }
 
+TYPE_TEXT=""
 compare_app xlogo '^xlogo$' xlogo -geometry 300x200+20+20
 compare_app xeyes '^xeyes$' xeyes -geometry 300x200+340+20
+TYPE_TEXT='echo typed through $((6 * 7))' TYPE_X=100 TYPE_Y=100
 compare_app xterm '^xckpt-xterm$' xterm -geometry 80x24+20+240 \
 	-title xckpt-xterm -xrm 'XTerm*cursorBlink: false' \
-	-e sh -c 'printf "hello from xterm\n\033[1mbold\033[0m \033[31mred\033[0m\n"; exec sleep 1000'
+	-e env PS1='$ ' sh
+TYPE_TEXT='Typed through xckpt.' TYPE_X=300 TYPE_Y=300
 compare_app gedit '^hello\.txt.*gedit$' gedit --standalone "$T_TMP/hello.txt"
 
 t_done
