@@ -14,6 +14,7 @@
  * partial directory.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -39,6 +40,16 @@ typedef struct {
 	gboolean shown;		/* a progress line is on the terminal */
 	gint64 shown_at;	/* when it was last updated, us */
 } CmdCheckpoint;
+
+/* Set by SIGINT, SIGTERM or SIGHUP during a checkpoint: once CRIU is done,
+ * the checkpoint is undone (the session runs on, no directory is left). */
+static volatile sig_atomic_t cmd_checkpoint_interrupted;
+
+/* The handler of those signals. */
+static void cmd_checkpoint_on_signal(int sig)
+{
+	cmd_checkpoint_interrupted = sig;
+}
 
 /* How often the progress line is updated, in us. */
 #define CMD_CHECKPOINT_SHOW_US 250000
@@ -270,6 +281,12 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
+	{
+		struct sigaction sa = { .sa_handler = cmd_checkpoint_on_signal };
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	if (parent == NULL)
 		parent = cmd_checkpoint_default_parent(name);
 	base = g_date_time_format(now, "%Y%m%d-%H%M%S");
@@ -314,6 +331,16 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	dumped = criu_dump(&d, &error);
 	if (ck.shown)
 		fputc('\n', stderr);
+	if (dumped && cmd_checkpoint_interrupted && kill_it) {
+		/* Too late: the tree is on disk and gone; finish. */
+		cmd_checkpoint_interrupted = 0;
+	} else if (dumped && cmd_checkpoint_interrupted) {
+		dumped = FALSE;
+		g_set_error(&error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "checkpoint of %s interrupted by signal %d; the "
+			    "session runs on", name,
+			    (int)cmd_checkpoint_interrupted);
+	}
 	cmd_checkpoint_phase(&t, "criu dump");
 	if (!dumped || !kill_it) {
 		/* The tree runs on (CRIU thaws it on failure too). */

@@ -126,6 +126,14 @@ static char *criu_first_error(const char *log)
 	return NULL;
 }
 
+/* Runs in criu's process before exec: its own process group, so that a
+ * Ctrl-C on the terminal reaches xckpt (which finishes or undoes the work
+ * cleanly) and never kills CRIU halfway through freezing the tree. */
+static void criu_child_setup(gpointer ud)
+{
+	setpgid(0, 0);
+}
+
 /* Runs the criu command line ARGV with the caller's fds FDS (N of them)
  * kept open at the same numbers, and waits for it, calling PROGRESS(UD)
  * every CRIU_PROGRESS_MS meanwhile (when not NULL).  Returns its wait
@@ -140,8 +148,8 @@ static int criu_run(GPtrArray *argv, const int *fds, guint n,
 	if (!g_spawn_async_with_pipes_and_fds(NULL,
 			(const char *const *)argv->pdata, NULL,
 			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-			G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, -1, -1, -1,
-			fds, fds, n, &pid, NULL, NULL, NULL, error))
+			G_SPAWN_STDERR_TO_DEV_NULL, criu_child_setup, NULL,
+			-1, -1, -1, fds, fds, n, &pid, NULL, NULL, NULL, error))
 		return -1;
 	/* A pidfd wakes us the moment criu exits: no polling delay adds to
 	 * the dump time. */
