@@ -304,4 +304,36 @@ else
 	c_fail "outside: xckpt run --detach of the connected program: $(head -n 2 "$T_TMP/run-outside.err")"
 fi
 
+# --- Ctrl-C during a checkpoint: undone, the session runs on ------------------
+# A program with 300 MB resident, so that the dump lasts long enough to be
+# interrupted while the session shows "checkpointing".
+big=$T_TMP/state/big
+mkdir -p "$big"
+if "$XCKPT" run --detach --no-dbus --name big -- /usr/bin/python3 -c 'import os, sys, time
+b = b"x" * (300 << 20)
+open(sys.argv[1] + "/.r", "w").write(str(os.getpid())); os.rename(sys.argv[1] + "/.r", sys.argv[1] + "/ready")
+time.sleep(600)' "$big" >/dev/null 2>"$T_TMP/run-big.err" && c_wait_file "$big/ready" 20; then
+	bpid=$(cat "$big/ready")
+	state=$(c_ckpts)
+	"$XCKPT" checkpoint big >"$T_TMP/int.out" 2>"$T_TMP/int.err" &
+	cpid=$!
+	for _ in $(seq 1 500); do
+		"$XCKPT" list | awk '$1 == "big" { print $5 }' | grep -qx checkpointing && break
+		sleep 0.01
+	done
+	kill -INT "$cpid"
+	rc=0
+	wait "$cpid" || rc=$?
+	c_check "Ctrl-C during a checkpoint: non-zero exit ($rc)" test "$rc" -ne 0
+	c_equal "Ctrl-C during a checkpoint: one line on stderr" 1 "$(wc -l < "$T_TMP/int.err")"
+	c_check "Ctrl-C during a checkpoint: the message says so" grep -q interrupted "$T_TMP/int.err"
+	c_same "Ctrl-C during a checkpoint: no checkpoint, no half directory" "$state" "$(c_ckpts)"
+	c_check "Ctrl-C during a checkpoint: the session still runs" t_alive "$bpid"
+	c_equal "Ctrl-C during a checkpoint: the session is listed as running" running \
+		"$("$XCKPT" list | awk '$1 == "big" { print $5 }')"
+	"$XCKPT" kill big >/dev/null 2>&1 || true
+else
+	c_fail "big: xckpt run --detach of the 300 MB program: $(head -n 2 "$T_TMP/run-big.err")"
+fi
+
 t_done
