@@ -10,9 +10,11 @@
  * not yet written) stops being read, so a fast client cannot make the proxy
  * buffer without limit.
  *
- * Both sockets are watched by one GSource per connection, so a wake-up
- * serves both directions and changing what is watched costs no syscall
- * beyond epoll's.
+ * Both sockets are watched by one GSource per connection, with poll records
+ * of our own, so a wake-up serves both directions and changing what is
+ * watched costs nothing (see conn_update_watch()).  Big requests and replies
+ * that need no translation are streamed (request bodies through a pipe with
+ * splice(2)), never buffered whole.
  *
  * Bad input.  A request with an unknown opcode or a bad length is rewritten
  * into a 4-byte request that the server itself rejects with the same error
@@ -24,6 +26,7 @@
  * connection with a log line; bytes are never skipped silently.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +57,11 @@ gboolean conn_remap_xids;
 /* Requests at least this long that need no translation are streamed: their
  * bytes are passed on as they come instead of being buffered whole. */
 #define CONN_STREAM_MIN (16 * 1024)
+/* A streamed request body at least this long goes through a pipe with
+ * splice(2) rather than through the buffer. */
+#define CONN_SPLICE_MIN (64 * 1024)
+/* The size asked for that pipe. */
+#define CONN_PIPE_SIZE (1024 * 1024)
 
 /* Where a connection is. */
 typedef enum {
@@ -86,12 +94,17 @@ struct XpConn {
 	guint64 pass;		/* bytes of a big request with nothing to
 				 * translate still to pass as they come */
 	guint64 spass;		/* the same for a big reply from the server */
+	int pipe[2];		/* splice pipe for streamed requests (owned),
+				 * -1 until needed */
+	gsize pipe_size;	/* its capacity */
+	gsize piped;		/* bytes in it, on their way to the server */
+	gboolean piped_full;	/* a splice into it found it full: do not
+				 * read the client until it drained */
 	const ProtoExt *bigreq;	/* BIG-REQUESTS' tables (or NULL) */
 	GSource *source;	/* the watch (owned) */
-	gpointer ctag;		/* the client socket's tag in source */
-	gpointer stag;		/* the server socket's tag, or NULL */
-	GIOCondition cwatch;	/* what the client socket is watched for */
-	GIOCondition swatch;	/* what the server socket is watched for */
+	GPollFD cpoll;		/* the client socket in source's poll set */
+	GPollFD spoll;		/* the server socket, once connected */
+	gboolean spolled;	/* spoll is in the poll set */
 	gboolean ended;		/* end_fn must be called */
 	ConnEnd end;		/* how it ended */
 	char *why;		/* the reason to pass to end_fn (owned) */
@@ -192,8 +205,9 @@ static void conn_client_setup(XpConn *c)
 		conn_refuse(c, error->message, FALSE);
 		return;
 	}
-	c->stag = g_source_add_unix_fd(c->source, c->sfd, G_IO_IN);
-	c->swatch = G_IO_IN;
+	c->spoll = (GPollFD){ .fd = c->sfd, .events = G_IO_IN };
+	g_source_add_poll(c->source, &c->spoll);
+	c->spolled = TRUE;
 	/* Replace the client's set-up request by ours (same protocol
 	 * version, the user's cookie); nothing of the client's is kept. */
 	req = display_setup_request(c->params.upstream, xlate_get16(p + 2),
@@ -612,6 +626,27 @@ static void conn_responses(XpConn *c)
 /* Writes what is queued for the server; ends the connection on an error. */
 static void conn_flush_server(XpConn *c)
 {
+	/* bytes in the splice pipe come first: they are older than anything
+	 * read into the buffer since */
+	while (c->piped && c->sfd >= 0) {
+		gssize n = splice(c->pipe[0], NULL, c->sfd, NULL, c->piped,
+				  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (errno == EAGAIN)
+				return;
+			if (!c->ended)
+				conn_end(c, CONN_END_SERVER, "server "
+					 "connection lost: %s",
+					 g_strerror(errno));
+			c->piped = 0;
+			c->cin.start = c->cin.parsed;
+			return;
+		}
+		c->piped -= n;
+		c->piped_full = FALSE;
+	}
 	if (c->sfd < 0 || !xbuf_pending(&c->cin))
 		return;
 	if (xbuf_write(&c->cin, c->sfd) < 0 && errno != EAGAIN) {
@@ -635,10 +670,66 @@ static void conn_flush_client(XpConn *c)
 	}
 }
 
+/* Moves the body of a streamed request from the client to the server
+ * through a pipe with splice(2), so that its bytes never enter the proxy's
+ * memory.  Only when the buffer is empty (so nothing older waits).  Returns
+ * FALSE when splicing is not possible here (no pipe): the caller reads as
+ * usual. */
+static gboolean conn_splice(XpConn *c)
+{
+	gssize n;
+
+	if (c->pipe[0] < 0) {
+		if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+			c->pipe[0] = c->pipe[1] = -1;
+			return FALSE;
+		}
+		/* a bigger pipe moves a 500x500 image in one go */
+		fcntl(c->pipe[1], F_SETPIPE_SZ, CONN_PIPE_SIZE);
+		c->pipe_size = fcntl(c->pipe[1], F_GETPIPE_SZ);
+	}
+	if (c->piped >= c->pipe_size) {
+		c->piped_full = TRUE;
+		return TRUE;
+	}
+	do
+		n = splice(c->cfd, NULL, c->pipe[1], NULL,
+			   MIN(c->pass, c->pipe_size - c->piped),
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		conn_end(c, CONN_END_CLIENT, "client closed the connection");
+		return TRUE;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN)
+			return FALSE;
+		/* Either the client has nothing (then the pipe is empty or
+		 * draining anyway) or the pipe's slots are all used: stop
+		 * reading the client until the server takes some. */
+		if (c->piped)
+			c->piped_full = TRUE;
+		return TRUE;
+	}
+	c->piped += n;
+	c->pass -= n;
+	conn_flush_server(c);
+	if (!c->pass && seq_need_sync(c->seq))
+		conn_inject_sync(c);
+	if (!c->pass)
+		conn_flush_server(c);
+	return TRUE;
+}
+
 /* Reads from the client and handles what came. */
 static void conn_read_client(XpConn *c)
 {
-	gssize n = xbuf_read(&c->cin, c->cfd);
+	gssize n;
+
+	if (c->pass >= CONN_SPLICE_MIN && c->cin.start == c->cin.end &&
+	    !c->piped_full && conn_splice(c))
+		return;
+	n = xbuf_read(&c->cin, c->cfd);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN)) {
 		conn_end(c, CONN_END_CLIENT, "client closed the connection");
@@ -677,39 +768,37 @@ static void conn_read_server(XpConn *c)
 }
 
 /* Sets what each socket is watched for: read a side only while the other
- * side's queue is short; write a side while something is queued for it. */
+ * side's queue is short; write a side while something is queued for it.
+ * The poll records are our own GPollFDs (g_source_add_poll()), read by GLib
+ * at every iteration, so changing them costs nothing, whereas
+ * g_source_modify_unix_fd() wakes the context up (an eventfd write and an
+ * extra poll round) on every call. */
 static void conn_update_watch(XpConn *c)
 {
 	GIOCondition cc = 0, sc = 0;
 	gboolean closing = c->state == CONN_CLOSING;
 
-	if (!closing && c->cin.parsed - c->cin.start < CONN_HIGH_WATER)
+	if (!closing && c->cin.parsed - c->cin.start < CONN_HIGH_WATER &&
+	    !c->piped_full)
 		cc |= G_IO_IN;
 	if (xbuf_pending(&c->sin))
 		cc |= G_IO_OUT;
-	if (c->stag) {
+	if (c->spolled) {
 		if (!closing && c->state != CONN_CLIENT_SETUP &&
 		    c->sin.parsed - c->sin.start < CONN_HIGH_WATER)
 			sc |= G_IO_IN;
-		if (xbuf_pending(&c->cin))
+		if (xbuf_pending(&c->cin) || c->piped)
 			sc |= G_IO_OUT;
-		if (sc != c->swatch) {
-			g_source_modify_unix_fd(c->source, c->stag, sc);
-			c->swatch = sc;
-		}
+		c->spoll.events = sc;
 	}
-	/* only on a change: each call wakes the main context up */
-	if (cc != c->cwatch) {
-		g_source_modify_unix_fd(c->source, c->ctag, cc);
-		c->cwatch = cc;
-	}
+	c->cpoll.events = cc;
 }
 
 /* Whether a closing connection has written all it can. */
 static gboolean conn_drained(XpConn *c)
 {
 	return (c->cfd < 0 || !xbuf_pending(&c->sin)) &&
-	       (c->sfd < 0 || !xbuf_pending(&c->cin));
+	       (c->sfd < 0 || (!xbuf_pending(&c->cin) && !c->piped));
 }
 
 /* The GSource dispatch: serves both sockets, then either re-arms the watch
@@ -717,8 +806,8 @@ static gboolean conn_drained(XpConn *c)
 static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer ud)
 {
 	XpConn *c = ((ConnSource *)source)->conn;
-	GIOCondition ce = g_source_query_unix_fd(source, c->ctag);
-	GIOCondition se = c->stag ? g_source_query_unix_fd(source, c->stag) : 0;
+	GIOCondition ce = c->cpoll.revents;
+	GIOCondition se = c->spolled ? c->spoll.revents : 0;
 
 	if (se & G_IO_OUT)
 		conn_flush_server(c);
@@ -741,8 +830,17 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer ud)
 	return G_SOURCE_CONTINUE;
 }
 
+/* The GSource check: whether poll found something on either socket. */
+static gboolean conn_check(GSource *source)
+{
+	XpConn *c = ((ConnSource *)source)->conn;
+
+	return c->cpoll.revents || (c->spolled && c->spoll.revents);
+}
+
 /* The GSource's function table. */
 static GSourceFuncs conn_source_funcs = {
+	.check = conn_check,
 	.dispatch = conn_dispatch,
 };
 
@@ -754,6 +852,7 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	c->params = *params;
 	c->cfd = fd;
 	c->sfd = -1;
+	c->pipe[0] = c->pipe[1] = -1;
 	c->state = CONN_CLIENT_SETUP;
 	xbuf_init(&c->cin, CONN_BUF_SIZE);
 	xbuf_init(&c->sin, CONN_BUF_SIZE);
@@ -769,8 +868,8 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	 * extra poll round).  The dispatch never runs a nested loop, so
 	 * allowing recursion is safe and saves all that. */
 	g_source_set_can_recurse(c->source, TRUE);
-	c->ctag = g_source_add_unix_fd(c->source, fd, G_IO_IN);
-	c->cwatch = G_IO_IN;
+	c->cpoll = (GPollFD){ .fd = fd, .events = G_IO_IN };
+	g_source_add_poll(c->source, &c->cpoll);
 	g_source_attach(c->source, params->context);
 	return c;
 }
@@ -786,6 +885,10 @@ void conn_free(XpConn *c)
 		close(c->cfd);
 	if (c->sfd >= 0)
 		close(c->sfd);
+	if (c->pipe[0] >= 0) {
+		close(c->pipe[0]);
+		close(c->pipe[1]);
+	}
 	xbuf_clear(&c->cin);
 	xbuf_clear(&c->sin);
 	seq_free(c->seq);
