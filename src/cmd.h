@@ -123,3 +123,72 @@ int cmd_kill_exec(int argc, char **argv);
 int cmd_checkpoint_exec(int argc, char **argv);
 int cmd_restart_exec(int argc, char **argv);
 int cmd_inspect_exec(int argc, char **argv);
+
+/* The attach client (src/attach.c): connects the user's terminal to the
+ * pty of a session (control.h, ATTACH...).  Used by `xckpt attach NAME`, and
+ * by `xckpt run` and `xckpt restart` started from a terminal.
+ *
+ * The detach key leaves the session running.  It is, in this order: the
+ * caller's (AttachOptions.detach_key, e.g. from an option), the
+ * XCKPT_DETACH_KEY environment variable, Ctrl-\ (as in dtach).  A key is
+ * written "^X" for Ctrl-X ("^\", "^]", "^?"...), as one ASCII character,
+ * or "none" (no detach key: detach with SIGTERM or SIGHUP to the client).
+ * The key is not passed on to the app.
+ *
+ * Standard input and output must be terminals: otherwise attaching fails
+ * with "standard input is not a terminal: cannot attach (run from a
+ * terminal, or use --detach)". */
+
+/* The default detach key: Ctrl-\. */
+#define ATTACH_DEFAULT_KEY 0x1c
+
+/* How an attach ended. */
+typedef enum {
+	ATTACH_EXITED,		/* the app exited (EXIT came): the session is
+				 * over */
+	ATTACH_DETACHED,	/* the detach key, a signal, the terminal going
+				 * away, or another attach taking over: the
+				 * session runs on */
+	ATTACH_ENDED,		/* the session was checkpointed with --kill
+				 * (or could not be reached again after a
+				 * checkpoint) */
+	ATTACH_FAILED,		/* refused (no terminal in the session) or
+				 * the daemon was lost */
+} AttachEnd;
+
+/* How attach_run() behaves (all the caller's). */
+typedef struct {
+	const char *name;	/* the session's name, for messages */
+	const char *sock_path;	/* its control socket, to attach again after
+				 * a checkpoint that leaves it running; NULL:
+				 * end at a checkpoint */
+	const char *info_path;	/* its metadata file (sessinfo.h), whose
+				 * state says when the checkpoint is over */
+	int detach_key;		/* the detach key's byte; 0: XCKPT_DETACH_KEY
+				 * or Ctrl-\; -1: none (attach_parse_key()) */
+	gboolean hello_pending;	/* HELLO was sent on the fd but its answer
+				 * not read yet (`xckpt run`'s socketpair) */
+} AttachOptions;
+
+/* Parses detach key SPEC ("^\", "^A", "x", "none"; NULL or "": the
+ * default) into *KEY (a byte, or -1 for none).  FALSE with a one-line
+ * ERROR. */
+gboolean attach_parse_key(const char *spec, int *key, GError **error);
+
+/* Whether stdin and stdout are terminals; FALSE with the one-line ERROR
+ * above.  For callers that choose between attaching and a detached start. */
+gboolean attach_check_terminal(GError **error);
+
+/* Attaches the terminal on stdin/stdout to the session at FD, a connection
+ * that said HELLO with CONTROL_HELLO_OUTPUT (its answer read, unless
+ * OPTIONS->hello_pending).  Takes FD over (closes it).  Sends ATTACH with
+ * the window size, writes REDRAW and OUTPUT to stdout, sends keys as INPUT
+ * and sizes as RESIZE, until the app exits, the user detaches, or the
+ * session goes; reattaches across a checkpoint that leaves the session
+ * running (when OPTIONS says where).  The terminal's settings are put back
+ * in every case.  Stores how it ended in *HOW (may be NULL) and returns the
+ * exit status: the app's (128+N when killed by signal N) for
+ * ATTACH_EXITED, 0 for ATTACH_DETACHED and ATTACH_ENDED (a line
+ * "[detached from session NAME ...]" or "[the session was checkpointed and
+ * ended]" on stderr), 1 after a one-line error for ATTACH_FAILED. */
+int attach_run(int fd, const AttachOptions *options, AttachEnd *how);

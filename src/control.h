@@ -49,9 +49,34 @@
  *   RESUME      <    u32 flags (CONTROL_RESUME_*), then an optional new
  *                    session name (text); ends the checkpoint.  DONE.
  *
+ * Terminals (issue 5; ptysupport/ptysupport.h, src/attach.c).  A session
+ * whose app runs on a pty kept by the daemon can have one attached client,
+ * which says HELLO with CONTROL_HELLO_OUTPUT (for PAUSE and EXIT), then:
+ *   ATTACH      <    u32 rows, u32 cols: the client's terminal size.  The
+ *                    daemon sets the pty to that size (a real size change
+ *                    even when it is the same: ptyterm_attach()), answers
+ *                    REDRAW, then sends the pty's output as OUTPUT stream 1
+ *                    (in the order it was read, nothing lost or repeated
+ *                    after the REDRAW) and EXIT when the session is over.
+ *                    ERROR when the session has no terminal.  An ATTACH
+ *                    while another client is attached takes over: the
+ *                    other client gets DETACH first and no more output.
+ *   INPUT       <    bytes for the pty (the keyboard).  Not answered.
+ *   RESIZE      <    u32 rows, u32 cols: the attached terminal's new size.
+ *                    Not answered.
+ *   DETACH      <>   client: empty: the client leaves (the session runs on);
+ *                    the daemon stops sending it output and answers DONE
+ *                    (the client need not wait for it; closing the
+ *                    connection detaches too).  Daemon: text: why this
+ *                    client was detached ("attached elsewhere"); no more
+ *                    output follows.
+ *   REDRAW      <>   client: empty: send the redraw again; daemon: the
+ *                    bytes that bring the client's terminal to the model's
+ *                    state (reset, modes, screen, cursor).
+ *
  * Reserved for later versions (the numbers are fixed now):
  *   19-31  checkpoint/restart (issue 4): PROGRESS...
- *   32-47  terminals (issue 5): ATTACH, INPUT, RESIZE, DETACH, REDRAW
+ *   37-47  terminals (issue 5)
  *
  * The version changes whenever an existing message changes meaning; new
  * message types alone do not need a new version.
@@ -83,6 +108,11 @@ typedef enum {
 	CONTROL_CHECKPOINT = 16,
 	CONTROL_PAUSE = 17,
 	CONTROL_RESUME = 18,
+	CONTROL_ATTACH = 32,
+	CONTROL_INPUT = 33,
+	CONTROL_RESIZE = 34,
+	CONTROL_DETACH = 35,
+	CONTROL_REDRAW = 36,
 } ControlType;
 
 /* RESUME flags. */
