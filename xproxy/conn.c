@@ -59,7 +59,7 @@ gboolean conn_remap_xids;
 #define CONN_STREAM_MIN (16 * 1024)
 /* A streamed request body at least this long goes through a pipe with
  * splice(2) rather than through the buffer. */
-#define CONN_SPLICE_MIN (64 * 1024)
+#define CONN_SPLICE_MIN (16 * 1024)
 /* The size asked for that pipe. */
 #define CONN_PIPE_SIZE (1024 * 1024)
 
