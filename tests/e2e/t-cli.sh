@@ -77,6 +77,18 @@ set -- $out
 t_check "the app's DISPLAY ($1) is not the upstream ($T_DISPLAY)" test "$1" != "$T_DISPLAY"
 t_equal "NO_AT_BRIDGE and GSETTINGS_BACKEND are set" "1 memory" "$2 $3"
 t_check "XCKPT_SESSION names the session" test -n "${4:-}"
+# The session tree: new IPC and UTS namespaces, a session of its own.
+out=$("$XCKPT" run -- sh -c 'readlink /proc/self/ns/ipc /proc/self/ns/uts; ps -o sid= -p $$')
+set -- $out
+t_check "the app runs in a new IPC namespace ($1)" \
+	test "$1" != "$(readlink /proc/self/ns/ipc)"
+t_check "the app runs in a new UTS namespace ($2)" \
+	test "$2" != "$(readlink /proc/self/ns/uts)"
+t_check "the app runs in a session of its own (sid $3)" \
+	test "${3:-}" != "$(ps -o sid= -p $$ | tr -d ' ')"
+out=$(DISPLAY=:no-such-display "$XCKPT" run --display "$T_DISPLAY" -- \
+	sh -c 'xdpyinfo >/dev/null && echo ok')
+t_equal "--display overrides \$DISPLAY" ok "$out"
 out=$("$XCKPT" run -- sh -c 'read x; echo "read:$?"')
 t_equal "the app's stdin is /dev/null" "read:1" "$out"
 t_check "xdpyinfo works through the proxy" \
