@@ -106,6 +106,10 @@ $(B)/relay: bench/relay.c
 $(B)/xproxy-standalone: $(B)/tests/xproxy-standalone.o $(B)/libxproxy.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A terminal session outside the daemon and CRIU (tests/pty-standalone.c).
+$(B)/pty-standalone: $(B)/tests/pty-standalone.o $(B)/libxckpt.a $(B)/libxproxy.a $(B)/libptysupport.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lvterm
+
 bench:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(B)/relay
