@@ -6,6 +6,7 @@
  *
  * Each command parses its own options (GOption) and has its own --help.
  */
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,10 +66,21 @@ static void xckpt_help(FILE *out)
 		"'xckpt run' in the foreground exits with the app's status.\n");
 }
 
+/* Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so that no
+ * socket or pipe opened later takes a standard fd's number. */
+static void xckpt_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			_exit(CMD_FAIL);
+}
+
 int main(int argc, char **argv)
 {
 	const CmdEntry *cmd;
 
+	xckpt_std_fds();
 	setlocale(LC_ALL, "");
 	g_set_prgname("xckpt");
 	cmd_set_table(xckpt_commands);
