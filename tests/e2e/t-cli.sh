@@ -176,9 +176,12 @@ t_check "the session still runs after the refused client" \
 # A session with several processes, one of which ignores SIGTERM.
 t_check "run --detach of a process tree" t_run_detached cli-b \
 	sh -c 'trap "" TERM; sleep 1000 & (trap "" TERM; sleep 1001) & exec sleep 1002'
-sleep 0.5
-pids=$(t_session_pids cli-b | tr '\n' ' ')
-n=$(echo $pids | wc -w)
+for i in $(seq 50); do
+	pids=$(t_session_pids cli-b | tr '\n' ' ')
+	n=$(echo $pids | wc -w)
+	[ "$n" -ge 4 ] && break
+	sleep 0.1
+done
 t_check "the session tree has its daemon and 3+ processes ($pids)" test "$n" -ge 4
 t_check "kill cli-b exits 0" "$XCKPT" kill cli-b
 left=""
