@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +26,7 @@
 #include "src/cmd.h"
 #include "src/control.h"
 #include "src/criu.h"
+#include "src/sessinfo.h"
 #include "src/statedir.h"
 
 /* Fails with a one-line error when session name NAME (in state directory
@@ -91,6 +91,35 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 	return root;
 }
 
+/* Stays in the foreground with restored session NAME (state directory
+ * DIR, keeper KEEPER): attaches this terminal when the session has one and
+ * we are on one, else passes its output through like `xckpt run`.  Returns
+ * the exit status. */
+static int cmd_restart_foreground(const char *dir, const char *name,
+				  pid_t keeper)
+{
+	g_autofree char *sock = statedir_file(dir, name, "sock");
+	g_autofree char *info_path = statedir_file(dir, name, "session");
+	g_autoptr(SessInfo) info = sessinfo_load(info_path, NULL);
+	g_autoptr(GError) error = NULL;
+	guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION),
+			     GUINT32_TO_LE(CONTROL_HELLO_OUTPUT) };
+	int fd = control_connect(sock, &error);
+
+	if (fd < 0 || !control_send(fd, CONTROL_HELLO, hello, sizeof(hello),
+				    &error)) {
+		cmd_error("session %s: %s", name, error->message);
+		return CMD_FAIL;
+	}
+	if (info != NULL && info->terminal && attach_check_terminal(NULL)) {
+		AttachOptions ao = { .name = name, .sock_path = sock,
+				     .info_path = info_path,
+				     .hello_pending = TRUE };
+		return attach_run(fd, &ao, NULL);
+	}
+	return cmd_run_foreground(fd, keeper, dir, name);
+}
+
 /* `xckpt restart DIR [--name NAME] [--display DISPLAY] [--detach]`. */
 int cmd_restart_exec(int argc, char **argv)
 {
@@ -116,10 +145,8 @@ int cmd_restart_exec(int argc, char **argv)
 	g_autofree char *images = NULL;
 	g_autofree char *log = NULL;
 	const char *ckpt;
-	guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION),
-			     GUINT32_TO_LE(CONTROL_HELLO_OUTPUT) };
-	pid_t root;
-	int fd;
+	pid_t root, keeper;
+	int report[2];
 
 	if (!cmd_parse(entry, entries,
 		       "Restores the session of checkpoint directory DIR with "
@@ -155,62 +182,45 @@ int cmd_restart_exec(int argc, char **argv)
 	}
 	images = g_build_filename(ckpt, "images", NULL);
 	log = statedir_file(dir, name, "restore.log");
-	if (detach) {
-		/* The restored daemon becomes the child of whoever runs CRIU:
-		 * a keeper child (cmd_keep()) that reaps it when it ends. */
-		int report[2];
-		pid_t keeper;
-
-		if (!g_unix_open_pipe(report, FD_CLOEXEC, &error)) {
-			cmd_error("%s", error->message);
-			return CMD_FAIL;
-		}
-		fflush(stdout);
-		keeper = fork();
-		if (keeper < 0) {
-			cmd_error("fork: %s", g_strerror(errno));
-			return CMD_FAIL;
-		}
-		if (keeper == 0) {
-			close(report[0]);
-			root = cmd_restart_restore(dir, name, meta, images, log,
-						   &error);
-			if (root < 0) {
-				g_autofree char *m = g_strdup_printf(
-					"e%s", error->message);
-				if (write(report[1], m, strlen(m)) < 0)
-					_exit(1);
-				_exit(1);
-			}
-			if (write(report[1], "o", 1) < 0)
-				_exit(1);
-			cmd_keep(root);
-		}
-		close(report[1]);
-		if (!cmd_run_wait_ready(report[0], &error)) {
-			close(report[0]);
-			cmd_error("%s", error->message);
-			waitpid(keeper, NULL, 0);
-			return CMD_FAIL;
-		}
-		close(report[0]);
-		printf("%s\n", name);
-		return CMD_OK;
-	}
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	root = cmd_restart_restore(dir, name, meta, images, log, &error);
-	if (root < 0) {
+	/* The restored daemon becomes the child of whoever runs CRIU: a
+	 * keeper child (cmd_keep()) that reaps it and its orphans, whether we
+	 * stay in the foreground or not (the user may detach). */
+	if (!g_unix_open_pipe(report, FD_CLOEXEC, &error)) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
-	{
-		g_autofree char *sock = statedir_file(dir, name, "sock");
-		fd = control_connect(sock, &error);
-	}
-	if (fd < 0 || !control_send(fd, CONTROL_HELLO, hello, sizeof(hello),
-				    &error)) {
-		cmd_error("session %s: %s", name, error->message);
+	fflush(stdout);
+	fflush(stderr);
+	keeper = fork();
+	if (keeper < 0) {
+		cmd_error("fork: %s", g_strerror(errno));
 		return CMD_FAIL;
 	}
-	return cmd_run_foreground(fd, root, dir, name);
+	if (keeper == 0) {
+		close(report[0]);
+		root = cmd_restart_restore(dir, name, meta, images, log, &error);
+		if (root < 0) {
+			g_autofree char *m = g_strdup_printf("e%s",
+							     error->message);
+			if (write(report[1], m, strlen(m)) < 0)
+				_exit(1);
+			_exit(1);
+		}
+		if (write(report[1], "o", 1) < 0)
+			_exit(1);
+		cmd_keep(root);
+	}
+	close(report[1]);
+	if (!cmd_run_wait_ready(report[0], &error)) {
+		close(report[0]);
+		cmd_error("%s", error->message);
+		waitpid(keeper, NULL, 0);
+		return CMD_FAIL;
+	}
+	close(report[0]);
+	if (detach) {
+		printf("%s\n", name);
+		return CMD_OK;
+	}
+	return cmd_restart_foreground(dir, name, keeper);
 }

@@ -7,9 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -334,6 +335,10 @@ int cmd_run_exec(int argc, char **argv)
 	g_autofree char *display = NULL;
 	gboolean detach = FALSE;
 	gboolean no_dbus = FALSE;
+	gboolean no_terminal = FALSE;
+	gboolean terminal;
+	g_autofree char *key_spec = NULL;
+	int key = 0;
 	g_auto(GStrv) command = NULL;
 	const GOptionEntry entries[] = {
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name,
@@ -344,6 +349,12 @@ int cmd_run_exec(int argc, char **argv)
 		{ "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus,
 		  "Do not start a private D-Bus session bus in the session",
 		  NULL },
+		{ "no-terminal", 0, 0, G_OPTION_ARG_NONE, &no_terminal,
+		  "Run the app on pipes even when started from a terminal",
+		  NULL },
+		{ "detach-key", 'e', 0, G_OPTION_ARG_STRING, &key_spec,
+		  "Detach with KEY (^X for Ctrl-X, 'none'; default ^\\ or "
+		  "$XCKPT_DETACH_KEY)", "KEY" },
 		{ "detach", 'D', 0, G_OPTION_ARG_NONE, &detach,
 		  "Return once the app has started; print the session name as "
 		  "the last line", NULL },
@@ -366,16 +377,24 @@ int cmd_run_exec(int argc, char **argv)
 		       "and without DISPLAY the session has no proxy (terminal "
 		       "programs,\nscripts).  A private D-Bus session bus runs "
 		       "in the session unless --no-dbus\nis given.\n\n"
-		       "Without --detach, xckpt stays in the foreground: it passes "
-		       "the app's stdout and\nstderr through, forwards SIGINT, "
-		       "SIGTERM and SIGHUP to it, and exits with its\nstatus "
-		       "(128+N when it was killed by signal N).  The session ends "
-		       "when the app\nexits: whatever else runs in it is ended "
-		       "too.\n\n"
+		       "Started from a terminal (stdin and stdout), the app runs "
+		       "on a pty that the\nsession keeps, with a model of its "
+		       "screen, and this terminal attaches to it:\nthe detach "
+		       "key (Ctrl-\\ by default) leaves the session running; "
+		       "'xckpt attach\nNAME' comes back, with the screen and the "
+		       "modes as the app left them.  With\n--detach the session "
+		       "starts detached.\n\n"
+		       "Otherwise (or with --no-terminal) the app's stdin is "
+		       "/dev/null and its stdout\nand stderr go through pipes: "
+		       "without --detach, xckpt stays in the foreground,\npasses "
+		       "them through, forwards SIGINT, SIGTERM and SIGHUP to the "
+		       "app, and exits\nwith its status (128+N when it was killed "
+		       "by signal N).  The session ends\nwhen the app exits: "
+		       "whatever else runs in it is ended too.\n\n"
 		       "The app runs with NO_AT_BRIDGE=1, GSETTINGS_BACKEND=memory "
-		       "and XCKPT_SESSION=NAME,\nstdin from /dev/null; its output "
-		       "is also kept in the session log,\n$XDG_RUNTIME_DIR/xckpt/"
-		       "NAME.log, while the session runs.",
+		       "and XCKPT_SESSION=NAME;\nits output is also kept in the "
+		       "session log, $XDG_RUNTIME_DIR/xckpt/NAME.log,\nwhile the "
+		       "session runs.",
 		       TRUE, &argc, &argv))
 		return CMD_USAGE;
 	if (command != NULL && command[0] != NULL &&
@@ -394,6 +413,11 @@ int cmd_run_exec(int argc, char **argv)
 	upstream = display != NULL ? display : g_getenv("DISPLAY");
 	if (upstream != NULL && *upstream == '\0')
 		upstream = NULL;
+	/* Started from a terminal, the app gets a pty of the daemon's, and
+	 * the terminal attaches to it (or not, with --detach). */
+	terminal = !no_terminal && isatty(0) && isatty(1);
+	if (!attach_parse_key(key_spec, &key, &error))
+		return cmd_usage_error(entry, "%s", error->message);
 	if (strchr(command[0], '/') == NULL) {
 		g_autofree char *path = g_find_program_in_path(command[0]);
 		if (path == NULL) {
@@ -435,17 +459,15 @@ int cmd_run_exec(int argc, char **argv)
 	}
 	fflush(stdout);
 	fflush(stderr);
-	/* In the foreground we parent the daemon: reap its orphans too, at
-	 * once, so that their pids are free for a restart (cmd_keep()). */
-	if (!detach)
-		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	pid = fork();
 	if (pid < 0) {
 		cmd_error("fork: %s", g_strerror(errno));
 		goto fail;
 	}
-	if (pid == 0 && detach) {
-		/* The daemon runs in a grandchild; this child reaps it. */
+	if (pid == 0) {
+		/* The daemon runs in a grandchild; this child, its keeper,
+		 * reaps it and its orphans, whether we stay in the
+		 * foreground or not (the user may detach). */
 		pid_t daemon = fork();
 		if (daemon > 0)
 			cmd_keep(daemon);
@@ -468,6 +490,14 @@ int cmd_run_exec(int argc, char **argv)
 		config->statedir = g_strdup(dir);
 		config->upstream = g_strdup(upstream);
 		config->no_dbus = no_dbus;
+		config->pty = terminal;
+		if (terminal) {
+			struct winsize ws = { 0 };
+			ioctl(0, TIOCGWINSZ, &ws);
+			config->rows = ws.ws_row ? ws.ws_row : 24;
+			config->cols = ws.ws_col ? ws.ws_col : 80;
+			config->has_termios = tcgetattr(0, &config->termios) == 0;
+		}
 		config->argv = g_strdupv(command);
 		config->cwd = g_get_current_dir();
 		config->listen_fd = listen_fd;
@@ -492,6 +522,14 @@ int cmd_run_exec(int argc, char **argv)
 		printf("%s\n", session);
 		fflush(stdout);
 		return CMD_OK;
+	}
+	if (terminal) {
+		g_autofree char *sock = statedir_file(dir, session, "sock");
+		g_autofree char *info = statedir_file(dir, session, "session");
+		AttachOptions ao = { .name = session, .sock_path = sock,
+				     .info_path = info, .detach_key = key,
+				     .hello_pending = TRUE };
+		return attach_run(pair[0], &ao, NULL);
 	}
 	return cmd_run_foreground(pair[0], pid, dir, session);
 fail:

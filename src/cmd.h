@@ -123,6 +123,7 @@ int cmd_kill_exec(int argc, char **argv);
 int cmd_checkpoint_exec(int argc, char **argv);
 int cmd_restart_exec(int argc, char **argv);
 int cmd_inspect_exec(int argc, char **argv);
+int cmd_attach_exec(int argc, char **argv);
 
 /* The attach client (src/attach.c): connects the user's terminal to the
  * pty of a session (control.h, ATTACH...).  Used by `xckpt attach NAME`, and

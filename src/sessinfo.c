@@ -52,6 +52,7 @@ char *sessinfo_to_data(const SessInfo *info)
 	sessinfo_set(kf, "cwd", info->cwd);
 	sessinfo_set(kf, "started", info->started);
 	sessinfo_set(kf, "state", info->state);
+	g_key_file_set_boolean(kf, SESSINFO_GROUP, "terminal", info->terminal);
 	return g_key_file_to_data(kf, NULL, NULL);
 }
 
@@ -101,6 +102,8 @@ SessInfo *sessinfo_from_data(const char *data, gssize len, GError **error)
 	info->cwd = sessinfo_get(kf, "cwd");
 	info->started = sessinfo_get(kf, "started");
 	info->state = sessinfo_get(kf, "state");
+	info->terminal = g_key_file_get_boolean(kf, SESSINFO_GROUP, "terminal",
+						NULL);
 	if (info->name == NULL || info->pid <= 0) {
 		g_set_error(error, G_KEY_FILE_ERROR,
 			    G_KEY_FILE_ERROR_KEY_NOT_FOUND,

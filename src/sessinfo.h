@@ -14,6 +14,7 @@
  *   command=xlogo;-fg;red;   the app's command line (a string list)
  *   cwd=/home/user       the app's working directory
  *   started=2026-11-25T12:00:00Z
+ *   terminal=true        the app runs on a pty of the daemon's
  *   state=running        what the session is doing (running, ending; later
  *                        checkpointing...)
  *
@@ -39,6 +40,8 @@ typedef struct {
 	char *cwd;		/* the app's working directory */
 	char *started;		/* when the session started (ISO 8601, UTC) */
 	char *state;		/* "running", "ending", ... */
+	gboolean terminal;	/* the app runs on a pty of the daemon's: a
+				 * terminal can attach (issue 5) */
 } SessInfo;
 
 /* Frees INFO and what it holds; NULL is fine. */

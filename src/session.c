@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -19,6 +20,7 @@
 #include <glib/gstdio.h>
 #include <xcb/xcb.h>
 
+#include "ptysupport/ptysupport.h"
 #include "xproxy/xproxy.h"
 #include "src/control.h"
 #include "src/reaper.h"
@@ -107,6 +109,10 @@ struct Session {
 	char *bus_address;	/* its D-Bus address (owned), or NULL */
 	gboolean checkpointing;	/* between CHECKPOINT and RESUME */
 	guint resume_src;	/* resumes by itself if RESUME never comes */
+	PtyTerm *pty;		/* the app's terminal: pty master and model
+				 * (owned), or NULL (output through pipes) */
+	SessionClient *attached;	/* the client attached to the terminal,
+					 * or NULL */
 	GByteArray *held;	/* OUTPUT messages kept for the output clients
 				 * a checkpoint paused, until one comes back
 				 * (owned), or NULL */
@@ -206,6 +212,12 @@ static void session_log(Session *s, const char *fmt, ...)
 /* Closes and frees client C, removing it from the session's list. */
 static void session_client_free(SessionClient *c)
 {
+	if (c->session->attached == c) {
+		c->session->attached = NULL;
+		/* Nobody answers the app's terminal queries now: the model
+		 * does. */
+		ptyterm_set_answer(c->session->pty, TRUE);
+	}
 	if (c->in_src != 0)
 		g_source_remove(c->in_src);
 	if (c->out_src != 0)
@@ -338,6 +350,10 @@ static void session_broadcast_output(Session *s, guint8 stream,
 				       msg->len);
 		for (guint i = 0; i < s->clients->len; i++) {
 			SessionClient *c = g_ptr_array_index(s->clients, i);
+			/* A terminal's output goes to its attached client
+			 * only (a later one gets the model's redraw). */
+			if (s->pty != NULL && c != s->attached)
+				continue;
 			if (c->hello && (c->flags & CONTROL_HELLO_OUTPUT) &&
 			    !c->closing)
 				session_client_send(c, CONTROL_OUTPUT,
@@ -366,6 +382,8 @@ static int session_read_output(Session *s, int i)
 		s->out_fd[i] = -1;
 		return -1;
 	}
+	if (s->pty != NULL)
+		ptyterm_output(s->pty, buf, n);
 	session_log_write(s, buf, n);
 	session_broadcast_output(s, i == 1 ? CONTROL_STDOUT : CONTROL_STDERR,
 				 buf, n);
@@ -703,7 +721,9 @@ static void session_checkpoint(SessionClient *c)
 			continue;
 		if (o->hello && (o->flags & CONTROL_HELLO_OUTPUT)) {
 			control_encode(o->out, CONTROL_PAUSE, NULL, 0);
-			if (s->held == NULL)
+			/* (A terminal needs no held output: the model
+			 * redraws it on the next ATTACH.) */
+			if (s->held == NULL && s->pty == NULL)
 				s->held = g_byte_array_new();
 		}
 		session_client_hangup(o);
@@ -778,6 +798,93 @@ static void session_resume(SessionClient *c, GBytes *body)
 	session_client_send(c, CONTROL_DONE, NULL, 0);
 }
 
+/* Queues the model's redraw (REDRAW) to client C. */
+static void session_send_redraw(SessionClient *c, GBytes *redraw)
+{
+	gsize len;
+	const guint8 *data = g_bytes_get_data(redraw, &len);
+
+	session_client_send(c, CONTROL_REDRAW, data, len);
+}
+
+/* A terminal request TYPE (ATTACH, INPUT, RESIZE, DETACH, REDRAW) with
+ * BODY from client C (see control.h). */
+static void session_terminal_request(SessionClient *c, guint32 type,
+				     GBytes *body)
+{
+	Session *s = c->session;
+	guint32 rows = 0, cols = 0;
+	gsize len;
+	const guint8 *data = g_bytes_get_data(body, &len);
+
+	if (s->pty == NULL) {
+		session_client_error(c, "this session has no terminal (it "
+				     "was not started from one)");
+		return;
+	}
+	if ((type == CONTROL_ATTACH || type == CONTROL_RESIZE) &&
+	    (!control_get_u32(body, 0, &rows) ||
+	     !control_get_u32(body, 4, &cols) || rows == 0 || cols == 0 ||
+	     rows > 10000 || cols > 10000)) {
+		session_client_error(c, "bad terminal size");
+		return;
+	}
+	if (type != CONTROL_ATTACH && c != s->attached) {
+		if (type != CONTROL_INPUT)
+			session_client_error(c, "not attached");
+		return;
+	}
+	switch (type) {
+	case CONTROL_ATTACH: {
+		if (s->attached != NULL && s->attached != c) {
+			/* Takes over: the other client leaves first. */
+			SessionClient *o = s->attached;
+			const char *why = "attached elsewhere";
+			s->attached = NULL;
+			session_client_send(o, CONTROL_DETACH, why, strlen(why));
+			session_client_close(o);
+		}
+		s->attached = c;
+		ptyterm_set_answer(s->pty, FALSE);
+		g_autoptr(GBytes) redraw = ptyterm_attach(s->pty, rows, cols);
+		session_send_redraw(c, redraw);
+		session_log(s, "terminal attached (%ux%u)", cols, rows);
+		break;
+	}
+	case CONTROL_INPUT: {
+		gsize off = 0;
+		/* The keyboard is slow: a short blocking loop is fine. */
+		while (off < len) {
+			ssize_t n = write(ptyterm_master(s->pty), data + off,
+					  len - off);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+				if (errno == EAGAIN)
+					g_usleep(1000);
+				continue;
+			}
+			if (n <= 0)
+				break;
+			off += n;
+		}
+		break;
+	}
+	case CONTROL_RESIZE:
+		ptyterm_resize(s->pty, rows, cols);
+		break;
+	case CONTROL_DETACH:
+		s->attached = NULL;
+		ptyterm_set_answer(s->pty, TRUE);
+		session_client_send(c, CONTROL_DONE, NULL, 0);
+		session_log(s, "terminal detached");
+		break;
+	case CONTROL_REDRAW: {
+		g_autoptr(GBytes) redraw = ptyterm_redraw(s->pty);
+		session_send_redraw(c, redraw);
+		break;
+	}
+	}
+}
+
 /* Carries out request TYPE with BODY from client C. */
 static void session_client_request(SessionClient *c, guint32 type,
 				   GBytes *body)
@@ -818,6 +925,13 @@ static void session_client_request(SessionClient *c, guint32 type,
 	}
 	case CONTROL_CHECKPOINT:
 		session_checkpoint(c);
+		break;
+	case CONTROL_ATTACH:
+	case CONTROL_INPUT:
+	case CONTROL_RESIZE:
+	case CONTROL_DETACH:
+	case CONTROL_REDRAW:
+		session_terminal_request(c, type, body);
 		break;
 	case CONTROL_RESUME:
 		session_resume(c, body);
@@ -982,6 +1096,22 @@ static gboolean session_start_dbus(Session *s, GError **error)
 	return TRUE;
 }
 
+/* Opens the app's terminal: a pty of the user's terminal size with the
+ * user's terminal modes (like dtach: the app sees the terminal it was
+ * started from).  Nobody is attached yet, so the model answers the app's
+ * terminal queries.  FALSE with a one-line ERROR. */
+static gboolean session_open_pty(Session *s, GError **error)
+{
+	s->pty = ptyterm_open(s->config->rows, s->config->cols, error);
+	if (s->pty == NULL)
+		return FALSE;
+	if (s->config->has_termios)
+		tcsetattr(ptyterm_master(s->pty), TCSANOW,
+			  &s->config->termios);
+	ptyterm_set_answer(s->pty, TRUE);
+	return TRUE;
+}
+
 /* Spawns the app.  FALSE with a one-line ERROR when it cannot start. */
 static gboolean session_spawn(Session *s, GError **error)
 {
@@ -1004,7 +1134,24 @@ static gboolean session_spawn(Session *s, GError **error)
 	env = g_environ_setenv(env, "NO_AT_BRIDGE", "1", TRUE);
 	env = g_environ_setenv(env, "GSETTINGS_BACKEND", "memory", TRUE);
 	env = g_environ_setenv(env, "XCKPT_SESSION", s->config->name, TRUE);
-	if (!g_spawn_async_with_pipes_and_fds(s->config->cwd,
+	if (s->pty != NULL) {
+		/* On its terminal: a session leader whose controlling
+		 * terminal is the pty's slave; the daemon reads the master
+		 * (through its own fd, which session_read_output() may close
+		 * at the end). */
+		if (!g_spawn_async_with_pipes_and_fds(s->config->cwd,
+				(const char *const *)s->config->argv,
+				(const char *const *)env,
+				G_SPAWN_SEARCH_PATH_FROM_ENVP |
+				G_SPAWN_DO_NOT_REAP_CHILD |
+				G_SPAWN_CHILD_INHERITS_STDIN,
+				ptyterm_spawn_setup,
+				(gpointer)ptyterm_slave_name(s->pty),
+				-1, -1, -1, NULL, NULL, 0, &pid, NULL, NULL, NULL,
+				&e))
+			goto fail;
+		out_fd = fcntl(ptyterm_master(s->pty), F_DUPFD_CLOEXEC, 3);
+	} else if (!g_spawn_async_with_pipes_and_fds(s->config->cwd,
 			(const char *const *)s->config->argv,
 			(const char *const *)env,
 			G_SPAWN_SEARCH_PATH_FROM_ENVP |
@@ -1012,22 +1159,28 @@ static gboolean session_spawn(Session *s, GError **error)
 			G_SPAWN_STDIN_FROM_DEV_NULL,
 			session_child_setup, NULL, -1, -1, -1, NULL, NULL, 0,
 			&pid, NULL, &out_fd, &err_fd, &e)) {
-		g_set_error(error, G_SPAWN_ERROR, e->code, "cannot run %s: %s",
-			    s->config->argv[0], e->message);
-		return FALSE;
+		goto fail;
+	} else {
+		/* Both sides set the group, so that signals can go to it at
+		 * once. */
+		setpgid(pid, pid);
 	}
 	s->app_pid = pid;
 	s->app_env = g_strdupv(env);
-	/* Both sides set the group, so that signals can go to it at once. */
-	setpgid(pid, pid);
 	s->out_fd[1] = out_fd;
 	s->out_fd[2] = err_fd;
 	for (int i = 1; i <= 2; i++) {
+		if (s->out_fd[i] < 0)
+			continue;
 		g_unix_set_fd_nonblocking(s->out_fd[i], TRUE, NULL);
 		fcntl(s->out_fd[i], F_SETFD, FD_CLOEXEC);
 	}
 	session_log(s, "started app %d: %s", (int)pid, s->config->argv[0]);
 	return TRUE;
+fail:
+	g_set_error(error, G_SPAWN_ERROR, e->code, "cannot run %s: %s",
+		    s->config->argv[0], e->message);
+	return FALSE;
 }
 
 /* Points fds 0, 1 and 2 at /dev/null and closes every other fd but those
@@ -1131,6 +1284,7 @@ static gboolean session_write_info(Session *s, GError **error)
 	info->cwd = g_strdup(s->config->cwd);
 	info->started = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
 	info->state = g_strdup("running");
+	info->terminal = s->pty != NULL;
 	s->info = info;
 	return sessinfo_save(info, s->info_path, error);
 }
@@ -1200,6 +1354,8 @@ void session_main(SessionConfig *config)
 	}
 	if (!config->no_dbus && !session_start_dbus(s, &error))
 		session_fail(s, error->message);
+	if (config->pty && !session_open_pty(s, &error))
+		session_fail(s, error->message);
 
 	if (config->fg_fd >= 0 && !session_fg_hello(s, config->fg_fd, &error))
 		session_fail(s, error->message);
@@ -1213,9 +1369,11 @@ void session_main(SessionConfig *config)
 	s->listen_src = g_unix_fd_add(config->listen_fd, G_IO_IN,
 				      session_on_accept, s);
 	for (int i = 1; i <= 2; i++)
-		s->out_src[i] = g_unix_fd_add(s->out_fd[i],
-					      G_IO_IN | G_IO_HUP | G_IO_ERR,
-					      session_on_output, s);
+		if (s->out_fd[i] >= 0)
+			s->out_src[i] = g_unix_fd_add(s->out_fd[i],
+						      G_IO_IN | G_IO_HUP |
+						      G_IO_ERR,
+						      session_on_output, s);
 	g_unix_signal_add(SIGTERM, session_on_signal, s);
 	g_unix_signal_add(SIGINT, session_on_signal, s);
 	g_unix_signal_add(SIGHUP, session_on_signal, s);

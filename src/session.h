@@ -32,6 +32,7 @@
 
 #include <glib.h>
 #include <sys/types.h>
+#include <termios.h>
 
 /* The default grace period between SIGTERM and SIGKILL, in ms. */
 #define SESSION_GRACE_MS 2000
@@ -49,6 +50,12 @@ typedef struct {
 				 * socketpair end that has sent HELLO), or -1 */
 	int ready_fd;		/* the write end of the ready pipe */
 	gboolean no_dbus;	/* do not start a private D-Bus session bus */
+	gboolean pty;		/* run the app on a pty the daemon keeps
+				 * (started from a terminal), not on pipes */
+	guint rows;		/* the pty's size: rows... */
+	guint cols;		/* ...and columns */
+	gboolean has_termios;	/* TERMIOS holds the user's terminal modes */
+	struct termios termios;	/* the modes the pty starts with */
 } SessionConfig;
 
 /* Runs the session daemon in the calling process, a fresh child of `xckpt

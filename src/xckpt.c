@@ -32,6 +32,8 @@ static const CmdEntry xckpt_commands[] = {
 	  cmd_restart_exec },
 	{ "inspect", "DIR", "Show what checkpoint DIR holds",
 	  cmd_inspect_exec },
+	{ "attach", "NAME", "Attach this terminal to session NAME",
+	  cmd_attach_exec },
 	{ NULL }
 };
 
