@@ -13,13 +13,15 @@
 # that rotates from round to round, so that drift on this shared VM hits all
 # modes alike.  The table gives the median ops/s, the ratios, and their
 # geometric means; PASS/MISS lines judge the issue's targets (reported, not
-# asserted).  Exits 0 unless a mode failed to run.
+# asserted).  Exits 0 unless a run failed (a FAIL line: an error, or no
+# result within 10 s + 10 x BENCH_TIME); a test that fails in a mode is not
+# run again in that mode, and a mode that fails three tests is dropped.
 #
 # Environment (besides bench/lib.sh's):
 #   BENCH_TESTS   x11perf tests (default: the issue's list)
 #   BENCH_MODES   modes to run (default: direct relay proxy xtrace)
 #   BENCH_TIME    seconds per x11perf run (default 0.5)
-#   BENCH_ROUNDS  measured rounds, the median is taken (default 5)
+#   BENCH_ROUNDS  measured rounds, the median is taken (default 7)
 #   RELAY         the relay binary (default $B/relay)
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,10 +30,11 @@ cd "$(dirname "$0")/.."
 BENCH_TESTS=${BENCH_TESTS:-noop pointer prop rect10 putimage10 putimage100 putimage500 getimage10 getimage500 ftext create map}
 BENCH_MODES=${BENCH_MODES:-direct relay proxy xtrace}
 BENCH_TIME=${BENCH_TIME:-0.5}
-BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_ROUNDS=${BENCH_ROUNDS:-7}
 RELAY=${RELAY:-$B/relay}
 
-x11perf_failed=""	# the modes that failed to run, skipped from then on
+x11perf_failed=""	# the modes that failed too often, skipped from then on
+x11perf_failures=""	# one line per failed run: "TEST MODE round N: WHY"
 x11perf_run_opts=""	# extra `xckpt run` options (--no-dbus: x11perf needs no bus)
 
 # Prints the count a test's calibration starts from (small enough for the
@@ -49,10 +52,10 @@ x11perf_initial_count() {
 # of one run, except for the window tests: x11perf caps their reps at the
 # windows that fit on the screen (a run of about 1 ms), so for them it is the
 # number of runs (-repeat).  Prints "REPS RATE", the total rep count x11perf
-# reports and its ops/s.  Returns 1 when x11perf failed or printed no
-# result; its output stays in $bench_tmp/run.log.
+# reports and its ops/s.  Returns 1 when x11perf failed, hung or printed no
+# result; its output stays in $bench_tmp/run.log and why in run.why.
 x11perf_once() {
-	local mode=$1 test=$2 count=$3 limit log=$bench_tmp/run.log
+	local mode=$1 test=$2 count=$3 limit rc=0 log=$bench_tmp/run.log name
 	case $test in
 	# One subwindow count, not seven.
 	create|map) set -- -reps 1000000 -repeat "$count" -subs 25 "-$test" ;;
@@ -62,22 +65,45 @@ x11perf_once() {
 	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
 	relay)  set -- x11perf -display ":$bench_relay_display" "$@" ;;
 	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@" ;;
-	proxy)  set -- "$XCKPT" run $x11perf_run_opts --display ":$bench_xvfb_display" -- x11perf "$@" ;;
+	proxy)
+		name=bench-$test-$RANDOM$RANDOM
+		set -- "$XCKPT" run $x11perf_run_opts --name "$name" --display ":$bench_xvfb_display" -- x11perf "$@" ;;
 	*) bench_die "unknown mode: $mode" ;;
 	esac
-	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 30 + 20 * t }')
-	timeout -k 5 "$limit" "$@" >"$log" 2>&1 </dev/null || return 1
+	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 10 + 10 * t }')
+	timeout -k 3 "$limit" "$@" >"$log" 2>&1 </dev/null || rc=$?
+	if [ $rc -ne 0 ]; then
+		case $rc in
+		124|137) echo "no result after $limit s (killed)" ;;
+		*) echo "exit status $rc" ;;
+		esac >"$bench_tmp/run.why"
+		# A killed `xckpt run` may leave its session behind: end it.
+		[ -z "${name:-}" ] || "$XCKPT" kill "$name" >/dev/null 2>&1 || true
+		return 1
+	fi
 	awk '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
 		r = substr($0, RSTART + 1, RLENGTH - 6); sub(/^ +/, "", r)
 		reps = $1; rate = r + 0; n++
-	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log"
+	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log" ||
+		{ echo "no result line" >"$bench_tmp/run.why"; return 1; }
 }
 
-# Records that mode $1 failed on test $2 and shows why.
+# Records that mode $1 failed on test $2 in round $3 and shows why.  That
+# test is not run again in that mode; after three failed tests the mode is
+# skipped altogether.
 x11perf_fail() {
-	x11perf_failed="$x11perf_failed $1"
-	bench_log "bench: x11perf in mode $1 failed on -$2; skipping that mode. Its output:"
+	local why n
+	why=$(cat "$bench_tmp/run.why" 2>/dev/null || echo failed)
+	x11perf_failures="$x11perf_failures$2 $1 round $3: $why
+"
+	eval "x11perf_skip_$2_$1=1"
+	n=$(printf '%s' "$x11perf_failures" | grep -c " $1 round " || true)
+	bench_log "bench: x11perf -$2 in mode $1 failed ($why); its output:"
 	sed 's/^/    /' "$bench_tmp/run.log" | tail -n 15 >&2
+	if [ "$n" -ge 3 ]; then
+		x11perf_failed="$x11perf_failed $1"
+		bench_log "bench: mode $1 failed $n times: skipping it"
+	fi
 }
 
 # Finds the count (see x11perf_once) for mode $1, test $2 that makes a run
@@ -112,7 +138,7 @@ x11perf_rotate() {
 # Runs the calibration round and the measured rounds, appending
 # "TEST MODE ROUND REPS RATE" lines to file $1.
 x11perf_measure() {
-	local out=$1 round=0 test mode reps res
+	local out=$1 round=0 test mode reps res skip
 	while [ $round -le "$BENCH_ROUNDS" ]; do
 		if [ $round -eq 0 ]; then
 			bench_log "x11perf: calibrating ($BENCH_TIME s per run)"
@@ -122,15 +148,17 @@ x11perf_measure() {
 		for test in $BENCH_TESTS; do
 			for mode in $(x11perf_rotate $round); do
 				case " $x11perf_failed " in *" $mode "*) continue ;; esac
+				eval "skip=\${x11perf_skip_${test}_$mode:-}"
+				[ -z "$skip" ] || continue
 				if [ $round -eq 0 ]; then
-					x11perf_calibrate "$mode" "$test" || x11perf_fail "$mode" "$test"
+					x11perf_calibrate "$mode" "$test" || x11perf_fail "$mode" "$test" $round
 					continue
 				fi
 				eval "reps=\$reps_${test}_$mode"
 				if res=$(x11perf_once "$mode" "$test" "$reps"); then
 					echo "$test $mode $round $res" >>"$out"
 				else
-					x11perf_fail "$mode" "$test"
+					x11perf_fail "$mode" "$test" $round
 				fi
 			done
 		done
@@ -140,7 +168,7 @@ x11perf_measure() {
 
 # Prints the table and the PASS/MISS lines from the results in file $1.
 x11perf_report() {
-	awk -v tests="$BENCH_TESTS" -v modes="$BENCH_MODES" -v failed="$x11perf_failed" '
+	awk -v tests="$BENCH_TESTS" -v modes="$BENCH_MODES" '
 	function median(list,   a, n, i, j, t) {
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++)	# insertion sort: n is small
@@ -199,9 +227,13 @@ x11perf_report() {
 		printf "\n(ops/s: median of the rounds; ratios: median of the per-round ratios;\n"
 		printf " spread: the widest (max-min)/median of the row'"'"'s modes)\n\n"
 
-		if (failed ~ /proxy/ || index(" " modes " ", " proxy ") == 0) {
-			why = failed ~ /proxy/ ? "MISS" : "SKIP"
-			printf "%s proxy targets: the proxy %s\n", why, why == "MISS" ? "failed to run" : "was not measured (BENCH_MODES)"
+		if (index(" " modes " ", " proxy ") == 0) {
+			printf "SKIP proxy targets: the proxy was not measured (BENCH_MODES)\n"
+			exit
+		}
+		for (i = 1; i <= nt; i++) if ((T[i], "proxy") in med) ran = 1
+		if (!ran) {
+			printf "MISS proxy targets: the proxy did not run\n"
 			exit
 		}
 		bad = ""; worst = ""
@@ -224,18 +256,26 @@ x11perf_report() {
 	}' "$1"
 }
 
-# Starts the servers, measures and reports.  Exits 1 when a mode failed.
+# Starts the servers, measures and reports.  Exits 1 when a run failed.
 x11perf_main() {
 	local results mode
 	command -v x11perf >/dev/null || bench_die "x11perf is not installed (apt-get install x11-apps)"
 	bench_init
+	# Our sessions live in a private state directory, apart from the
+	# user's (and a hung one is killed by name there).
+	export XDG_RUNTIME_DIR=$bench_tmp/rt
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
 	results=$bench_tmp/runs
 	: >"$results"
 	for mode in $BENCH_MODES; do
 		case $mode in
 		direct|relay|xtrace) ;;
 		proxy)
-			[ -x "$XCKPT" ] || { bench_log "bench: proxy mode: $XCKPT is not built"; x11perf_failed="$x11perf_failed proxy"; }
+			if [ ! -x "$XCKPT" ]; then
+				x11perf_failed="$x11perf_failed proxy"
+				x11perf_failures="${x11perf_failures}all proxy: $XCKPT is not built
+"
+			fi
 			if "$XCKPT" run --help 2>/dev/null | grep -q -- --no-dbus; then x11perf_run_opts=--no-dbus; fi ;;
 		*) bench_die "unknown mode in BENCH_MODES: $mode" ;;
 		esac
@@ -249,12 +289,15 @@ x11perf_main() {
 	echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
 		"$BENCH_ROUNDS rounds of ~$BENCH_TIME s runs, modes interleaved"
 	x11perf_measure "$results"
-	x11perf_report "$results" | tee "$bench_tmp/table"
+	{
+		x11perf_report "$results"
+		printf '%s' "$x11perf_failures" | sed 's/^/FAIL /'
+	} | tee "$bench_tmp/table"
 	echo "   (load $(cut -d' ' -f1-3 /proc/loadavg) at end)"
 	mkdir -p "$B/bench"
 	cp "$results" "$B/bench/x11perf-runs.txt"
 	cp "$bench_tmp/table" "$B/bench/x11perf.txt"
-	[ -z "$x11perf_failed" ] || bench_die "x11perf: mode(s) failed to run:$x11perf_failed"
+	[ -z "$x11perf_failures" ] || bench_die "x11perf: some runs failed (the FAIL lines)"
 }
 
 x11perf_main "$@"
