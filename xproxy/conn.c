@@ -353,7 +353,7 @@ static void conn_requests(XpConn *c)
 	gboolean fast = xmap_is_identity(c->map) && !xlate_walk_always;
 
 	while (c->state == CONN_RUNNING) {
-		if (fast && !c->skip && conn_plain_run(c) &&
+		if (fast && !c->skip && !c->pass && conn_plain_run(c) &&
 		    seq_need_sync(c->seq))
 			conn_inject_sync(c);
 		XpBuf *b = &c->cin;

@@ -116,6 +116,15 @@ XlateResult xlate_request(XpMap *map, guint8 *buf, gsize len, gboolean big,
 	msg = proto_request(req->ext, req->op);
 	if (!msg)
 		return XLATE_BAD_REQUEST;
+	/* File descriptors (SCM_RIGHTS) cannot pass through the proxy, nor
+	 * be recorded: such a request (RANDR CreateLease) is refused. */
+	if (proto_msg_has_fds(msg) ||
+	    (proto_reply(req->ext, req->op) &&
+	     proto_msg_has_fds(proto_reply(req->ext, req->op)))) {
+		log_debug("refusing %s: it passes file descriptors",
+			  proto_msg_name(msg));
+		return XLATE_BAD_REQUEST;
+	}
 	if (xlate_walk_always || !xmap_is_identity(map)) {
 		if (walk_message(msg, PROTO_REQUEST, buf, len, big,
 				 xlate_visit_to_server, map) ==

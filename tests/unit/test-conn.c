@@ -311,6 +311,75 @@ static void test_conn_big_requests(void)
 	tcn_fini(&t);
 }
 
+/* Big requests and replies with nothing to translate are streamed (and
+ * request bodies spliced): the bytes arrive intact, in order, and the
+ * requests after them are framed right. */
+static void test_conn_stream(void)
+{
+	enum { IMG = 200000, REPLY = 150000 };
+	Tcn t;
+	guint8 *img = g_malloc(IMG), *got = g_malloc(IMG);
+	guint8 tail[8] = { 127, 0, 1, 0, 43, 0, 1, 0 }, buf[8];
+
+	tcn_init(&t);
+	tcn_setup(&t);
+	/* PutImage of IMG bytes (a 50000-word request), in three pieces */
+	for (guint i = 0; i < IMG; i++)
+		img[i] = i * 7;
+	img[0] = 72;
+	img[1] = 2;
+	xlate_put16(img + 2, IMG / 4);
+	tcn_write(&t, t.cfd, img, 100);
+	for (int i = 0; i < 20; i++)
+		g_main_context_iteration(t.ctx, FALSE);
+	tcn_write(&t, t.cfd, img + 100, 90000);
+	for (int i = 0; i < 20; i++)
+		g_main_context_iteration(t.ctx, FALSE);
+	tcn_write(&t, t.cfd, img + 90100, IMG - 90100);
+	tcn_write(&t, t.cfd, tail, 8);
+	tcn_read(&t, t.sfd, got, IMG);
+	CU_ASSERT_EQUAL(memcmp(got, img, IMG), 0);
+	tcn_read(&t, t.sfd, buf, 8);
+	CU_ASSERT_EQUAL(memcmp(buf, tail, 8), 0);
+	/* a 20000-byte PutImage whose rest is too short to splice: the rest
+	 * goes through the buffer and must not be taken for requests */
+	xlate_put16(img + 2, 20000 / 4);
+	for (guint i = 10000; i < 20000; i += 4)
+		memcpy(img + i, "\x7f\0\x01\0", 4);	/* look like NoOps */
+	tcn_write(&t, t.cfd, img, 10000);
+	for (int i = 0; i < 20; i++)
+		g_main_context_iteration(t.ctx, FALSE);
+	tcn_write(&t, t.cfd, img + 10000, 10000);
+	tcn_read(&t, t.sfd, got, 20000);
+	CU_ASSERT_EQUAL(memcmp(got, img, 20000), 0);
+	CU_ASSERT_EQUAL(seq_client_sent(conn_seq(t.conn)), 4);
+	xlate_put16(img + 2, IMG / 4);
+	/* a big reply to GetInputFocus (request 3), in two pieces */
+	memset(got, 0, REPLY);
+	for (guint i = 32; i < REPLY; i++)
+		got[i] = i * 13;
+	got[0] = 1;
+	xlate_put16(got + 2, 3);
+	xlate_put32(got + 4, (REPLY - 32) / 4);
+	tcn_write(&t, t.sfd, got, 5000);
+	for (int i = 0; i < 20; i++)
+		g_main_context_iteration(t.ctx, FALSE);
+	tcn_write(&t, t.sfd, got + 5000, REPLY - 5000);
+	/* then an event after it */
+	guint8 ev[32] = { 34 };
+	xlate_put16(ev + 2, 3);
+	tcn_write(&t, t.sfd, ev, 32);
+	tcn_read(&t, t.cfd, img, REPLY);
+	CU_ASSERT_EQUAL(memcmp(img, got, REPLY), 0);
+	tcn_read(&t, t.cfd, img, 32);
+	CU_ASSERT_EQUAL(img[0], 34);
+	CU_ASSERT_EQUAL(xlate_get16(img + 2), 3);
+	CU_ASSERT_FALSE(t.ended);
+	g_free(img);
+	g_free(got);
+	tcn_fini(&t);
+}
+
 /* The same with XCKPT_XPROXY_WALK semantics: a CreateWindow whose value list
  * runs past its length gets BadLength from the proxy's own rewrite. */
 static void test_conn_walk_bad_length(void)
@@ -463,6 +532,7 @@ static CU_TestInfo tcn_tests[] = {
 	{ "bad requests get the server's errors", test_conn_bad_requests },
 	{ "walker BadLength", test_conn_walk_bad_length },
 	{ "BIG-REQUESTS and over-long requests", test_conn_big_requests },
+	{ "streamed requests and replies", test_conn_stream },
 	{ "injected syncs across the 16-bit wrap", test_conn_inject_wrap },
 	{ "hidden extension, garbage from server",
 	  test_conn_hidden_and_garbage },
