@@ -3,15 +3,17 @@
 # `xckpt run --detach`, and each window is pixel-identical to the same app
 # run directly on the same Xvfb.
 #
-# For each app: run it directly, wait until its window has settled, (for
-# xterm and gedit: type a line into it through XTEST, with the pointer
+# For each app: run it directly, wait until its window has settled (for
+# xterm and gedit: type a line into it through XTEST with the pointer
 # inside, then park the pointer again), shoot it, end it; then run it
 # through xckpt with the same geometry and environment, do the same, shoot
 # and compare.  Typing checks that input events reach the app through the
-# proxy (core events for xterm, XInput 2 for GTK) and change the window.  The pointer is parked at a fixed place
-# outside every window (xeyes looks at it; no window has the focus); xterm
-# does not blink; gedit gets a private XDG_CONFIG_HOME with
-# gtk-cursor-blink=false, NO_AT_BRIDGE=1 and GSETTINGS_BACKEND=memory.
+# proxy (core events for xterm, XInput 2 for GTK) and change the window.
+#
+# The pointer is parked at a fixed place outside every window (xeyes looks
+# at it); xterm does not blink; gedit gets a private XDG_CONFIG_HOME with
+# gtk-cursor-blink=false, NO_AT_BRIDGE=1 and GSETTINGS_BACKEND=memory (its
+# status bar, which shows a timing-dependent message, is left out).
 . "$(dirname "$0")/lib.sh"
 
 t_xvfb
@@ -102,7 +104,12 @@ compare_app() {
 	t_check "$app: the app ($apid) talks to the proxy ($pd)" \
 		grep -qxF "DISPLAY=$pd" <(tr '\0' '\n' <"/proc/$apid/environ")
 	if settle_and_type "$app" proxied "$wid" "$proxied"; then
-		t_same_png "$app: proxied window is pixel-identical to direct" \
+		if [ "${CHOP_BOTTOM:-0}" -gt 0 ]; then
+			for f in "$direct" "$proxied"; do
+				convert "$f" -gravity south -chop "0x$CHOP_BOTTOM" "$f"
+			done
+		fi
+		t_same_png "$app: proxied window is pixel-identical to direct${CHOP_BOTTOM:+ (but for the bottom $CHOP_BOTTOM rows)}" \
 			"$direct" "$proxied"
 	fi
 	t_check "$app: xckpt kill" "$XCKPT" kill "$name"
@@ -117,6 +124,11 @@ compare_app xterm '^xckpt-xterm$' xterm -geometry 80x24+20+240 \
 	-title xckpt-xterm -xrm 'XTerm*cursorBlink: false' \
 	-e env PS1='$ ' sh
 TYPE_TEXT='Typed through xckpt.' TYPE_X=300 TYPE_Y=300
+# gedit's status bar says "Loading file ..." only when loading happened to
+# take long enough (it varies under load, with or without the proxy), and
+# the message then stays: the comparison leaves out the status bar (the
+# bottom 30 rows).  Everything else is compared, typed text included.
+CHOP_BOTTOM=30
 compare_app gedit '^hello\.txt.*gedit$' gedit --standalone "$T_TMP/hello.txt"
 
 t_done
