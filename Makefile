@@ -75,8 +75,8 @@ deps:
 unit: $(B)/test-unit
 	$(B)/test-unit
 
-e2e: $(BIN)
-	tests/e2e/run-all.sh
+e2e: $(BIN) $(ZDTM_BIN)
+	@B=$(B) XCKPT=$(abspath $(BIN)) tests/run-check.sh tests/e2e/t-*.sh
 
 check:
 	@$(MAKE) --no-print-directory deps
