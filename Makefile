@@ -75,7 +75,8 @@ deps:
 unit: $(B)/test-unit
 	$(B)/test-unit
 
-e2e: $(BIN) $(ZDTM_BIN)
+e2e:
+	@$(MAKE) --no-print-directory all $(ZDTM_BIN)
 	@B=$(B) XCKPT=$(abspath $(BIN)) tests/run-check.sh tests/e2e/t-*.sh
 
 check:
