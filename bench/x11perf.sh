@@ -71,14 +71,12 @@ x11perf_once() {
 	*) bench_die "unknown mode: $mode" ;;
 	esac
 	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 10 + 10 * t }')
-	timeout -k 3 "$limit" "$@" >"$log" 2>&1 </dev/null || rc=$?
+	x11perf_run "$limit" "${name:-}" "$@" >"$log" 2>&1 </dev/null || rc=$?
 	if [ $rc -ne 0 ]; then
 		case $rc in
-		124|137) echo "no result after $limit s (killed)" ;;
+		124) echo "no result after $limit s (killed)" ;;
 		*) echo "exit status $rc" ;;
 		esac >"$bench_tmp/run.why"
-		# A killed `xckpt run` may leave its session behind: end it.
-		[ -z "${name:-}" ] || "$XCKPT" kill "$name" >/dev/null 2>&1 || true
 		return 1
 	fi
 	awk '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
@@ -86,6 +84,35 @@ x11perf_once() {
 		reps = $1; rate = r + 0; n++
 	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log" ||
 		{ echo "no result line" >"$bench_tmp/run.why"; return 1; }
+}
+
+# Runs "$@" for at most $1 seconds; $2, when not empty, is the name of the
+# xckpt session the command starts.  A command still running then is ended:
+# its session first, by name (so that `xckpt run` returns and reaps its
+# children), then by pid.  Returns the command's status, or 124 when it had
+# to be ended.
+x11perf_run() {
+	local limit=$1 name=$2 pid spid first st i=0
+	shift 2
+	"$@" &
+	pid=$!
+	sleep "$limit" &
+	spid=$!
+	wait -n -p first "$pid" "$spid" && st=0 || st=$?
+	if [ "$first" = "$pid" ]; then
+		kill "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		return "$st"
+	fi
+	[ -z "$name" ] || "$XCKPT" kill "$name" >/dev/null 2>&1 || true
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	return 124
 }
 
 # Records that mode $1 failed on test $2 in round $3 and shows why.  That
