@@ -68,23 +68,37 @@ comp=$root/share/bash-completion/completions/xckpt
 if [ -f "$comp" ]; then
 	mkdir "$DIR/stub"
 	cat >"$DIR/stub/xckpt" <<-'EOF'
-	#!/bin/bash
-	[ "$1" = list ] || exit 2
-	echo 'NAME PID DISPLAY UPSTREAM COMMAND'
-	echo 'notes 100 :5 :0 gedit'
-	echo 'term 101 :6 :0 xterm'
+	#!/bin/sh
+	case "$*" in
+	list)
+		echo 'NAME PID DISPLAY UPSTREAM STATE COMMAND'
+		echo 'notes 100 :5 :0 running gedit'
+		echo 'term 101 :6 :0 running xterm' ;;
+	"list --checkpoints")
+		echo 'TIME SESSION SIZE DIRECTORY COMMAND'
+		echo '2026-11-25 13:00:00 notes 50M /tmp/ck/notes/1 gedit /tmp/x'
+		echo '2026-11-25 13:01:00 term 9M /tmp/ck/term/2 xterm' ;;
+	*) exit 2 ;;
+	esac
 	EOF
 	chmod +x "$DIR/stub/xckpt"
-	got=$(PATH="$DIR/stub:$PATH" bash -c '
+	got=$(cd "$DIR" && PATH="$DIR/stub:$PATH" bash -c '
 		. "$1"
 		t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _xckpt; echo "${COMPREPLY[*]}"; }
 		t xckpt ""; t xckpt ki; t xckpt kill ""; t xckpt kill t; t xckpt run --d
+		t xckpt checkpoint --kill n; t xckpt restart /tmp/ck/t; t xckpt inspect --j
+		t xckpt run -- xte; t xckpt attach --detach-key n
 		complete -p xckpt' _ "$comp" 2>&1)
-	want="run list kill
+	want="run list kill checkpoint restart inspect attach
 kill
 notes term
 term
---display --detach
+--display --detach-key --detach
+notes
+/tmp/ck/term/2
+--json
+xterm
+none
 complete -F _xckpt xckpt"
 	if [ "$got" = "$want" ]; then
 		t_ok "the completion completes commands, session names and options"
