@@ -48,7 +48,8 @@ static SessInfo *cmd_list_load(const char *dir, const char *name)
 	}
 	if (g_error_matches(error, CONTROL_ERROR_DOMAIN,
 			    CONTROL_ERROR_NO_DAEMON) &&
-	    (info == NULL || !cmd_list_pid_alive(info->pid)))
+	    (info == NULL || !cmd_list_pid_alive(info->pid)) &&
+	    control_stale(sock))
 		statedir_remove(dir, name);
 	return NULL;
 }

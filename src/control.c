@@ -369,6 +369,26 @@ int control_connect(const char *path, GError **error)
 	return fd;
 }
 
+/* Whether nothing listens at PATH (see control.h). */
+gboolean control_stale(const char *path)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		g_autoptr(GError) e = NULL;
+		int fd = control_connect(path, &e);
+
+		if (fd >= 0) {
+			close(fd);
+			return FALSE;
+		}
+		if (!g_error_matches(e, CONTROL_ERROR_DOMAIN,
+				     CONTROL_ERROR_NO_DAEMON))
+			return FALSE;
+		if (attempt == 0)
+			g_usleep(CONTROL_STALE_RECHECK_MS * 1000);
+	}
+	return TRUE;
+}
+
 /* Creates a listening socket at PATH; returns a non-blocking fd or -1 with
  * ERROR set. */
 int control_listen(const char *path, GError **error)
@@ -388,8 +408,7 @@ int control_listen(const char *path, GError **error)
 		return -1;
 	}
 	for (int attempt = 0;; attempt++) {
-		g_autoptr(GError) e = NULL;
-		int be, probe;
+		int be;
 
 		old_umask = umask(0177);
 		rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -404,12 +423,7 @@ int control_listen(const char *path, GError **error)
 			return -1;
 		}
 		/* Taken: by a live daemon, or left by a dead one? */
-		probe = control_connect(path, &e);
-		if (probe >= 0)
-			close(probe);
-		if (attempt > 0 || probe >= 0 ||
-		    !g_error_matches(e, CONTROL_ERROR_DOMAIN,
-				     CONTROL_ERROR_NO_DAEMON)) {
+		if (attempt > 0 || !control_stale(path)) {
 			close(fd);
 			g_set_error(error, CONTROL_ERROR_DOMAIN,
 				    CONTROL_ERROR_IN_USE,

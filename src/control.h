@@ -92,6 +92,9 @@
 /* The longest message body accepted. */
 #define CONTROL_MAX_BODY (1u << 20)
 
+/* How long control_stale() waits before it confirms a refusal, in ms. */
+#define CONTROL_STALE_RECHECK_MS 50
+
 /* The header size. */
 #define CONTROL_HEADER 8
 
@@ -206,6 +209,11 @@ gboolean control_reader_next(ControlReader *reader, guint32 *type,
  * listening) is replaced; a live one fails with CONTROL_ERROR_IN_USE.
  * Returns the non-blocking, close-on-exec fd or -1 with ERROR set. */
 int control_listen(const char *path, GError **error);
+
+/* Whether nothing listens at PATH (the socket is missing, or refuses twice,
+ * CONTROL_STALE_RECHECK_MS apart: a daemon binds, then listens, and a
+ * refusal in between does not make its socket stale). */
+gboolean control_stale(const char *path);
 
 /* Connects to the daemon listening at PATH.  Returns a blocking,
  * close-on-exec fd or -1 with ERROR set (CONTROL_ERROR_NO_DAEMON when the

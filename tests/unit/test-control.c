@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -172,6 +173,42 @@ static void test_listen_stale(void)
 	g_rmdir(dir);
 }
 
+/* Calls listen() on the socket UD after 10 ms (a daemon between bind and
+ * listen). */
+static gpointer tcontrol_late_listen(gpointer ud)
+{
+	g_usleep(10000);
+	listen(GPOINTER_TO_INT(ud), 4);
+	return NULL;
+}
+
+/* A socket that is bound but not yet listening is not stale: another
+ * starter does not take its name. */
+static void test_listen_race(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("xckpt-unit-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "r.sock", NULL);
+	g_autoptr(GError) e = NULL;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&addr,
+				   sizeof(addr)), 0);
+	GThread *t = g_thread_new("late-listen", tcontrol_late_listen,
+				  GINT_TO_POINTER(fd));
+	CU_ASSERT_EQUAL(control_listen(path, &e), -1);
+	CU_ASSERT_TRUE(g_error_matches(e, CONTROL_ERROR_DOMAIN,
+				       CONTROL_ERROR_IN_USE));
+	g_thread_join(t);
+	CU_ASSERT_FALSE(control_stale(path));
+	close(fd);
+	CU_ASSERT_TRUE(control_stale(path));
+	g_unlink(path);
+	CU_ASSERT_TRUE(control_stale(path));
+	g_rmdir(dir);
+}
+
 /* Session metadata survives a round trip; a newer version is refused. */
 static void test_sessinfo(void)
 {
@@ -236,6 +273,7 @@ static CU_TestInfo tcontrol_tests[] = {
 	{ "over-long frame", test_reader_too_long },
 	{ "hello versions", test_hello_versions },
 	{ "listen: in use and stale", test_listen_stale },
+	{ "listen: bound, not yet listening", test_listen_race },
 	{ "session metadata", test_sessinfo },
 	{ "session names", test_names },
 	CU_TEST_INFO_NULL,
