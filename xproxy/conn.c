@@ -141,7 +141,7 @@ static void conn_end(XpConn *c, ConnEnd end, const char *fmt, ...)
  * order (MSB when MSB is TRUE), and closes once it is written. */
 static void conn_refuse(XpConn *c, const char *reason, gboolean msb)
 {
-	gsize n = strlen(reason), p = (n + 3) & ~3;
+	gsize n = MIN(strlen(reason), 255), p = (n + 3) & ~3;
 	guint8 head[8] = { 0, n, 0, 11, 0, 0, 0, p / 4 };
 
 	if (!msb) {
@@ -159,6 +159,17 @@ static void conn_refuse(XpConn *c, const char *reason, gboolean msb)
 	c->sin.parsed = c->sin.end;
 	log_msg("client %u refused: %s", c->params.id, reason);
 	conn_end(c, CONN_END_CLIENT, "refused: %s", reason);
+}
+
+/* Compares N secret bytes in a time that does not depend on where they
+ * differ. */
+static gboolean conn_same_secret(const guint8 *a, const guint8 *b, gsize n)
+{
+	guint8 d = 0;
+
+	for (gsize i = 0; i < n; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
 }
 
 /* Handles the client's set-up request once it is complete: byte order,
@@ -196,7 +207,7 @@ static void conn_client_setup(XpConn *c)
 	}
 	if (nn != 18 || memcmp(p + 12, "MIT-MAGIC-COOKIE-1", 18) != 0 ||
 	    nd != c->params.cookie_len ||
-	    memcmp(p + 12 + 20, c->params.cookie, nd) != 0) {
+	    !conn_same_secret(p + 12 + 20, c->params.cookie, nd)) {
 		conn_refuse(c, "Invalid MIT-MAGIC-COOKIE-1 key", FALSE);
 		return;
 	}
@@ -902,6 +913,12 @@ void conn_free(XpConn *c)
 guint conn_id(const XpConn *c)
 {
 	return c->params.id;
+}
+
+/* The server socket, or -1 (see conn.h). */
+int conn_server_fd(const XpConn *c)
+{
+	return c->sfd;
 }
 
 /* The recorded set-up reply. */
