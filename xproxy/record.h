@@ -231,3 +231,5 @@ GArray *record_atoms(const XpRecord *rec);
 
 /* Whether XID is in the client's own resource-ID range. */
 gboolean record_is_own(const XpRecord *rec, guint32 xid);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(XpRecord, record_free)
