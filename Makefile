@@ -26,6 +26,9 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-i
 # Where `make deps` records the working criu (read by src/criu.c at run time,
 # so deps may run after the build).
 CFLAGS    += -DXCKPT_CRIU_PATH_FILE='"$(abspath $(B))/criu.path"'
+# Where the daemon finds its data files (the private D-Bus configuration):
+# the installed copy, else this source tree's resources/.
+CFLAGS    += -DXCKPT_DATADIR='"$(DATADIR)/xckpt"' -DXCKPT_SRCDATADIR='"$(abspath resources)"'
 LDLIBS    += $(PKG_LIBS)
 
 XPROXY_SRC := $(wildcard xproxy/*.c)
@@ -121,6 +124,8 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/xckpt
 	install -m 0644 resources/xckpt.1 $(DESTDIR)$(MANDIR)/man1/xckpt.1
 	install -m 0644 resources/xckpt.bash-completion $(DESTDIR)$(DATADIR)/bash-completion/completions/xckpt
+	install -d $(DESTDIR)$(DATADIR)/xckpt
+	install -m 0644 resources/dbus-session.conf $(DESTDIR)$(DATADIR)/xckpt/dbus-session.conf
 
 clean:
 	rm -rf $(B) xckpt

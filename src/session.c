@@ -696,13 +696,22 @@ static char *session_checkpoint_facts(Session *s, const char *tty)
 		g_key_file_set_string(kf, g, "upstream",
 				      xproxy_upstream(s->proxy));
 	}
-	if (tty != NULL) {
-		const char *ext[] = { tty, NULL };
-		g_key_file_set_string(kf, g, "tty", tty);
-		g_key_file_set_string_list(kf, g, "external", ext, 1);
-	} else {
+	{
+		/* What CRIU must leave alone: the proxy's server connections
+		 * and the app's terminal. */
+		g_autoptr(GPtrArray) ext = g_ptr_array_new_with_free_func(g_free);
+		if (s->proxy != NULL) {
+			g_auto(GStrv) x = xproxy_externals(s->proxy);
+			for (guint i = 0; x[i]; i++)
+				g_ptr_array_add(ext, g_strdup(x[i]));
+		}
+		if (tty != NULL) {
+			g_key_file_set_string(kf, g, "tty", tty);
+			g_ptr_array_add(ext, g_strdup(tty));
+		}
 		g_key_file_set_string_list(kf, g, "external",
-					   (const char *const *)none, 0);
+					   (const char *const *)ext->pdata,
+					   ext->len);
 	}
 	return g_key_file_to_data(kf, NULL, NULL);
 }
@@ -1158,6 +1167,25 @@ static void session_child_setup(gpointer ud)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The configuration of the session's bus (resources/dbus-session.conf: no
+ * service is activated): $XCKPT_DBUS_CONFIG, the installed copy, or this
+ * source tree's.  Returns its path (caller frees) or NULL. */
+static char *session_dbus_config(void)
+{
+	const char *env = g_getenv("XCKPT_DBUS_CONFIG");
+	const char *dirs[] = { XCKPT_DATADIR, XCKPT_SRCDATADIR };
+
+	if (env != NULL && *env != '\0')
+		return g_strdup(env);
+	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+		char *p = g_build_filename(dirs[i], "dbus-session.conf", NULL);
+		if (g_file_test(p, G_FILE_TEST_IS_REGULAR))
+			return p;
+		g_free(p);
+	}
+	return NULL;
+}
+
 /* Starts the private D-Bus session bus: dbus-daemon, a child of the daemon
  * (so inside the tree), listening at STATEDIR/NAME.bus.  Waits until it
  * prints its address, i.e. until it accepts connections.  FALSE with a
@@ -1165,6 +1193,8 @@ static void session_child_setup(gpointer ud)
 static gboolean session_start_dbus(Session *s, GError **error)
 {
 	g_autofree char *listen = NULL;
+	g_autofree char *config = NULL;
+	g_autofree char *conf_arg = NULL;
 	g_autofree char *program = g_find_program_in_path("dbus-daemon");
 	GPid pid;
 	int out = -1;
@@ -1180,7 +1210,13 @@ static gboolean session_start_dbus(Session *s, GError **error)
 				    "bus");
 	g_unlink(s->bus_path);
 	listen = g_strdup_printf("--address=unix:path=%s", s->bus_path);
-	const char *argv[] = { program, "--session", "--nofork", "--nopidfile",
+	config = session_dbus_config();
+	if (config == NULL)
+		session_log(s, "no dbus-session.conf found: the bus may "
+			    "activate services (XCKPT_DBUS_CONFIG)");
+	conf_arg = config ? g_strdup_printf("--config-file=%s", config)
+			  : g_strdup("--session");
+	const char *argv[] = { program, conf_arg, "--nofork", "--nopidfile",
 			       "--nosyslog", listen, "--print-address=1",
 			       NULL };
 	if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,

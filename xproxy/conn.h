@@ -61,6 +61,10 @@ void conn_free(XpConn *conn);
 /* The connection's number (from its params). */
 guint conn_id(const XpConn *conn);
 
+/* The connection's socket to the server, or -1 before it is open or after
+ * it closed (owned by CONN). */
+int conn_server_fd(const XpConn *conn);
+
 /* The server's set-up reply as forwarded to the client (owned by CONN), or
  * NULL before it came. */
 GBytes *conn_setup_reply(const XpConn *conn);

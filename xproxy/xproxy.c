@@ -453,3 +453,20 @@ guint xproxy_n_clients(XProxy *proxy)
 {
 	return proxy->conns->len;
 }
+
+/* CRIU's names of the proxy's server connections (see xproxy.h). */
+char **xproxy_externals(XProxy *proxy)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	for (guint i = 0; i < proxy->conns->len; i++) {
+		int fd = conn_server_fd(g_ptr_array_index(proxy->conns, i));
+		struct stat st;
+
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			g_ptr_array_add(out, g_strdup_printf("unix[%lu]",
+						(unsigned long)st.st_ino));
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}

@@ -77,4 +77,11 @@ const char *xproxy_upstream(XProxy *proxy);
 /* How many client connections are open. */
 guint xproxy_n_clients(XProxy *proxy);
 
+/* CRIU's names of the proxy's connections to the upstream server,
+ * "unix[INODE]" each (NULL-terminated; caller frees with g_strfreev).  A
+ * dump of the session lists them as external (--external): they stay up
+ * across a checkpoint that leaves the session running, which keeps the
+ * app's windows on the server untouched. */
+char **xproxy_externals(XProxy *proxy);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XProxy, xproxy_free)
