@@ -149,8 +149,11 @@ GBytes *ptyterm_redraw(PtyTerm *term);
 
 /* Sets the window size of the pty (TIOCSWINSZ on the master: the kernel
  * sends SIGWINCH to the foreground process group when it changed) and of
- * the model to ROWS x COLS (both > 0; 0 is taken as 1).  Ends a pending
- * kick. */
+ * the model to ROWS x COLS (both > 0; 0 is taken as 1).  When the pty's
+ * size was set less than PTYTERM_KICK_MS ago (or a kick is under way) this
+ * is a ptyterm_kick() instead: an app that reads its size late could
+ * otherwise miss the change in between (30x100, then 24x80, then 30x100
+ * again looks like no change to GNU screen) and never redraw. */
 void ptyterm_resize(PtyTerm *term, guint rows, guint cols);
 
 /* Makes the app see a real size change to ROWS x COLS even when the size is

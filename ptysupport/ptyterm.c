@@ -56,6 +56,8 @@ struct PtyTerm {
 	gint64 kick_deadline;	/* when the second step happens at the
 				 * latest (monotonic, us) */
 	gboolean kick_output;	/* output came during the kick */
+	gint64 changed;		/* when the pty's size was last set
+				 * (monotonic, us) */
 };
 
 /* The model's answers: caught while querying, written to the master when
@@ -170,6 +172,7 @@ PtyTerm *ptyterm_open(guint rows, guint cols, GError **error)
 	fcntl(t->master, F_SETFL, flags | O_NONBLOCK);
 	t->slave = g_strdup(name);
 	ptyterm_set_winsize(t->master, t->rows, t->cols);
+	t->changed = 0;
 	return g_steal_pointer(&t);
 }
 
@@ -736,13 +739,26 @@ static void ptyterm_model_size(PtyTerm *t, guint rows, guint cols)
 	vterm_set_size(t->vt, rows, cols);
 }
 
-/* Sets the pty's and the model's size. */
+/* Sets the pty's window size to ROWS x COLS and notes when. */
+static void ptyterm_set_pty(PtyTerm *t, guint rows, guint cols)
+{
+	ptyterm_set_winsize(t->master, rows, cols);
+	t->changed = g_get_monotonic_time();
+}
+
+/* Sets the pty's and the model's size; a kick when the last change was
+ * recent. */
 void ptyterm_resize(PtyTerm *term, guint rows, guint cols)
 {
 	rows = MAX(rows, 1);
 	cols = MAX(cols, 1);
+	if (term->master >= 0 && (term->kick != NULL ||
+	    g_get_monotonic_time() - term->changed < PTYTERM_KICK_MS * 1000)) {
+		ptyterm_kick(term, rows, cols);
+		return;
+	}
 	ptyterm_kick_cancel(term);
-	ptyterm_set_winsize(term->master, rows, cols);
+	ptyterm_set_pty(term, rows, cols);
 	ptyterm_model_size(term, rows, cols);
 }
 
@@ -753,7 +769,7 @@ static gboolean ptyterm_on_kick(gpointer user)
 
 	g_source_unref(t->kick);
 	t->kick = NULL;
-	ptyterm_set_winsize(t->master, t->rows, t->cols);
+	ptyterm_set_pty(t, t->rows, t->cols);
 	return G_SOURCE_REMOVE;
 }
 
@@ -772,11 +788,14 @@ void ptyterm_kick(PtyTerm *term, guint rows, guint cols)
 {
 	guint interim;
 
-	ptyterm_resize(term, rows, cols);
+	rows = MAX(rows, 1);
+	cols = MAX(cols, 1);
+	ptyterm_kick_cancel(term);
+	ptyterm_model_size(term, rows, cols);
 	if (term->master < 0)
 		return;
-	interim = term->rows > 1 ? term->rows - 1 : term->rows + 1;
-	ptyterm_set_winsize(term->master, interim, term->cols);
+	interim = rows > 1 ? rows - 1 : rows + 1;
+	ptyterm_set_pty(term, interim, cols);
 	term->kick_deadline = g_get_monotonic_time() + PTYTERM_KICK_MS * 1000;
 	term->kick_output = FALSE;
 	ptyterm_kick_arm(term, PTYTERM_KICK_MS);

@@ -337,6 +337,16 @@ static void test_pty(void)
 	g_bytes_unref(ptyterm_attach(r.term, 30, 100));
 	CU_ASSERT_TRUE(wait_for(&r, "size 30 100"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.seen->str, "size 29 100"));
+	/* Back and forth at once: the second change is a kick, so the shell
+	 * sees a change whenever it reads the size. */
+	g_usleep((PTYTERM_KICK_MS + 50) * 1000);
+	g_string_truncate(r.seen, 0);
+	ptyterm_resize(r.term, 24, 80);
+	CU_ASSERT_FALSE(ptyterm_kicking(r.term));
+	ptyterm_resize(r.term, 30, 100);
+	CU_ASSERT_TRUE(ptyterm_kicking(r.term));
+	CU_ASSERT_TRUE(wait_for(&r, "size 30 100"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.seen->str, "size 29 100"));
 	/* The model saw it all at the real size. */
 	rows = ptyterm_get_row(r.term, 0);
 	CU_ASSERT_TRUE(g_str_has_prefix(rows, "tty /dev/pts/"));
