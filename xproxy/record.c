@@ -1095,14 +1095,59 @@ static void rec_zombie_window(XpRecord *rec, RecRes *e)
 	rec_set_create(rec, e, nb, nl, FALSE);
 }
 
+/* Matches the global mods (selection owned, focus) naming the window whose
+ * XID is in *UD: they end with the window, as on the server. */
+static gboolean rec_match_owner(guint64 key, gpointer ud)
+{
+	guint g = key >> 32;
+
+	return g == G_SELECTION || g == G_FOCUS;
+}
+
+/* Window E is destroyed: what ends with it on the server leaves the
+ * record, and the creations that only used it to name a screen and depth
+ * (CreatePixmap; CreateGC of the root's depth) name the root instead, so
+ * that E need not live on as a zombie for them. */
+static void rec_window_gone(XpRecord *rec, RecRes *e)
+{
+	RecRes *g = rec->global;
+	GHashTableIter it;
+	gpointer v;
+
+	for (guint i = 0; g->mods && i < g->mods->len;) {
+		RecMod *m = g->mods->pdata[i];
+		if (rec_match_owner(m->key, NULL) && m->len >= 8 &&
+		    xlate_get32(m->data + 4) == e->xid)
+			rec_mod_remove_at(rec, g, i);
+		else
+			i++;
+	}
+	if (!e->refs)
+		return;
+	g_hash_table_iter_init(&it, rec->res);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		RecRes *o = v;
+		if (!o->create || o->create_big || o->create_len < 12 ||
+		    xlate_get32(o->create + 8) != e->xid)
+			continue;
+		if (o->create[0] == 53 ||
+		    (o->create[0] == 55 && e->depth == rec->root_depth)) {
+			xlate_put32(o->create + 8, rec->root);
+			e->refs--;
+		}
+	}
+}
+
 /* Frees entry E as the client freed it: a zombie while referenced, gone
  * otherwise.  Windows: the caller has handled the children. */
 static void rec_free_res(XpRecord *rec, RecRes *e)
 {
 	RecRes *p = e->parent;
 
-	if (e->kind == REC_WINDOW)
+	if (e->kind == REC_WINDOW) {
 		rec_unlink(e);
+		rec_window_gone(rec, e);
+	}
 	if (e->mods) {
 		while (e->mods->len)
 			rec_mod_remove_at(rec, e, e->mods->len - 1);
