@@ -1767,21 +1767,31 @@ static void rec_apply(XpRecord *rec, const RecRow *row, const RecReq *r,
 }
 
 /* Records one client request. */
-void record_request(XpRecord *rec, const ProtoExt *ext, guint op,
-		    const guint8 *buf, gsize len, gboolean big, guint64 seq)
+RecordNeed record_request(XpRecord *rec, const ProtoExt *ext, guint op,
+			  const guint8 *buf, gsize len, gboolean big,
+			  guint64 seq)
 {
 	const RecRow *row = rec_row(ext, op);
 	RecReq r = { buf, len, big };
+	RecordNeed need = RECORD_OK;
 
 	if (G_LIKELY(!row))
-		return;
+		return RECORD_OK;
 	if (len < 4 || len % 4)
-		return;
+		return RECORD_OK;
 	if (ext != proto_core())
 		rec_note_ext(rec, ext, buf[0]);
 	rec_apply(rec, row, &r, seq);
 	if (rec->dropq->len)
 		rec_run_dropq(rec);
+	if (ext == proto_core() && op == 54) {
+		/* FreePixmap: a zombie now needs its contents */
+		RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(
+						  rq_get(&r, 4, 4)));
+		if (e && (e->flags & REC_F_ZOMBIE) && !e->image)
+			need = RECORD_NEED_IMAGE;
+	}
+	return need;
 }
 
 /* Takes the pending entry for SEQ off the queue (older ones are over). */
@@ -1889,6 +1899,7 @@ gboolean record_set_pixmap_image(XpRecord *rec, guint32 pixmap, GBytes *data)
 {
 	RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(pixmap));
 
+	/* a zombie too: its contents are read as it is freed */
 	if (!e || e->kind != REC_PIXMAP)
 		return FALSE;
 	if (e->image)

@@ -162,6 +162,17 @@ XpRecord *record_new(guint32 base, guint32 mask, guint32 root,
 /* Frees REC and all it holds. */
 void record_free(XpRecord *rec);
 
+/* What the caller must do before it forwards a recorded request. */
+typedef enum {
+	RECORD_OK = 0,		/* nothing */
+	RECORD_NEED_IMAGE,	/* the request (FreePixmap) frees a pixmap
+				 * that something kept still uses: read its
+				 * contents now (GetImage of the XID at
+				 * offset 4, injected before this request is
+				 * forwarded) and give them to
+				 * record_set_pixmap_image() */
+} RecordNeed;
+
 /*
  * Records request BUF (LEN bytes, client's view, as the client sent it;
  * BIG when in the BIG-REQUESTS form) with client sequence number SEQ.  EXT
@@ -169,10 +180,12 @@ void record_free(XpRecord *rec);
  * owns the major opcode), OP its opcode within them (major for core, minor
  * for an extension).  Requests that change nothing kept return at once.
  * Never fails: a request too short for what the table says is ignored (the
- * server will reject it).
+ * server will reject it).  Returns what the caller must do before it
+ * forwards the request.
  */
-void record_request(XpRecord *rec, const ProtoExt *ext, guint op,
-		    const guint8 *buf, gsize len, gboolean big, guint64 seq);
+RecordNeed record_request(XpRecord *rec, const ProtoExt *ext, guint op,
+			  const guint8 *buf, gsize len, gboolean big,
+			  guint64 seq);
 
 /* The reply BUF (LEN bytes, client's view) to the client's request SEQ.
  * Only replies to requests the record asked for matter; others return at

@@ -421,7 +421,14 @@ static void tr_zombie_cursor(void)
 	tr_window(rec, w, TR_ROOT, 0, 0, 50, 50, 0, NULL);
 	tr_pixmap(rec, p, w, 1, 16, 16);
 	tr_cursor(rec, c, p);
-	tr_one(rec, 54, p);	/* FreePixmap: the cursor's recipe needs it */
+	/* FreePixmap: the cursor's recipe needs it, so it is a zombie, and
+	 * the caller must read its contents before the server frees it */
+	TrReq fr;
+	tr_begin(&fr, 54, 0);
+	tr_32(&fr, p);
+	tr_end(&fr);
+	CU_ASSERT(record_request(rec, proto_core(), 54, fr.b, fr.n, FALSE,
+				 ++tr_seq) == RECORD_NEED_IMAGE);
 	tr_change1(rec, 2, w, 14, c);	/* cursor */
 	tr_one(rec, 95, c);	/* FreeCursor */
 	record_stats(rec, &st);
