@@ -1,0 +1,775 @@
+/*
+ * test-record-live.c: record a real client on one Xvfb, replay the record
+ * on a second Xvfb, and compare what the two servers hold.
+ *
+ * Two private Xvfb servers run on free displays of XCKPT_TEST_DISPLAYS
+ * (default 50-99).  A client made of xcb calls talks to the first through a
+ * small relay thread (a socketpair in front of the server's socket) that
+ * frames every request and response and feeds them to record.h, as the
+ * proxy will.  When the record says a freed pixmap must be read, the relay
+ * reads it with GetImage on a connection of its own before forwarding the
+ * FreePixmap, and every live pixmap is read the same way at "checkpoint".
+ * Then a fresh connection to the second server gets the atoms interned and
+ * the replay's steps translated with xlate_request() (an XpMap from the
+ * record's ID range to the new connection's) and sent raw.
+ *
+ * Compared: the window trees of the client on both servers (stacking
+ * order, geometry, class, depth, map state, event masks, properties by
+ * name with their types), the pixels of each mapped top-level window, and
+ * the Expose events the new connection receives for the windows that
+ * replay_exposures() lists.  No request of the replay may fail.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+#include <xcb/xcb.h>
+#include <xcb/xcbext.h>
+
+#include "tests/unit/unit.h"
+#include "xproxy/record.h"
+#include "xproxy/replay.h"
+#include "xproxy/xlate.h"
+#include "xproxy/xmap.h"
+
+/* Displays the servers may use, unless XCKPT_TEST_DISPLAYS says. */
+#define TL_FIRST_DISPLAY 50
+#define TL_LAST_DISPLAY 99
+
+/* One private server. */
+typedef struct {
+	GPid pid;		/* Xvfb's pid (0: none) */
+	int display;		/* its display number */
+} TlServer;
+
+/* The relay between the client and the first server. */
+typedef struct {
+	int cfd;		/* our end of the client's socketpair */
+	int sfd;		/* the server socket */
+	int stop[2];		/* a pipe: written to stop the relay */
+	xcb_connection_t *peek;	/* our own connection (GetImage) */
+	XpRecord *rec;		/* the record (made from the set-up reply) */
+	guint64 seq;		/* the client's last sequence number */
+	guint images;		/* pixmaps read for the record */
+	gboolean failed;	/* the relay saw what it cannot frame */
+} TlRelay;
+
+/* The two servers, stopped at exit. */
+static TlServer tl_srv[2];
+
+/* Stops the servers. */
+static void tl_stop(void)
+{
+	for (guint i = 0; i < 2; i++)
+		if (tl_srv[i].pid > 0) {
+			kill(tl_srv[i].pid, SIGTERM);
+			waitpid(tl_srv[i].pid, NULL, 0);
+			tl_srv[i].pid = 0;
+		}
+}
+
+/* Child set-up: the server dies with the test binary. */
+static void tl_child_setup(gpointer ud)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Starts S on the first free display from *NEXT on; FALSE when none. */
+static gboolean tl_start(TlServer *s, int *next, int last)
+{
+	for (int d = *next; d <= last; d++) {
+		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);
+		g_autofree char *disp = g_strdup_printf(":%d", d);
+		g_autofree char *sock = g_strdup_printf("/tmp/.X11-unix/X%d",
+							d);
+		char *argv[] = { "Xvfb", disp, "-screen", "0", "640x480x24",
+				 "-nolisten", "tcp", NULL };
+		int status;
+
+		if (g_file_test(lock, G_FILE_TEST_EXISTS) ||
+		    g_file_test(sock, G_FILE_TEST_EXISTS))
+			continue;
+		if (!g_spawn_async(NULL, argv, NULL,
+				   G_SPAWN_SEARCH_PATH |
+				   G_SPAWN_DO_NOT_REAP_CHILD |
+				   G_SPAWN_STDOUT_TO_DEV_NULL |
+				   G_SPAWN_STDERR_TO_DEV_NULL,
+				   tl_child_setup, NULL, &s->pid, NULL))
+			return FALSE;
+		for (int i = 0; i < 200; i++) {
+			if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+				s->pid = 0;
+				break;
+			}
+			if (g_file_test(sock, G_FILE_TEST_EXISTS)) {
+				xcb_connection_t *c = xcb_connect(disp, NULL);
+				gboolean ok = !xcb_connection_has_error(c);
+				xcb_disconnect(c);
+				if (ok) {
+					s->display = d;
+					*next = d + 1;
+					return TRUE;
+				}
+			}
+			g_usleep(50000);
+		}
+		if (s->pid > 0) {
+			kill(s->pid, SIGTERM);
+			waitpid(s->pid, NULL, 0);
+			s->pid = 0;
+		}
+	}
+	return FALSE;
+}
+
+/* Starts both servers; FALSE (test skipped) when that is not possible. */
+static gboolean tl_servers(void)
+{
+	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
+	int first = TL_FIRST_DISPLAY, last = TL_LAST_DISPLAY;
+	static gboolean tried, ok;
+
+	if (tried)
+		return ok;
+	tried = TRUE;
+	if (!g_find_program_in_path("Xvfb")) {
+		fprintf(stderr, "test-record-live: no Xvfb, skipped\n");
+		return FALSE;
+	}
+	if (range && sscanf(range, "%d-%d", &first, &last) != 2)
+		return FALSE;
+	atexit(tl_stop);
+	ok = tl_start(&tl_srv[0], &first, last) &&
+	     tl_start(&tl_srv[1], &first, last);
+	if (!ok)
+		fprintf(stderr, "test-record-live: cannot start two Xvfb\n");
+	return ok;
+}
+
+/* Writes all of BUF to FD. */
+static gboolean tl_write_all(int fd, const guint8 *buf, gsize len)
+{
+	while (len) {
+		gssize n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FALSE;
+		buf += n;
+		len -= n;
+	}
+	return TRUE;
+}
+
+/* The relay's view of the set-up reply: makes the record. */
+static void tl_setup_reply(TlRelay *r, const guint8 *p, gsize len)
+{
+	guint32 base = xlate_get32(p + 12), mask = xlate_get32(p + 16);
+	gsize off = 40 + ((xlate_get16(p + 24) + 3) & ~3) + 8 * (gsize)p[29];
+
+	if (len < off + 40)
+		return;
+	r->rec = record_new(base, mask, xlate_get32(p + off),
+			    p[off + 38]);
+}
+
+/* Reads pixmap PIX on our own connection and gives it to the record. */
+static void tl_read_pixmap(TlRelay *r, guint32 pix)
+{
+	xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(
+		r->peek, xcb_get_geometry(r->peek, pix), NULL);
+	xcb_get_image_reply_t *img;
+
+	if (!g)
+		return;
+	img = xcb_get_image_reply(
+		r->peek, xcb_get_image(r->peek, XCB_IMAGE_FORMAT_Z_PIXMAP, pix,
+				       0, 0, g->width, g->height, ~0u),
+		NULL);
+	if (img) {
+		g_autoptr(GBytes) b = g_bytes_new(
+			xcb_get_image_data(img),
+			xcb_get_image_data_length(img));
+		if (record_set_pixmap_image(r->rec, pix, b))
+			r->images++;
+		free(img);
+	}
+	free(g);
+}
+
+/* Frames the client's requests in IN (from *OFF on), records them and
+ * forwards them.  Returns FALSE when the stream cannot be framed. */
+static gboolean tl_client_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
+{
+	gsize off = 0;
+
+	while (in->len - off >= 4) {
+		const guint8 *p = in->data + off;
+		gsize len;
+
+		if (!*setup) {
+			if (in->len - off < 12)
+				break;
+			len = 12 + ((xlate_get16(p + 6) + 3) & ~3) +
+			      ((xlate_get16(p + 8) + 3) & ~3);
+		} else {
+			len = 4 * (gsize)xlate_get16(p + 2);
+			if (len == 0)
+				return FALSE;	/* no BIG-REQUESTS here */
+		}
+		if (in->len - off < len)
+			break;
+		if (*setup && r->rec && p[0] < 128) {
+			RecordNeed need = record_request(
+				r->rec, proto_core(), p[0], p, len, FALSE,
+				++r->seq);
+			if (need == RECORD_NEED_IMAGE)
+				tl_read_pixmap(r, xlate_get32(p + 4));
+		} else if (*setup) {
+			r->seq++;
+		}
+		if (!tl_write_all(r->sfd, p, len))
+			return FALSE;
+		*setup = TRUE;
+		off += len;
+	}
+	g_byte_array_remove_range(in, 0, off);
+	return TRUE;
+}
+
+/* Frames the server's messages in IN, shows them to the record and
+ * forwards them. */
+static gboolean tl_server_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
+{
+	gsize off = 0;
+
+	while (in->len - off >= 8) {
+		const guint8 *p = in->data + off;
+		gsize len;
+
+		if (!*setup) {
+			len = 8 + 4 * (gsize)xlate_get16(p + 6);
+			if (in->len - off < len)
+				break;
+			tl_setup_reply(r, p, len);
+			*setup = TRUE;
+		} else {
+			if (in->len - off < 32)
+				break;
+			len = 32;
+			if (p[0] == 1 || (p[0] & 0x7f) == 35)
+				len += 4 * (gsize)xlate_get32(p + 4);
+			if (in->len - off < len)
+				break;
+			if (r->rec && (p[0] <= 1)) {
+				/* widen the sequence number */
+				guint64 s = (r->seq & ~(guint64)0xffff) |
+					    xlate_get16(p + 2);
+				if (s > r->seq)
+					s -= 0x10000;
+				if (p[0] == 1)
+					record_reply(r->rec, s, p, len);
+				else
+					record_error(r->rec, s, p);
+			} else if (r->rec) {
+				record_event(r->rec, p);
+			}
+		}
+		if (!tl_write_all(r->cfd, p, len))
+			return FALSE;
+		off += len;
+	}
+	g_byte_array_remove_range(in, 0, off);
+	return TRUE;
+}
+
+/* The relay thread: until told to stop. */
+static gpointer tl_relay(gpointer ud)
+{
+	TlRelay *r = ud;
+	g_autoptr(GByteArray) cin = g_byte_array_new();
+	g_autoptr(GByteArray) sin = g_byte_array_new();
+	gboolean csetup = FALSE, ssetup = FALSE;
+	guint8 buf[65536];
+
+	for (;;) {
+		struct pollfd pf[3] = { { r->cfd, POLLIN, 0 },
+					{ r->sfd, POLLIN, 0 },
+					{ r->stop[0], POLLIN, 0 } };
+		gssize n;
+
+		if (poll(pf, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[2].revents)
+			break;
+		if (pf[0].revents) {
+			n = read(r->cfd, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			g_byte_array_append(cin, buf, n);
+			/* requests wait for the set-up reply's record */
+			if (!tl_client_bytes(r, cin, &csetup)) {
+				r->failed = TRUE;
+				break;
+			}
+		}
+		if (pf[1].revents) {
+			n = read(r->sfd, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			g_byte_array_append(sin, buf, n);
+			if (!tl_server_bytes(r, sin, &ssetup)) {
+				r->failed = TRUE;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Connects a unix socket to display D. */
+static int tl_dial(int d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/.X11-unix/X%d", d);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Interns NAME on C. */
+static xcb_atom_t tl_atom(xcb_connection_t *c, const char *name)
+{
+	xcb_intern_atom_reply_t *r = xcb_intern_atom_reply(
+		c, xcb_intern_atom(c, 0, strlen(name), name), NULL);
+	xcb_atom_t a = r ? r->atom : 0;
+
+	free(r);
+	return a;
+}
+
+/* The client: builds windows, pixmaps, a cursor, properties; frees some
+ * of it; some freed resources stay in use.  Returns its root. */
+static void tl_client(xcb_connection_t *c)
+{
+	const xcb_setup_t *su = xcb_get_setup(c);
+	xcb_screen_t *scr = xcb_setup_roots_iterator(su).data;
+	xcb_window_t root = scr->root, top, later, c1, c2, c3, tmp;
+	xcb_pixmap_t pix;
+	xcb_gcontext_t gc, gc2;
+	xcb_font_t font;
+	xcb_cursor_t cur;
+	xcb_rectangle_t r1 = { 0, 0, 8, 8 }, r2 = { 8, 8, 8, 8 };
+	xcb_atom_t my = tl_atom(c, "_XCKPT_TEST"),
+		   other = tl_atom(c, "_XCKPT_OTHER");
+	guint32 v[4];
+
+	top = xcb_generate_id(c);
+	v[0] = 0x336699;
+	v[1] = XCB_EVENT_MASK_EXPOSURE | XCB_EVENT_MASK_STRUCTURE_NOTIFY |
+	       XCB_EVENT_MASK_KEY_PRESS;
+	xcb_create_window(c, 0, top, root, 10, 10, 200, 150, 1,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0,
+			  XCB_CW_BACK_PIXEL | XCB_CW_EVENT_MASK, v);
+	pix = xcb_generate_id(c);
+	xcb_create_pixmap(c, scr->root_depth, pix, top, 16, 16);
+	gc = xcb_generate_id(c);
+	v[0] = 0xff0000;
+	xcb_create_gc(c, gc, pix, XCB_GC_FOREGROUND, v);
+	xcb_poly_fill_rectangle(c, pix, gc, 1, &r1);
+	v[0] = 0x00ff00;
+	xcb_change_gc(c, gc, XCB_GC_FOREGROUND, v);
+	xcb_poly_fill_rectangle(c, pix, gc, 1, &r2);
+
+	c1 = xcb_generate_id(c);
+	v[0] = pix;
+	v[1] = XCB_EVENT_MASK_EXPOSURE;
+	xcb_create_window(c, 0, c1, top, 5, 5, 50, 40, 0,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0,
+			  XCB_CW_BACK_PIXMAP | XCB_CW_EVENT_MASK, v);
+	font = xcb_generate_id(c);
+	xcb_open_font(c, font, 6, "cursor");
+	cur = xcb_generate_id(c);
+	xcb_create_glyph_cursor(c, cur, font, font, 68, 69, 0, 0, 0, 0xffff,
+				0xffff, 0xffff);
+	c2 = xcb_generate_id(c);
+	v[0] = 0xffff00;
+	v[1] = cur;
+	xcb_create_window(c, 0, c2, top, 30, 20, 60, 60, 2,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0,
+			  XCB_CW_BACK_PIXEL | XCB_CW_CURSOR, v);
+	/* the relay reads the pixmap on another connection when it sees
+	 * the FreePixmap: the drawing must have been done by then (the
+	 * proxy injects its GetImage into this stream instead) */
+	free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), NULL));
+	xcb_free_pixmap(c, pix);	/* still c1's background */
+	xcb_close_font(c, font);	/* still the cursor's */
+	xcb_free_cursor(c, cur);	/* still c2's */
+	xcb_free_gc(c, gc);
+
+	later = xcb_generate_id(c);
+	v[0] = 0x00ffff;
+	v[1] = XCB_EVENT_MASK_EXPOSURE;
+	xcb_create_window(c, 0, later, root, 300, 10, 100, 100, 0,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0,
+			  XCB_CW_BACK_PIXEL | XCB_CW_EVENT_MASK, v);
+	xcb_reparent_window(c, c2, later, 10, 10);
+
+	c3 = xcb_generate_id(c);
+	v[0] = 0x123456;
+	xcb_create_window(c, 0, c3, top, 20, 20, 40, 40, 0,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0, XCB_CW_BACK_PIXEL,
+			  v);
+	v[0] = XCB_STACK_MODE_ABOVE;
+	xcb_configure_window(c, c1, XCB_CONFIG_WINDOW_STACK_MODE, v);
+
+	xcb_change_property(c, XCB_PROP_MODE_REPLACE, top, XCB_ATOM_WM_NAME,
+			    XCB_ATOM_STRING, 8, 11, "record test");
+	xcb_change_property(c, XCB_PROP_MODE_APPEND, top, XCB_ATOM_WM_NAME,
+			    XCB_ATOM_STRING, 8, 1, "!");
+	v[0] = XCB_ATOM_WM_NAME;
+	v[1] = other;
+	xcb_change_property(c, XCB_PROP_MODE_REPLACE, top, my, XCB_ATOM_ATOM,
+			    32, 2, v);
+	xcb_change_property(c, XCB_PROP_MODE_REPLACE, later, my,
+			    XCB_ATOM_STRING, 8, 3, "tmp");
+	xcb_delete_property(c, later, my);
+	v[0] = XCB_EVENT_MASK_PROPERTY_CHANGE;
+	xcb_change_window_attributes(c, root, XCB_CW_EVENT_MASK, v);
+
+	tmp = xcb_generate_id(c);
+	xcb_create_window(c, 0, tmp, top, 0, 0, 5, 5, 0,
+			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0, 0, NULL);
+	xcb_map_window(c, tmp);
+	xcb_destroy_window(c, tmp);
+	gc2 = xcb_generate_id(c);
+	xcb_create_gc(c, gc2, root, 0, NULL);
+	xcb_free_gc(c, gc2);
+
+	xcb_map_subwindows(c, top);
+	xcb_unmap_window(c, c3);
+	xcb_map_window(c, c3);
+	xcb_map_window(c, top);
+	xcb_map_subwindows(c, later);
+	xcb_map_window(c, later);
+	v[0] = 220;
+	v[1] = 160;
+	xcb_configure_window(c, top, XCB_CONFIG_WINDOW_WIDTH |
+				     XCB_CONFIG_WINDOW_HEIGHT, v);
+	free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), NULL));
+}
+
+/* The name of atom A on C (g_free). */
+static char *tl_atom_name(xcb_connection_t *c, xcb_atom_t a)
+{
+	xcb_get_atom_name_reply_t *r = xcb_get_atom_name_reply(
+		c, xcb_get_atom_name(c, a), NULL);
+	char *s = r ? g_strndup(xcb_get_atom_name_name(r),
+				xcb_get_atom_name_name_length(r)) :
+		      g_strdup("?");
+
+	free(r);
+	return s;
+}
+
+/* Orders strings in a GPtrArray. */
+static gint tl_cmp_str(gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+/* Describes window W and its subtree on C into OUT, one line each. */
+static void tl_describe(xcb_connection_t *c, xcb_window_t w, int depth,
+			GString *out)
+{
+	xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(
+		c, xcb_get_geometry(c, w), NULL);
+	xcb_get_window_attributes_reply_t *a =
+		xcb_get_window_attributes_reply(
+			c, xcb_get_window_attributes(c, w), NULL);
+	xcb_list_properties_reply_t *lp = xcb_list_properties_reply(
+		c, xcb_list_properties(c, w), NULL);
+	xcb_query_tree_reply_t *t = xcb_query_tree_reply(
+		c, xcb_query_tree(c, w), NULL);
+
+	g_string_append_printf(out, "%*s", 2 * depth, "");
+	if (g)
+		g_string_append_printf(out, "%dx%d+%d+%d bw %d depth %d", g->width,
+				       g->height, g->x, g->y, g->border_width,
+				       g->depth);
+	if (a)
+		g_string_append_printf(out, " class %d map %d masks 0x%x "
+				       "gravity %d/%d", a->_class, a->map_state,
+				       a->all_event_masks, a->bit_gravity,
+				       a->win_gravity);
+	if (lp) {
+		xcb_atom_t *atoms = xcb_list_properties_atoms(lp);
+		int n = xcb_list_properties_atoms_length(lp);
+		g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(
+			g_free);
+		for (int i = 0; i < n; i++) {
+			xcb_get_property_reply_t *p = xcb_get_property_reply(
+				c, xcb_get_property(c, 0, w, atoms[i], 0, 0,
+						    1024), NULL);
+			g_autofree char *pn = tl_atom_name(c, atoms[i]);
+			g_autofree char *tn = NULL;
+			GString *s = g_string_new(NULL);
+			if (p) {
+				tn = tl_atom_name(c, p->type);
+				g_string_append_printf(s, "%s:%s/%d=", pn, tn,
+						       p->format);
+				guint8 *d = xcb_get_property_value(p);
+				int len = xcb_get_property_value_length(p);
+				if (p->type == XCB_ATOM_ATOM) {
+					for (int k = 0; k + 4 <= len; k += 4) {
+						g_autofree char *an =
+							tl_atom_name(c,
+								xlate_get32(
+								d + k));
+						g_string_append_printf(
+							s, "%s,", an);
+					}
+				} else {
+					g_string_append_len(s, (char *)d, len);
+				}
+				free(p);
+			}
+			g_ptr_array_add(names, g_string_free(s, FALSE));
+		}
+		g_ptr_array_sort(names, tl_cmp_str);
+		for (guint i = 0; i < names->len; i++)
+			g_string_append_printf(out, " [%s]",
+					       (char *)names->pdata[i]);
+	}
+	g_string_append_c(out, '\n');
+	if (t) {
+		xcb_window_t *kids = xcb_query_tree_children(t);
+		for (int i = 0; i < xcb_query_tree_children_length(t); i++)
+			tl_describe(c, kids[i], depth + 1, out);
+	}
+	free(g);
+	free(a);
+	free(lp);
+	free(t);
+}
+
+/* The top-level windows of the client with BASE/MASK on C, bottom to
+ * top. */
+static GArray *tl_tops(xcb_connection_t *c, guint32 base, guint32 mask)
+{
+	xcb_window_t root = xcb_setup_roots_iterator(xcb_get_setup(c)).data
+				    ->root;
+	xcb_query_tree_reply_t *t = xcb_query_tree_reply(
+		c, xcb_query_tree(c, root), NULL);
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(xcb_window_t));
+
+	if (!t)
+		return a;
+	xcb_window_t *kids = xcb_query_tree_children(t);
+	for (int i = 0; i < xcb_query_tree_children_length(t); i++)
+		if ((kids[i] & ~mask) == base)
+			g_array_append_val(a, kids[i]);
+	free(t);
+	return a;
+}
+
+/* The client's windows on C as text, with a digest of the pixels of each
+ * mapped top-level window. */
+static char *tl_snapshot(xcb_connection_t *c, guint32 base, guint32 mask)
+{
+	g_autoptr(GArray) tops = tl_tops(c, base, mask);
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; i < tops->len; i++) {
+		xcb_window_t w = g_array_index(tops, xcb_window_t, i);
+		xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(
+			c, xcb_get_geometry(c, w), NULL);
+		xcb_get_image_reply_t *img = g ? xcb_get_image_reply(
+			c, xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, w, 0, 0,
+					 g->width, g->height, ~0u), NULL) :
+			NULL;
+		tl_describe(c, w, 0, out);
+		if (img) {
+			g_autofree char *sum = g_compute_checksum_for_data(
+				G_CHECKSUM_SHA1, xcb_get_image_data(img),
+				xcb_get_image_data_length(img));
+			g_string_append_printf(out, "  pixels %s\n", sum);
+		}
+		free(img);
+		free(g);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Sends every step of RP on C, translated with MAP; returns the number of
+ * requests that failed. */
+static guint tl_send(xcb_connection_t *c, XpMap *map, XpReplay *rp)
+{
+	guint failed = 0;
+
+	for (guint i = 0; i < replay_n_steps(rp); i++) {
+		const ReplayStep *s = replay_step(rp, i);
+		g_autofree guint8 *b = g_memdup2(s->data, s->len);
+		struct iovec iov[3];
+		xcb_protocol_request_t req = { 1, NULL, 0, 1 };
+		xcb_generic_error_t *err;
+		XlateReq xr;
+		guint seq;
+
+		CU_ASSERT_FATAL(xlate_request(map, b, s->len, s->big, &xr) ==
+				XLATE_OK);
+		req.opcode = b[0];
+		req.isvoid = !xr.has_reply;
+		iov[2].iov_base = b;
+		iov[2].iov_len = s->len;
+		seq = xcb_send_request(c, XCB_REQUEST_RAW | XCB_REQUEST_CHECKED,
+				       iov + 2, &req);
+		if (xr.has_reply) {
+			err = NULL;
+			free(xcb_wait_for_reply(c, seq, &err));
+		} else {
+			err = xcb_request_check(c, (xcb_void_cookie_t){ seq });
+		}
+		if (err) {
+			fprintf(stderr, "replay step %u (%s, major %u) failed: "
+				"error %u\n", i, replay_phase_name(s->phase),
+				s->data[0], err->error_code);
+			failed++;
+			free(err);
+		}
+	}
+	return failed;
+}
+
+/* Record on the first server, replay on the second, compare. */
+static void tl_record_replay(void)
+{
+	TlRelay r = { 0 };
+	int sv[2];
+	GThread *th;
+	xcb_connection_t *client, *peek, *dst;
+	g_autofree char *before = NULL, *after = NULL;
+	g_autofree char *da = NULL, *db = NULL;
+	g_autoptr(XpReplay) rp = NULL;
+	g_autoptr(GArray) atoms = NULL;
+	XpMap *map;
+	RecordStats st;
+	guint32 cbase, cmask;
+	guint exposes = 0, n_exp;
+	const ReplayExpose *ex;
+	xcb_generic_event_t *ev;
+
+	if (!tl_servers())
+		return;
+	da = g_strdup_printf(":%d", tl_srv[0].display);
+	db = g_strdup_printf(":%d", tl_srv[1].display);
+	peek = xcb_connect(da, NULL);
+	CU_ASSERT_FATAL(!xcb_connection_has_error(peek));
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				   sv) == 0);
+	CU_ASSERT_FATAL(pipe(r.stop) == 0);
+	r.cfd = sv[1];
+	r.sfd = tl_dial(tl_srv[0].display);
+	r.peek = peek;
+	CU_ASSERT_FATAL(r.sfd >= 0);
+	th = g_thread_new("relay", tl_relay, &r);
+	client = xcb_connect_to_fd(sv[0], NULL);
+	CU_ASSERT_FATAL(!xcb_connection_has_error(client));
+	cbase = xcb_get_setup(client)->resource_id_base;
+	cmask = xcb_get_setup(client)->resource_id_mask;
+
+	tl_client(client);
+	/* "checkpoint": the contents of every live pixmap */
+	{
+		g_autoptr(GPtrArray) es = NULL;
+		es = record_entries(r.rec);
+		for (guint i = 0; i < es->len; i++) {
+			RecRes *e = es->pdata[i];
+			if (e->kind == REC_PIXMAP && !(e->flags & REC_F_ZOMBIE))
+				tl_read_pixmap(&r, e->xid);
+		}
+	}
+	before = tl_snapshot(peek, cbase, cmask);
+	CU_ASSERT(write(r.stop[1], "x", 1) == 1);
+	g_thread_join(th);
+	CU_ASSERT(!r.failed);
+	CU_ASSERT_FATAL(r.rec != NULL);
+	record_stats(r.rec, &st);
+	fprintf(stderr, "\n  live record: %u resources, %u zombies, %u "
+		"foreign, %u mods, %u atoms, %zu bytes, %u pixmap images\n",
+		st.resources, st.zombies, st.foreign, st.mods, st.atoms,
+		st.bytes, r.images);
+	CU_ASSERT(st.zombies == 3);	/* pixmap, font, cursor */
+
+	/* restart: a new connection to the other server */
+	dst = xcb_connect(db, NULL);
+	CU_ASSERT_FATAL(!xcb_connection_has_error(dst));
+	map = xmap_new();
+	xmap_set_xid_range(map, cbase, cmask,
+			   xcb_get_setup(dst)->resource_id_base,
+			   xcb_get_setup(dst)->resource_id_mask);
+	xmap_add(map, PROTO_CLASS_XID, record_root(r.rec),
+		 xcb_setup_roots_iterator(xcb_get_setup(dst)).data->root);
+	atoms = record_atoms(r.rec);
+	for (guint i = 0; i < atoms->len; i++) {
+		RecordAtom *a = &g_array_index(atoms, RecordAtom, i);
+		xmap_add(map, PROTO_CLASS_ATOM, a->atom, tl_atom(dst, a->name));
+	}
+	CU_ASSERT(atoms->len == 2);
+	rp = replay_new(r.rec, NULL);
+	CU_ASSERT(tl_send(dst, map, rp) == 0);
+	after = tl_snapshot(dst, xcb_get_setup(dst)->resource_id_base,
+			    xcb_get_setup(dst)->resource_id_mask);
+	if (g_strcmp0(before, after))
+		fprintf(stderr, "before:\n%safter:\n%s", before, after);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	CU_ASSERT(strstr(before, "pixels") != NULL);
+
+	/* the server exposed what the replay lists */
+	ex = replay_exposures(rp, &n_exp);
+	CU_ASSERT(n_exp == 3);
+	while ((ev = xcb_poll_for_event(dst))) {
+		if ((ev->response_type & 0x7f) == XCB_EXPOSE) {
+			xcb_expose_event_t *e = (xcb_expose_event_t *)ev;
+			for (guint i = 0; i < n_exp; i++)
+				if (xmap_to_server(map, PROTO_CLASS_XID,
+						   ex[i].window) == e->window &&
+				    e->count == 0)
+					exposes++;
+		}
+		free(ev);
+	}
+	CU_ASSERT(exposes >= n_exp);
+
+	xmap_free(map);
+	xcb_disconnect(dst);
+	xcb_disconnect(client);
+	xcb_disconnect(peek);
+	close(r.cfd);
+	close(r.sfd);
+	close(r.stop[0]);
+	close(r.stop[1]);
+	record_free(r.rec);
+}
+
+/* The tests. */
+static CU_TestInfo tl_tests[] = {
+	{ "record on one Xvfb, replay on another", tl_record_replay },
+	CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE("record-live", tl_tests)
