@@ -304,12 +304,11 @@ static gboolean attach_on_stdin(int fd, GIOCondition cond, gpointer ud)
 		attach_finish(a, ATTACH_DETACHED, "the terminal went away");
 		return G_SOURCE_REMOVE;
 	}
-	if (a->fd < 0)
-		return G_SOURCE_CONTINUE;	/* checkpointing: keys lost */
 	key = a->key >= 0 ? memchr(buf, a->key, n) : NULL;
 	if (key != NULL)
 		n = key - buf;
-	if (n > 0)
+	/* While a checkpoint is taken (no connection) keys are lost. */
+	if (n > 0 && a->fd >= 0)
 		attach_send(a, CONTROL_INPUT, buf, n);
 	if (key != NULL) {
 		attach_send(a, CONTROL_DETACH, NULL, 0);
@@ -356,7 +355,7 @@ gboolean attach_parse_key(const char *spec, int *key, GError **error)
 			*key = 0x7f;
 			return TRUE;
 		}
-		if (c >= '@' && c <= '_') {
+		if (c > '@' && c <= '_') {
 			*key = c - '@';
 			return TRUE;
 		}
@@ -366,7 +365,7 @@ gboolean attach_parse_key(const char *spec, int *key, GError **error)
 	}
 	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 		    "bad detach key '%s' (use ^X for Ctrl-X, one ASCII "
-		    "character, or none)", spec);
+		    "character but NUL, or none)", spec);
 	return FALSE;
 }
 

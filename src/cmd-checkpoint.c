@@ -376,8 +376,6 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		return CMD_FAIL;
 	}
 	cmd_checkpoint_phase(&t, "resume");
-	if (kill_it)
-		statedir_remove(dir, name);
 	/* Keep CRIU's log with the images. */
 	g_autofree char *keep = g_build_filename(ckptdir_path(writer),
 						 "criu-dump.log", NULL);
@@ -387,6 +385,8 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		g_file_set_contents_full(keep, text, len,
 					 G_FILE_SET_CONTENTS_NONE, 0600, NULL);
 	g_unlink(log);
+	if (kill_it)
+		statedir_remove(dir, name);
 	criu = criu_log_version(text);
 	meta = cmd_checkpoint_meta(facts, criu);
 	final = ckptdir_commit(writer, meta, &error);

@@ -68,9 +68,13 @@ int cmd_kill_exec(int argc, char **argv)
 			/* A stale entry goes away with the error. */
 			g_autofree char *info = statedir_file(dir, argv[1],
 							      "session");
-			if (g_file_test(info, G_FILE_TEST_EXISTS) &&
+			int lock = control_lock_dir(sock, NULL);
+
+			if (lock >= 0 && g_file_test(info, G_FILE_TEST_EXISTS) &&
 			    control_stale(sock))
 				statedir_remove(dir, argv[1]);
+			if (lock >= 0)
+				close(lock);
 			cmd_error("no session named '%s'", argv[1]);
 		} else {
 			cmd_error("%s", error->message);

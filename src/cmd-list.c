@@ -48,9 +48,15 @@ static SessInfo *cmd_list_load(const char *dir, const char *name)
 	}
 	if (g_error_matches(error, CONTROL_ERROR_DOMAIN,
 			    CONTROL_ERROR_NO_DAEMON) &&
-	    (info == NULL || !cmd_list_pid_alive(info->pid)) &&
-	    control_stale(sock))
-		statedir_remove(dir, name);
+	    (info == NULL || !cmd_list_pid_alive(info->pid))) {
+		/* Under the lock, no starter is taking the name meanwhile. */
+		int lock = control_lock_dir(sock, NULL);
+
+		if (lock >= 0 && control_stale(sock))
+			statedir_remove(dir, name);
+		if (lock >= 0)
+			close(lock);
+	}
 	return NULL;
 }
 

@@ -503,7 +503,7 @@ int cmd_run_exec(int argc, char **argv)
 		config->listen_fd = listen_fd;
 		config->fg_fd = pair[1];
 		config->ready_fd = ready[1];
-		session_main(config);
+		session_exec(config);
 	}
 	close(listen_fd);
 	close(ready[1]);

@@ -133,8 +133,9 @@ int cmd_attach_exec(int argc, char **argv);
  * The detach key leaves the session running.  It is, in this order: the
  * caller's (AttachOptions.detach_key, e.g. from an option), the
  * XCKPT_DETACH_KEY environment variable, Ctrl-\ (as in dtach).  A key is
- * written "^X" for Ctrl-X ("^\", "^]", "^?"...), as one ASCII character,
- * or "none" (no detach key: detach with SIGTERM or SIGHUP to the client).
+ * written "^X" for Ctrl-X ("^\", "^]", "^?"...; not "^@"), as one ASCII
+ * character, or "none" (no detach key: detach with SIGTERM or SIGHUP to the
+ * client).  A bad XCKPT_DETACH_KEY is reported and the default used.
  * The key is not passed on to the app.
  *
  * Standard input and output must be terminals: otherwise attaching fails

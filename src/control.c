@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -369,46 +371,69 @@ int control_connect(const char *path, GError **error)
 	return fd;
 }
 
+/* Locks the directory holding PATH (see control.h); returns the lock fd or
+ * -1 with ERROR set. */
+int control_lock_dir(const char *path, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
+			    "cannot open %s: %s", dir, g_strerror(e));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		close(fd);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
+			    "cannot lock %s: %s", dir, g_strerror(e));
+		return -1;
+	}
+	return fd;
+}
+
 /* Whether nothing listens at PATH (see control.h). */
 gboolean control_stale(const char *path)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		g_autoptr(GError) e = NULL;
-		int fd = control_connect(path, &e);
+	g_autoptr(GError) e = NULL;
+	int fd = control_connect(path, &e);
 
-		if (fd >= 0) {
-			close(fd);
-			return FALSE;
-		}
-		if (!g_error_matches(e, CONTROL_ERROR_DOMAIN,
-				     CONTROL_ERROR_NO_DAEMON))
-			return FALSE;
-		if (attempt == 0)
-			g_usleep(CONTROL_STALE_RECHECK_MS * 1000);
+	if (fd >= 0) {
+		close(fd);
+		return FALSE;
 	}
-	return TRUE;
+	return g_error_matches(e, CONTROL_ERROR_DOMAIN,
+			       CONTROL_ERROR_NO_DAEMON);
 }
 
-/* Creates a listening socket at PATH; returns a non-blocking fd or -1 with
- * ERROR set. */
+/* Creates a listening socket at PATH under the directory lock; returns a
+ * non-blocking fd or -1 with ERROR set. */
 int control_listen(const char *path, GError **error)
 {
 	struct sockaddr_un addr;
-	int fd;
+	int fd = -1, lock = -1;
 	mode_t old_umask;
-	int rc;
 
 	if (!control_addr(&addr, path, error))
+		return -1;
+	/* Bind and listen as one step for every other starter, so that a
+	 * socket nobody listens on is a dead daemon's. */
+	lock = control_lock_dir(path, error);
+	if (lock < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		int e = errno;
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
 			    "socket: %s", g_strerror(e));
-		return -1;
+		goto fail;
 	}
 	for (int attempt = 0;; attempt++) {
-		int be;
+		int rc, be;
 
 		old_umask = umask(0177);
 		rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -417,30 +442,33 @@ int control_listen(const char *path, GError **error)
 		if (rc == 0)
 			break;
 		if (be != EADDRINUSE) {
-			close(fd);
 			g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
 				    "cannot bind %s: %s", path, g_strerror(be));
-			return -1;
+			goto fail;
 		}
 		/* Taken: by a live daemon, or left by a dead one? */
 		if (attempt > 0 || !control_stale(path)) {
-			close(fd);
 			g_set_error(error, CONTROL_ERROR_DOMAIN,
 				    CONTROL_ERROR_IN_USE,
 				    "%s is in use by a live session", path);
-			return -1;
+			goto fail;
 		}
 		g_unlink(path);
 	}
 	if (listen(fd, 16) < 0) {
 		int e = errno;
-		close(fd);
 		g_unlink(path);
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
 			    "cannot listen on %s: %s", path, g_strerror(e));
-		return -1;
+		goto fail;
 	}
+	close(lock);
 	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	close(lock);
+	return -1;
 }
 
 /* Waits for the daemon's answer to a HELLO already sent on blocking FD;

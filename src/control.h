@@ -92,9 +92,6 @@
 /* The longest message body accepted. */
 #define CONTROL_MAX_BODY (1u << 20)
 
-/* How long control_stale() waits before it confirms a refusal, in ms. */
-#define CONTROL_STALE_RECHECK_MS 50
-
 /* The header size. */
 #define CONTROL_HEADER 8
 
@@ -205,14 +202,21 @@ gboolean control_reader_fill(ControlReader *reader, int fd, gboolean *eof,
 gboolean control_reader_next(ControlReader *reader, guint32 *type,
 			     GBytes **body, GError **error);
 
-/* Creates a listening socket at PATH (mode 0600).  A stale socket (nobody
- * listening) is replaced; a live one fails with CONTROL_ERROR_IN_USE.
+/* Creates a listening socket at PATH (mode 0600), under
+ * control_lock_dir().  A stale socket (nobody listening) is replaced; a live
+ * one fails with CONTROL_ERROR_IN_USE.
  * Returns the non-blocking, close-on-exec fd or -1 with ERROR set. */
 int control_listen(const char *path, GError **error);
 
-/* Whether nothing listens at PATH (the socket is missing, or refuses twice,
- * CONTROL_STALE_RECHECK_MS apart: a daemon binds, then listens, and a
- * refusal in between does not make its socket stale). */
+/* Takes an exclusive flock on the directory that holds PATH, the lock that
+ * serializes the reservation of session names (control_listen() binds and
+ * listens under it) and the removal of stale sessions.  Returns the lock's
+ * fd (closing it unlocks) or -1 with ERROR set. */
+int control_lock_dir(const char *path, GError **error);
+
+/* Whether nothing listens at PATH (the socket is missing, or refuses).
+ * Conclusive only under control_lock_dir(): a starting daemon binds and
+ * listens under that lock. */
 gboolean control_stale(const char *path);
 
 /* Connects to the daemon listening at PATH.  Returns a blocking,

@@ -275,6 +275,10 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		 * directory is never written. */
 		g_ptr_array_add(a, g_strdup("-W"));
 		g_ptr_array_add(a, g_strdup(tmp));
+		/* The session's mount namespace is restored over the
+		 * host's root. */
+		g_ptr_array_add(a, g_strdup("--root"));
+		g_ptr_array_add(a, g_strdup("/"));
 		g_ptr_array_add(a, g_strdup("--restore-detached"));
 		g_ptr_array_add(a, g_strdup("--restore-sibling"));
 		g_ptr_array_add(a, g_strdup("--pidfile"));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -1366,6 +1367,35 @@ static void session_detach_fds(const int *keep, int n)
 	}
 }
 
+/* In the session's new mount namespace: makes every mount private (nothing
+ * the session mounts leaks out) and gives the session its own devpts
+ * instance, on /dev/pts with /dev/ptmx bound to its ptmx.  CRIU restores a
+ * pty only under its old index; in a private instance the indexes are the
+ * session's own (0, 1, ...), so a restart never finds one taken by a
+ * terminal of the host.  This covers the ptys the app makes itself (GNU
+ * screen's and tmux's windows, xterm's shell), not just the one the daemon
+ * keeps.  FALSE with a one-line ERROR. */
+static gboolean session_private_pts(GError **error)
+{
+	const char *step = NULL;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		step = "make the mounts private";
+	else if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		       "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+		step = "mount a private devpts on /dev/pts";
+	else if (mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL) < 0)
+		step = "bind /dev/pts/ptmx on /dev/ptmx";
+	if (step != NULL) {
+		int e = errno;
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot %s for the session: %s", step,
+			    g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* Makes this process the root of a session tree: new session, subreaper,
  * new IPC and UTS namespaces.  FALSE with a one-line ERROR. */
 static gboolean session_become_root(GError **error)
@@ -1383,14 +1413,14 @@ static gboolean session_become_root(GError **error)
 			    g_strerror(e));
 		return FALSE;
 	}
-	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0) {
 		int e = errno;
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "cannot create the session's IPC and UTS namespaces "
-			    "(needs CAP_SYS_ADMIN): %s", g_strerror(e));
+			    "cannot create the session's IPC, UTS and mount "
+			    "namespaces (needs CAP_SYS_ADMIN): %s", g_strerror(e));
 		return FALSE;
 	}
-	return TRUE;
+	return session_private_pts(error);
 }
 
 /* Exchanges HELLOs with the foreground client on FD, blocking (it has sent
@@ -1459,6 +1489,23 @@ static void session_fail(Session *s, const char *message)
 	_exit(1);
 }
 
+/* Binds the control socket again, from inside the session's mount
+ * namespace: the one `xckpt run` bound (to reserve the name) belongs to the
+ * host's mounts, which a restore cannot find.  FALSE with ERROR. */
+static gboolean session_rebind(Session *s, GError **error)
+{
+	int fd;
+
+	close(s->config->listen_fd);
+	s->config->listen_fd = -1;
+	g_unlink(s->sock_path);
+	fd = control_listen(s->sock_path, error);
+	if (fd < 0)
+		return FALSE;
+	s->config->listen_fd = fd;
+	return TRUE;
+}
+
 /* Runs the session daemon; never returns (see session.h). */
 void session_main(SessionConfig *config)
 {
@@ -1479,14 +1526,15 @@ void session_main(SessionConfig *config)
 	s->log_path = statedir_file(config->statedir, config->name, "log");
 	s->xauth_path = statedir_file(config->statedir, config->name, "xauth");
 
+	/* (session_exec() made this process the root of the tree, in its
+	 * namespaces, before it re-executed the daemon.) */
 	session_detach_fds(keep, G_N_ELEMENTS(keep));
+	if (!session_rebind(s, &error))
+		session_fail(s, error->message);
 	signal(SIGPIPE, SIG_IGN);
 	session_log_remove(s);
 	g_log_set_writer_func(session_log_writer, NULL, NULL);
 	s->loop = g_main_loop_new(NULL, FALSE);
-
-	if (!session_become_root(&error))
-		session_fail(s, error->message);
 	s->sigchld_fd = reaper_init(&error);
 	if (s->sigchld_fd < 0)
 		session_fail(s, error->message);
@@ -1543,4 +1591,131 @@ void session_main(SessionConfig *config)
 	g_ptr_array_unref(s->clients);
 	session_log_remove(s);
 	_exit(0);
+}
+
+/* The environment variable that carries a SessionConfig across the
+ * daemon's re-execution. */
+#define SESSION_CONFIG_ENV "XCKPT_DAEMON_CONFIG"
+
+/* Writes CONFIG as GKeyFile text (caller frees). */
+static char *session_config_to_data(const SessionConfig *c)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *g = "daemon";
+	g_autofree char *tio = g_base64_encode((const guchar *)&c->termios,
+					       sizeof(c->termios));
+
+	g_key_file_set_string(kf, g, "name", c->name);
+	g_key_file_set_string(kf, g, "statedir", c->statedir);
+	if (c->upstream != NULL)
+		g_key_file_set_string(kf, g, "upstream", c->upstream);
+	g_key_file_set_string_list(kf, g, "argv",
+				   (const char *const *)c->argv,
+				   g_strv_length(c->argv));
+	g_key_file_set_string(kf, g, "cwd", c->cwd);
+	g_key_file_set_integer(kf, g, "listen-fd", c->listen_fd);
+	g_key_file_set_integer(kf, g, "fg-fd", c->fg_fd);
+	g_key_file_set_integer(kf, g, "ready-fd", c->ready_fd);
+	g_key_file_set_boolean(kf, g, "no-dbus", c->no_dbus);
+	g_key_file_set_boolean(kf, g, "pty", c->pty);
+	g_key_file_set_integer(kf, g, "rows", (int)c->rows);
+	g_key_file_set_integer(kf, g, "cols", (int)c->cols);
+	g_key_file_set_boolean(kf, g, "has-termios", c->has_termios);
+	g_key_file_set_string(kf, g, "termios", tio);
+	return g_key_file_to_data(kf, NULL, NULL);
+}
+
+/* Reads a SessionConfig from GKeyFile text DATA.  Returns it (caller owns
+ * it) or NULL. */
+static SessionConfig *session_config_from_data(const char *data)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	const char *g = "daemon";
+	SessionConfig *c;
+	g_autofree guchar *tio = NULL;
+	g_autofree char *tio64 = NULL;
+	gsize len = 0;
+
+	if (data == NULL ||
+	    !g_key_file_load_from_data(kf, data, -1, G_KEY_FILE_NONE, NULL))
+		return NULL;
+	c = g_new0(SessionConfig, 1);
+	c->name = g_key_file_get_string(kf, g, "name", NULL);
+	c->statedir = g_key_file_get_string(kf, g, "statedir", NULL);
+	c->upstream = g_key_file_get_string(kf, g, "upstream", NULL);
+	c->argv = g_key_file_get_string_list(kf, g, "argv", NULL, NULL);
+	c->cwd = g_key_file_get_string(kf, g, "cwd", NULL);
+	c->listen_fd = g_key_file_get_integer(kf, g, "listen-fd", NULL);
+	c->fg_fd = g_key_file_get_integer(kf, g, "fg-fd", NULL);
+	c->ready_fd = g_key_file_get_integer(kf, g, "ready-fd", NULL);
+	c->no_dbus = g_key_file_get_boolean(kf, g, "no-dbus", NULL);
+	c->pty = g_key_file_get_boolean(kf, g, "pty", NULL);
+	c->rows = (guint)g_key_file_get_integer(kf, g, "rows", NULL);
+	c->cols = (guint)g_key_file_get_integer(kf, g, "cols", NULL);
+	c->has_termios = g_key_file_get_boolean(kf, g, "has-termios", NULL);
+	tio64 = g_key_file_get_string(kf, g, "termios", NULL);
+	if (tio64 != NULL)
+		tio = g_base64_decode(tio64, &len);
+	if (tio != NULL && len == sizeof(c->termios))
+		memcpy(&c->termios, tio, len);
+	else
+		c->has_termios = FALSE;
+	if (c->name == NULL || c->statedir == NULL || c->argv == NULL ||
+	    c->cwd == NULL)
+		return NULL;
+	return c;
+}
+
+/* Makes the root of the session tree and re-executes the daemon in it (see
+ * session.h). */
+void session_exec(SessionConfig *config)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL;
+	int fds[3] = { config->listen_fd, config->fg_fd, config->ready_fd };
+	char *argv[] = { "xckpt", SESSION_DAEMON_COMMAND, NULL };
+	g_autofree char *self = NULL;
+
+	if (!session_become_root(&error)) {
+		g_autofree char *line = g_strdup_printf("e%s", error->message);
+		if (write(config->ready_fd, line, strlen(line)) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFD, 0);
+	data = session_config_to_data(config);
+	g_setenv(SESSION_CONFIG_ENV, data, TRUE);
+	/* By its path, looked up again in the new mount namespace (the
+	 * /proc/self/exe link itself would lead to the old mount). */
+	self = g_file_read_link("/proc/self/exe", NULL);
+	if (self != NULL)
+		execv(self, argv);
+	{
+		g_autofree char *line = g_strdup_printf(
+			"ecannot re-execute xckpt: %s", g_strerror(errno));
+		if (write(config->ready_fd, line, strlen(line)) < 0)
+			_exit(1);
+	}
+	_exit(1);
+}
+
+/* The re-executed daemon (see session.h). */
+int session_daemon_exec(void)
+{
+	SessionConfig *config = session_config_from_data(
+		g_getenv(SESSION_CONFIG_ENV));
+
+	if (config == NULL) {
+		fprintf(stderr, "xckpt: %s is for xckpt's own use\n",
+			SESSION_DAEMON_COMMAND);
+		return 2;
+	}
+	g_unsetenv(SESSION_CONFIG_ENV);
+	fcntl(config->listen_fd, F_SETFD, FD_CLOEXEC);
+	if (config->fg_fd >= 0)
+		fcntl(config->fg_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(config->ready_fd, F_SETFD, FD_CLOEXEC);
+	session_main(config);
 }

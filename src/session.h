@@ -58,8 +58,25 @@ typedef struct {
 	struct termios termios;	/* the modes the pty starts with */
 } SessionConfig;
 
-/* Runs the session daemon in the calling process, a fresh child of `xckpt
- * run`, as CONFIG says.  Never returns: exits 0 when the session is over, 1
+/* The hidden command word of the re-executed daemon. */
+#define SESSION_DAEMON_COMMAND "__session-daemon"
+
+/* In a fresh child of `xckpt run`: makes this process the root of a session
+ * tree (a new session, a child subreaper, new IPC, UTS and mount
+ * namespaces, a private devpts) and re-executes xckpt as the session
+ * daemon, CONFIG passed along, so that the daemon's executable and
+ * libraries are mapped from the session's own mount namespace (CRIU cannot
+ * dump a mapping of a mount of another namespace).  Never returns; reports
+ * a failure on CONFIG->ready_fd. */
+G_GNUC_NORETURN void session_exec(SessionConfig *config);
+
+/* What the re-executed daemon runs (`xckpt __session-daemon`): takes its
+ * configuration from the environment and runs session_main().  Returns 2
+ * (usage) when called by hand. */
+int session_daemon_exec(void);
+
+/* Runs the session daemon in the calling process, the re-executed child of
+ * `xckpt run` (session_exec()), as CONFIG says.  Never returns: exits 0 when the session is over, 1
  * when it could not start (after reporting why on the ready pipe and
  * removing everything it created). */
 G_GNUC_NORETURN void session_main(SessionConfig *config);

@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "src/cmd.h"
+#include "src/session.h"
 #include "src/version.h"
 
 /* The commands, in the order --help lists them. */
@@ -104,6 +105,8 @@ int main(int argc, char **argv)
 		printf("xckpt %s\n", XCKPT_VERSION);
 		return CMD_OK;
 	}
+	if (strcmp(argv[1], SESSION_DAEMON_COMMAND) == 0)
+		return session_daemon_exec();
 	if (argv[1][0] == '-') {
 		fprintf(stderr, "xckpt: unknown option '%s' (see 'xckpt --help')\n",
 			argv[1]);
