@@ -353,6 +353,7 @@ struct XpRecord {
 	guint8 ext_major[REC_MAX_EXTS];	/* their client major opcodes */
 	guint n_ext;		/* entries used in ext/ext_major */
 	GPtrArray *dropq;	/* zombies whose references fell to 0 */
+	GQueue images;		/* pixmap XIDs whose GetImage is under way */
 };
 
 /* ---- table set-up ---- */
@@ -1806,6 +1807,78 @@ static RecPending *rec_pending_take(XpRecord *rec, guint64 seq)
 	return NULL;
 }
 
+/* Records a client-view request, its extension found by the maps. */
+RecordNeed record_request_client(XpRecord *rec, const XpMap *map,
+				 const guint8 *buf, gsize len, gboolean big,
+				 guint64 seq)
+{
+	const ProtoExt *ext;
+	guint8 smajor;
+
+	if (buf[0] < 128)
+		return record_request(rec, proto_core(), buf[0], buf, len, big,
+				      seq);
+	ext = xmap_ext_by_client_major(map, buf[0], &smajor);
+	if (!ext)
+		return RECORD_OK;
+	return record_request(rec, ext, buf[1], buf, len, big, seq);
+}
+
+/* Whether a request is ever recorded. */
+gboolean record_wants(const ProtoExt *ext, guint op)
+{
+	if (G_UNLIKELY(!rec_ready))
+		rec_init();
+	return rec_row(ext, op) != NULL;
+}
+
+/* A GetImage for a pixmap's contents, queued. */
+gsize record_image_request(XpRecord *rec, guint32 pixmap, guint8 req[20])
+{
+	RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(pixmap));
+
+	if (!e || e->kind != REC_PIXMAP || !e->create || e->create_len < 16 ||
+	    e->create[0] != 53)
+		return 0;
+	memset(req, 0, 20);
+	req[0] = 73;	/* GetImage */
+	req[1] = 2;	/* ZPixmap */
+	xlate_put16(req + 2, 5);
+	xlate_put32(req + 4, pixmap);
+	memcpy(req + 12, e->create + 12, 4);	/* width, height */
+	xlate_put32(req + 16, 0xffffffff);	/* all planes */
+	g_queue_push_tail(&rec->images, GUINT_TO_POINTER(pixmap));
+	return 20;
+}
+
+/* The reply to the oldest queued GetImage. */
+void record_image_reply(XpRecord *rec, const guint8 *msg, gsize len)
+{
+	guint32 pixmap = GPOINTER_TO_UINT(g_queue_pop_head(&rec->images));
+	g_autoptr(GBytes) data = NULL;
+
+	if (!pixmap || len < 32 || msg[0] != 1)
+		return;	/* an error: the contents stay unknown */
+	data = g_bytes_new(msg + 32, len - 32);
+	record_set_pixmap_image(rec, pixmap, data);
+}
+
+/* The live pixmaps. */
+GArray *record_pixmaps(const XpRecord *rec)
+{
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(guint32));
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, rec->res);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		RecRes *e = v;
+		if (e->kind == REC_PIXMAP && !(e->flags & REC_F_ZOMBIE))
+			g_array_append_val(a, e->xid);
+	}
+	return a;
+}
+
 /* A reply: atom names and allocated pixels. */
 void record_reply(XpRecord *rec, guint64 seq, const guint8 *buf, gsize len)
 {
@@ -1926,8 +1999,23 @@ XpRecord *record_new(guint32 base, guint32 mask, guint32 root,
 	rec->global->kind = REC_GLOBAL;
 	rec->atoms = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	g_queue_init(&rec->pending);
+	g_queue_init(&rec->images);
 	rec->dropq = g_ptr_array_new();
 	return rec;
+}
+
+/* A new record from the client's set-up reply. */
+XpRecord *record_new_for_setup(const guint8 *p, gsize len)
+{
+	gsize off;
+
+	if (len < 40 || p[0] != 1)
+		return NULL;
+	off = 40 + ((xlate_get16(p + 24) + 3) & ~(gsize)3) + 8 * (gsize)p[29];
+	if (p[28] == 0 || off + 40 > len)
+		return NULL;
+	return record_new(xlate_get32(p + 12), xlate_get32(p + 16),
+			  xlate_get32(p + off), p[off + 38]);
 }
 
 /* Frees a record. */
@@ -1940,6 +2028,7 @@ void record_free(XpRecord *rec)
 	g_hash_table_unref(rec->atoms);
 	g_queue_clear_full(&rec->pending, rec_pending_free);
 	g_ptr_array_unref(rec->dropq);
+	g_queue_clear(&rec->images);
 	g_free(rec);
 }
 

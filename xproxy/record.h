@@ -54,6 +54,7 @@
 #include <glib.h>
 
 #include "xproxy/proto.h"
+#include "xproxy/xmap.h"
 
 /* XIDs with these bits set are placeholders for renamed zombies (an X
  * resource ID never has its top three bits set). */
@@ -187,6 +188,19 @@ RecordNeed record_request(XpRecord *rec, const ProtoExt *ext, guint op,
 			  const guint8 *buf, gsize len, gboolean big,
 			  guint64 seq);
 
+/* record_request() for a request in the client's view whose extension the
+ * connection's maps know by the client's major opcode (the call site in
+ * conn.c: before xlate_request() translates BUF in place).  Requests of an
+ * unknown major are not recorded (the server rejects them). */
+RecordNeed record_request_client(XpRecord *rec, const XpMap *map,
+				 const guint8 *buf, gsize len, gboolean big,
+				 guint64 seq);
+
+/* Whether requests OP of EXT are ever recorded: a request the record does
+ * not want may be streamed without being buffered whole.  Static table;
+ * cheap. */
+gboolean record_wants(const ProtoExt *ext, guint op);
+
 /* The reply BUF (LEN bytes, client's view) to the client's request SEQ.
  * Only replies to requests the record asked for matter; others return at
  * once. */
@@ -208,6 +222,27 @@ void record_note_atom(XpRecord *rec, guint32 atom, const char *name);
  * ZPixmap image of the whole pixmap as GetImage returned it.  Returns FALSE
  * when PIXMAP is not a recorded pixmap. */
 gboolean record_set_pixmap_image(XpRecord *rec, guint32 pixmap, GBytes *data);
+
+/*
+ * Pixmap contents.  record_image_request() writes into REQ a GetImage
+ * (ZPixmap, all planes, the whole pixmap; 20 bytes, client's view: the
+ * caller translates it like a client request and injects it) for PIXMAP,
+ * and queues PIXMAP as waiting; it returns 20, or 0 when PIXMAP is not a
+ * recorded pixmap.  record_image_reply() takes the reply (or error) MSG of
+ * LEN bytes to the oldest such GetImage and attaches the image.  Injected
+ * requests are answered in order, so a FIFO is enough.
+ */
+gsize record_image_request(XpRecord *rec, guint32 pixmap, guint8 req[20]);
+void record_image_reply(XpRecord *rec, const guint8 *msg, gsize len);
+
+/* The pixmaps the client holds (not the zombies, whose contents were read
+ * as they were freed): a new array of guint32 XIDs, for checkpoint time. */
+GArray *record_pixmaps(const XpRecord *rec);
+
+/* A new record for a client whose set-up reply (as the client got it: its
+ * resource-ID base, first screen's root and root depth) is SETUP, LEN
+ * bytes; NULL when it is too short. */
+XpRecord *record_new_for_setup(const guint8 *setup, gsize len);
 
 /* The recorded entry for XID (owned by REC), or NULL. */
 RecRes *record_lookup(const XpRecord *rec, guint32 xid);

@@ -56,6 +56,7 @@ typedef struct {
 	int stop[2];		/* a pipe: written to stop the relay */
 	xcb_connection_t *peek;	/* our own connection (GetImage) */
 	XpRecord *rec;		/* the record (made from the set-up reply) */
+	XpMap *map;		/* identity maps (no extension known) */
 	guint64 seq;		/* the client's last sequence number */
 	guint images;		/* pixmaps read for the record */
 	gboolean failed;	/* the relay saw what it cannot frame */
@@ -174,34 +175,38 @@ static void tl_setup_reply(TlRelay *r, const guint8 *p, gsize len)
 	guint32 base = xlate_get32(p + 12), mask = xlate_get32(p + 16);
 	gsize off = 40 + ((xlate_get16(p + 24) + 3) & ~3) + 8 * (gsize)p[29];
 
-	if (len < off + 40)
-		return;
-	r->rec = record_new(base, mask, xlate_get32(p + off),
-			    p[off + 38]);
+	r->rec = record_new_for_setup(p, len);
+	CU_ASSERT(r->rec && record_base(r->rec) == base &&
+		  record_mask(r->rec) == mask);
+	CU_ASSERT(r->rec && record_root(r->rec) == xlate_get32(p + off));
 }
 
-/* Reads pixmap PIX on our own connection and gives it to the record. */
+/* Reads pixmap PIX on our own connection with the GetImage the record
+ * makes, and gives the reply back to the record. */
 static void tl_read_pixmap(TlRelay *r, guint32 pix)
 {
-	xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(
-		r->peek, xcb_get_geometry(r->peek, pix), NULL);
-	xcb_get_image_reply_t *img;
+	guint8 req[20];
+	struct iovec iov[3];
+	xcb_protocol_request_t pr = { 1, NULL, 73, 0 };
+	xcb_generic_error_t *err = NULL;
+	guint8 *reply;
+	guint seq;
 
-	if (!g)
+	if (!record_image_request(r->rec, pix, req))
 		return;
-	img = xcb_get_image_reply(
-		r->peek, xcb_get_image(r->peek, XCB_IMAGE_FORMAT_Z_PIXMAP, pix,
-				       0, 0, g->width, g->height, ~0u),
-		NULL);
-	if (img) {
-		g_autoptr(GBytes) b = g_bytes_new(
-			xcb_get_image_data(img),
-			xcb_get_image_data_length(img));
-		if (record_set_pixmap_image(r->rec, pix, b))
-			r->images++;
-		free(img);
+	iov[2].iov_base = req;
+	iov[2].iov_len = sizeof(req);
+	seq = xcb_send_request(r->peek, XCB_REQUEST_RAW, iov + 2, &pr);
+	reply = xcb_wait_for_reply(r->peek, seq, &err);
+	if (reply) {
+		record_image_reply(r->rec, reply,
+				   32 + 4 * (gsize)xlate_get32(reply + 4));
+		r->images++;
+	} else {
+		record_image_reply(r->rec, (guint8 *)err, 32);
 	}
-	free(g);
+	free(reply);
+	free(err);
 }
 
 /* Frames the client's requests in IN (from *OFF on), records them and
@@ -227,9 +232,8 @@ static gboolean tl_client_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
 		if (in->len - off < len)
 			break;
 		if (*setup && r->rec && p[0] < 128) {
-			RecordNeed need = record_request(
-				r->rec, proto_core(), p[0], p, len, FALSE,
-				++r->seq);
+			RecordNeed need = record_request_client(
+				r->rec, r->map, p, len, FALSE, ++r->seq);
 			if (need == RECORD_NEED_IMAGE)
 				tl_read_pixmap(r, xlate_get32(p + 4));
 		} else if (*setup) {
@@ -369,8 +373,8 @@ static void tl_client(xcb_connection_t *c)
 	const xcb_setup_t *su = xcb_get_setup(c);
 	xcb_screen_t *scr = xcb_setup_roots_iterator(su).data;
 	xcb_window_t root = scr->root, top, later, c1, c2, c3, tmp;
-	xcb_pixmap_t pix;
-	xcb_gcontext_t gc, gc2;
+	xcb_pixmap_t pix, pix2;
+	xcb_gcontext_t gc, gc2, gc3;
 	xcb_font_t font;
 	xcb_cursor_t cur;
 	xcb_rectangle_t r1 = { 0, 0, 8, 8 }, r2 = { 8, 8, 8, 8 };
@@ -428,6 +432,16 @@ static void tl_client(xcb_connection_t *c)
 			  XCB_WINDOW_CLASS_INPUT_OUTPUT, 0,
 			  XCB_CW_BACK_PIXEL | XCB_CW_EVENT_MASK, v);
 	xcb_reparent_window(c, c2, later, 10, 10);
+	/* a pixmap made after "later" becomes its background: kept alive,
+	 * read at checkpoint */
+	pix2 = xcb_generate_id(c);
+	xcb_create_pixmap(c, scr->root_depth, pix2, root, 10, 10);
+	gc3 = xcb_generate_id(c);
+	v[0] = 0x0000ff;
+	xcb_create_gc(c, gc3, pix2, XCB_GC_FOREGROUND, v);
+	xcb_poly_fill_rectangle(c, pix2, gc3, 1, &r1);
+	v[0] = pix2;
+	xcb_change_window_attributes(c, later, XCB_CW_BACK_PIXMAP, v);
 
 	c3 = xcb_generate_id(c);
 	v[0] = 0x123456;
@@ -685,6 +699,7 @@ static void tl_record_replay(void)
 	r.cfd = sv[1];
 	r.sfd = tl_dial(tl_srv[0].display);
 	r.peek = peek;
+	r.map = xmap_new();
 	CU_ASSERT_FATAL(r.sfd >= 0);
 	th = g_thread_new("relay", tl_relay, &r);
 	client = xcb_connect_to_fd(sv[0], NULL);
@@ -696,11 +711,15 @@ static void tl_record_replay(void)
 	/* "checkpoint": the contents of every live pixmap */
 	{
 		g_autoptr(GPtrArray) es = NULL;
+		g_autoptr(GArray) pm = record_pixmaps(r.rec);
+		for (guint i = 0; i < pm->len; i++)
+			tl_read_pixmap(&r, g_array_index(pm, guint32, i));
+		CU_ASSERT(pm->len == 1);
 		es = record_entries(r.rec);
 		for (guint i = 0; i < es->len; i++) {
 			RecRes *e = es->pdata[i];
-			if (e->kind == REC_PIXMAP && !(e->flags & REC_F_ZOMBIE))
-				tl_read_pixmap(&r, e->xid);
+			if (e->kind == REC_PIXMAP)
+				CU_ASSERT(e->image != NULL);
 		}
 	}
 	before = tl_snapshot(peek, cbase, cmask);
@@ -764,6 +783,7 @@ static void tl_record_replay(void)
 	close(r.stop[0]);
 	close(r.stop[1]);
 	record_free(r.rec);
+	xmap_free(r.map);
 }
 
 /* The tests. */
