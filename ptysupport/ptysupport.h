@@ -94,18 +94,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PtyTerm, ptyterm_free)
  * read means that every slave is closed) and writes INPUT to it. */
 int ptyterm_master(PtyTerm *term);
 
-/* Takes the master fd away from TERM: returns it (the caller owns it now)
- * and leaves TERM without one (-1) until ptyterm_set_master(); a pending
- * kick is dropped.  For a checkpoint, whose dumped tree may hold no master
- * of a pty whose slave CRIU treats as external (so that a restart can put
- * the app on a new pty, whatever index the old one had). */
-int ptyterm_take_master(PtyTerm *term);
-
-/* Gives TERM master fd FD (taken over; made non-blocking and
- * close-on-exec), closing the one it had: after a checkpoint, the same
- * master back, or after a restart a new pty's.  The model is kept. */
-void ptyterm_set_master(PtyTerm *term, int fd);
-
 /* The slave's path, e.g. "/dev/pts/3" (owned by TERM), or NULL for a
  * model-only PtyTerm.  Take it before forking: it is what the child passes
  * to ptyterm_child_setup(). */

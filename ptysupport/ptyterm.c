@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <glib-unix.h>
 #include <vterm.h>
 
 #include "ptysupport/ptysupport.h"
@@ -929,27 +928,4 @@ char *ptyterm_describe(PtyTerm *term)
 	if (term->title != NULL)
 		g_string_append_printf(s, " title='%s'", term->title);
 	return g_string_free(s, FALSE);
-}
-
-/* Takes the master fd away from TERM (see ptysupport.h). */
-int ptyterm_take_master(PtyTerm *term)
-{
-	int fd = term->master;
-
-	ptyterm_kick_cancel(term);
-	term->master = -1;
-	return fd;
-}
-
-/* Gives TERM master fd FD (see ptysupport.h). */
-void ptyterm_set_master(PtyTerm *term, int fd)
-{
-	ptyterm_kick_cancel(term);
-	if (term->master >= 0 && term->master != fd)
-		close(term->master);
-	term->master = fd;
-	if (fd >= 0) {
-		g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
 }

@@ -130,10 +130,8 @@ static void cmd_checkpoint_progress(gpointer ud)
 }
 
 /* Asks the daemon behind FD for a checkpoint; returns the facts it answers
- * with (caller frees) once it has hung up, or NULL with ERROR.  *MASTER gets
- * the master of the app's terminal that came with them (the caller gives it
- * back with RESUME or closes it), or -1. */
-static GKeyFile *cmd_checkpoint_prepare(int fd, int *master, GError **error)
+ * with (caller frees) once it has hung up, or NULL with ERROR. */
+static GKeyFile *cmd_checkpoint_prepare(int fd, GError **error)
 {
 	g_autoptr(GBytes) body = NULL;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -142,9 +140,8 @@ static GKeyFile *cmd_checkpoint_prepare(int fd, int *master, GError **error)
 	gsize len;
 	const char *data;
 
-	*master = -1;
 	if (!control_send(fd, CONTROL_CHECKPOINT, NULL, 0, error) ||
-	    !control_recv_fd(fd, &type, &body, master, error))
+	    !control_recv(fd, &type, &body, error))
 		return NULL;
 	data = g_bytes_get_data(body, &len);
 	if (type == CONTROL_ERROR) {
@@ -174,7 +171,7 @@ static GKeyFile *cmd_checkpoint_prepare(int fd, int *master, GError **error)
  * FLAGS are CONTROL_RESUME_*; NEWNAME (or NULL) renames the session.
  * Returns FALSE with ERROR. */
 gboolean cmd_checkpoint_resume(const char *dir, const char *name,
-			       guint32 flags, const char *newname, int master,
+			       guint32 flags, const char *newname,
 			       GError **error)
 {
 	g_autofree char *sock = statedir_file(dir, name, "sock");
@@ -196,10 +193,7 @@ gboolean cmd_checkpoint_resume(const char *dir, const char *name,
 	if (newname)
 		g_byte_array_append(body, (const guint8 *)newname,
 				    strlen(newname));
-	if (!(master >= 0 ?
-	      control_send_fd(fd, CONTROL_RESUME, body->data, body->len,
-			      master, error) :
-	      control_send(fd, CONTROL_RESUME, body->data, body->len, error)) ||
+	if (!control_send(fd, CONTROL_RESUME, body->data, body->len, error) ||
 	    !control_recv(fd, &type, &reply, error)) {
 		close(fd);
 		return FALSE;
@@ -220,7 +214,6 @@ static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
 {
 	CkptMeta *m = g_new0(CkptMeta, 1);
 	const char *g = "checkpoint";
-	g_autofree char *tty = NULL;
 	struct utsname u;
 
 	m->format = CKPTDIR_FORMAT_VERSION;
@@ -234,12 +227,6 @@ static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
 	m->xckpt_version = g_strdup(XCKPT_VERSION);
 	m->criu_version = g_strdup(criu);
 	m->kernel = g_strdup(uname(&u) == 0 ? u.release : "");
-	tty = g_key_file_get_string(facts, g, "tty", NULL);
-	if (tty != NULL) {
-		/* What a restart gives CRIU in place of the app's terminal. */
-		m->extra = g_key_file_new();
-		g_key_file_set_string(m->extra, "terminal", "tty", tty);
-	}
 	return m;
 }
 
@@ -275,7 +262,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	const char *name;
 	gboolean dumped;
 	gint64 t = g_get_monotonic_time();
-	int fd, master = -1;
+	int fd;
 
 	if (!cmd_parse(entry, entries,
 		       "Dumps session NAME, every process of it, to a new "
@@ -317,7 +304,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
-	facts = cmd_checkpoint_prepare(fd, &master, &error);
+	facts = cmd_checkpoint_prepare(fd, &error);
 	close(fd);
 	cmd_checkpoint_phase(&t, "quiesce");
 	if (facts == NULL) {
@@ -358,18 +345,13 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	if (!dumped || !kill_it) {
 		/* The tree runs on (CRIU thaws it on failure too). */
 		g_autoptr(GError) e = NULL;
-		if (!cmd_checkpoint_resume(dir, name, 0, NULL, master, &e) &&
-		    dumped) {
-			if (master >= 0)
-				close(master);
+		if (!cmd_checkpoint_resume(dir, name, 0, NULL, &e) && dumped) {
 			ckptdir_abort(writer);
 			cmd_error("session %s: cannot resume after the dump: %s",
 				  name, e->message);
 			return CMD_FAIL;
 		}
 	}
-	if (master >= 0)
-		close(master);
 	if (!dumped) {
 		ckptdir_abort(writer);
 		cmd_error("%s", error->message);

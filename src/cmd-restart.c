@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,26 +59,6 @@ static gboolean cmd_restart_name_free(const char *dir, const char *name,
 	return FALSE;
 }
 
-/* Opens a new pty pair for a restored app: *MASTER and *SLAVE (caller
- * closes both).  FALSE with ERROR. */
-static gboolean cmd_restart_open_pty(int *master, int *slave, GError **error)
-{
-	char name[64];
-
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 ||
-	    ptsname_r(*master, name, sizeof(name)) != 0 ||
-	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-		int e = errno;
-		if (*master >= 0)
-			close(*master);
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-			    "cannot open a pty for the app: %s", g_strerror(e));
-		return FALSE;
-	}
-	return TRUE;
-}
-
 /* Restores the tree of checkpoint META (IMAGES) as a child of this
  * process, CRIU logging to LOG, and RESUMEs its daemon as session NAME (in
  * state directory DIR).  Returns the daemon's pid, or -1 with ERROR. */
@@ -88,26 +67,7 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 				 const char *log, GError **error)
 {
 	CriuRestore r = { .images = images, .log = log };
-	g_autofree char *tty = meta->extra ?
-		g_key_file_get_string(meta->extra, "terminal", "tty", NULL) :
-		NULL;
-	int master = -1, slave = -1;
-	pid_t root;
-
-	if (tty != NULL) {
-		/* The app's terminal was external to the dump: it gets a new
-		 * pty, whose master goes to the daemon with RESUME. */
-		const char *keys[] = { tty };
-		if (!cmd_restart_open_pty(&master, &slave, error))
-			return -1;
-		r.inherit_fds = &slave;
-		r.inherit_keys = keys;
-		r.n_inherit = 1;
-		root = criu_restore(&r, error);
-		close(slave);
-	} else {
-		root = criu_restore(&r, error);
-	}
+	pid_t root = criu_restore(&r, error);
 
 	if (root < 0) {
 		/* What CRIU may have bound before failing goes; its log
@@ -118,21 +78,15 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		 * the log. */
 		if (g_error_matches(*error, CRIU_ERROR, CRIU_ERROR_PID_BUSY))
 			g_unlink(log);
-		if (master >= 0)
-			close(master);
 		return -1;
 	}
 	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,
 				   strcmp(name, meta->session) ? name : NULL,
-				   master, error)) {
+				   error)) {
 		g_prefix_error(error, "session %s restored (pid %d), but: ",
 			       name, (int)root);
-		if (master >= 0)
-			close(master);
 		return -1;
 	}
-	if (master >= 0)
-		close(master);
 	g_unlink(log);
 	return root;
 }

@@ -75,10 +75,9 @@ int cmd_session_open(const char *name, guint32 flags, char **dir,
 
 /* Tells the daemon of session NAME (state directory DIR) that a checkpoint
  * is over (cmd-checkpoint.c): FLAGS are CONTROL_RESUME_*, NEWNAME (or NULL)
- * renames the session, MASTER (or -1) is the master of the app's terminal
- * handed back (the caller keeps its copy).  FALSE with ERROR. */
+ * renames the session.  FALSE with ERROR. */
 gboolean cmd_checkpoint_resume(const char *dir, const char *name,
-			       guint32 flags, const char *newname, int master,
+			       guint32 flags, const char *newname,
 			       GError **error);
 
 /* The default parent directory of session NAME's checkpoints (caller

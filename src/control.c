@@ -87,53 +87,13 @@ gboolean control_send(int fd, guint32 type, const void *body, gsize len,
 	return control_write_all(fd, out->data, out->len, error);
 }
 
-/* The most fds one read takes in. */
-#define CONTROL_MAX_FDS 4
-
-/* Reads up to LEN bytes from FD into DATA like recv(FLAGS), and appends the
- * fds that came with them (SCM_RIGHTS, made close-on-exec) to FDS, or
- * closes them when FDS is NULL.  Returns what recvmsg() returns. */
-static ssize_t control_recvmsg(int fd, void *data, gsize len, int flags,
-			       GArray *fds)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(CONTROL_MAX_FDS * sizeof(int))];
-	} ctl;
-	struct iovec iov = { data, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
-
-	if (n < 0)
-		return n;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL;
-	     c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		gsize k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (gsize i = 0; i < k; i++) {
-			int got;
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			if (fds != NULL)
-				g_array_append_val(fds, got);
-			else
-				close(got);
-		}
-	}
-	return n;
-}
-
-/* Reads exactly LEN bytes from blocking FD into DATA, keeping the fds that
- * come with them in FDS (closing them when NULL); FALSE with ERROR set
+/* Reads exactly LEN bytes from blocking FD into DATA; FALSE with ERROR set
  * (CONTROL_ERROR_CLOSED on EOF). */
 static gboolean control_read_all(int fd, guint8 *data, gsize len,
-				 GArray *fds, GError **error)
+				 GError **error)
 {
 	while (len > 0) {
-		ssize_t n = control_recvmsg(fd, data, len, 0, fds);
+		ssize_t n = read(fd, data, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -157,16 +117,14 @@ static gboolean control_read_all(int fd, guint8 *data, gsize len,
 	return TRUE;
 }
 
-/* Receives one message from blocking FD, with the fds that came with it
- * in FDS (closed when NULL); FALSE with ERROR set. */
-static gboolean control_recv_fds(int fd, guint32 *type, GBytes **body,
-				 GArray *fds, GError **error)
+/* Receives one message from blocking FD; FALSE with ERROR set. */
+gboolean control_recv(int fd, guint32 *type, GBytes **body, GError **error)
 {
 	guint32 hdr[2];
 	guint32 len;
 	g_autofree guint8 *data = NULL;
 
-	if (!control_read_all(fd, (guint8 *)hdr, sizeof(hdr), fds, error))
+	if (!control_read_all(fd, (guint8 *)hdr, sizeof(hdr), error))
 		return FALSE;
 	len = GUINT32_FROM_LE(hdr[1]);
 	if (len > CONTROL_MAX_BODY) {
@@ -175,101 +133,22 @@ static gboolean control_recv_fds(int fd, guint32 *type, GBytes **body,
 		return FALSE;
 	}
 	data = g_malloc(len + 1);
-	if (!control_read_all(fd, data, len, fds, error))
+	if (!control_read_all(fd, data, len, error))
 		return FALSE;
 	*type = GUINT32_FROM_LE(hdr[0]);
 	*body = g_bytes_new_take(g_steal_pointer(&data), len);
 	return TRUE;
 }
 
-/* Receives one message from blocking FD; FALSE with ERROR set. */
-gboolean control_recv(int fd, guint32 *type, GBytes **body, GError **error)
-{
-	return control_recv_fds(fd, type, body, NULL, error);
-}
-
-/* Receives one message and the fd that came with it (see control.h). */
-gboolean control_recv_fd(int fd, guint32 *type, GBytes **body, int *passed,
-			 GError **error)
-{
-	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
-	gboolean ok = control_recv_fds(fd, type, body, fds, error);
-
-	*passed = -1;
-	for (guint i = 0; i < fds->len; i++) {
-		if (ok && *passed < 0)
-			*passed = g_array_index(fds, int, i);
-		else
-			close(g_array_index(fds, int, i));
-	}
-	return ok;
-}
-
-/* Sends one message with fd PASSED (SCM_RIGHTS on its first byte) on
- * blocking FD; FALSE with ERROR set. */
-gboolean control_send_fd(int fd, guint32 type, const void *body, gsize len,
-			 int passed, GError **error)
-{
-	g_autoptr(GByteArray) out = g_byte_array_sized_new(CONTROL_HEADER + len);
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
-
-	control_encode(out, type, body, len);
-	memset(&ctl, 0, sizeof(ctl));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &passed, sizeof(int));
-	iov.iov_base = out->data;
-	iov.iov_len = out->len;
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		int e = errno;
-		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
-			    "control socket write: %s", g_strerror(e));
-		return FALSE;
-	}
-	return control_write_all(fd, out->data + n, out->len - n, error);
-}
-
 /* Initializes READER. */
 void control_reader_init(ControlReader *reader)
 {
 	reader->buf = g_byte_array_new();
-	reader->fds = g_array_new(FALSE, FALSE, sizeof(int));
-}
-
-/* Takes the oldest fd READER received (see control.h). */
-int control_reader_take_fd(ControlReader *reader)
-{
-	int fd;
-
-	if (reader->fds == NULL || reader->fds->len == 0)
-		return -1;
-	fd = g_array_index(reader->fds, int, 0);
-	g_array_remove_index(reader->fds, 0);
-	return fd;
 }
 
 /* Frees what READER holds. */
 void control_reader_clear(ControlReader *reader)
 {
-	int fd;
-
-	while ((fd = control_reader_take_fd(reader)) >= 0)
-		close(fd);
-	g_clear_pointer(&reader->fds, g_array_unref);
 	g_clear_pointer(&reader->buf, g_byte_array_unref);
 }
 
@@ -284,8 +163,7 @@ gboolean control_reader_fill(ControlReader *reader, int fd, gboolean *eof,
 	*eof = FALSE;
 	g_byte_array_set_size(reader->buf, old + CONTROL_FILL_CHUNK);
 	do
-		n = control_recvmsg(fd, reader->buf->data + old,
-				    CONTROL_FILL_CHUNK, 0, reader->fds);
+		n = read(fd, reader->buf->data + old, CONTROL_FILL_CHUNK);
 	while (n < 0 && errno == EINTR);
 	g_byte_array_set_size(reader->buf, old + MAX(n, 0));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

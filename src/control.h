@@ -144,8 +144,6 @@ typedef enum {
 /* Accumulates bytes from a connection and cuts them into messages. */
 typedef struct {
 	GByteArray *buf;	/* bytes received and not yet consumed */
-	GArray *fds;		/* fds received (SCM_RIGHTS) and not yet taken
-				 * (int, owned) */
 } ControlReader;
 
 /* Appends message TYPE with body BODY (LEN bytes) to OUT. */
@@ -168,21 +166,6 @@ gboolean control_send(int fd, guint32 type, const void *body, gsize len,
  * body in *BODY (caller unrefs).  Returns FALSE with ERROR set on EOF
  * (CONTROL_ERROR_CLOSED), a read error or a bad frame. */
 gboolean control_recv(int fd, guint32 *type, GBytes **body, GError **error);
-
-/* Sends one message with fd PASSED attached (SCM_RIGHTS) on blocking
- * socket FD (the caller keeps its own PASSED).  FALSE with ERROR set. */
-gboolean control_send_fd(int fd, guint32 type, const void *body, gsize len,
-			 int passed, GError **error);
-
-/* Like control_recv(), and stores in *PASSED the fd that came with the
- * message (caller closes), or -1 when none did. */
-gboolean control_recv_fd(int fd, guint32 *type, GBytes **body, int *passed,
-			 GError **error);
-
-/* Takes the oldest fd that READER received (SCM_RIGHTS) and not yet given
- * out; the caller closes it.  -1 when there is none.  A message that
- * carries an fd has it by the time the message is complete. */
-int control_reader_take_fd(ControlReader *reader);
 
 /* Initializes READER. */
 void control_reader_init(ControlReader *reader);

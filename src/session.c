@@ -115,10 +115,6 @@ struct Session {
 				 * (owned), or NULL (output through pipes) */
 	SessionClient *attached;	/* the client attached to the terminal,
 					 * or NULL */
-	struct termios pty_tio;	/* the pty's modes when its master was handed
-				 * out for a checkpoint */
-	struct winsize pty_ws;	/* its window size then */
-	int pty_pkt;		/* its packet mode then */
 	GByteArray *held;	/* OUTPUT messages kept for the output clients
 				 * a checkpoint paused, until one comes back
 				 * (owned), or NULL */
@@ -673,10 +669,8 @@ static gboolean session_on_resume_timeout(gpointer ud)
 	return G_SOURCE_REMOVE;
 }
 
-/* The facts a checkpoint of S records, as GKeyFile text (caller frees).
- * TTY is CRIU's name of the app's terminal (an external resource), or NULL
- * when the app runs on pipes. */
-static char *session_checkpoint_facts(Session *s, const char *tty)
+/* The facts a checkpoint of S records, as GKeyFile text (caller frees). */
+static char *session_checkpoint_facts(Session *s)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	const char *g = "checkpoint";
@@ -698,97 +692,19 @@ static char *session_checkpoint_facts(Session *s, const char *tty)
 				      xproxy_upstream(s->proxy));
 	}
 	{
-		/* What CRIU must leave alone: the proxy's server connections
-		 * and the app's terminal. */
+		/* What CRIU must leave alone: the proxy's server
+		 * connections. */
 		g_autoptr(GPtrArray) ext = g_ptr_array_new_with_free_func(g_free);
 		if (s->proxy != NULL) {
 			g_auto(GStrv) x = xproxy_externals(s->proxy);
 			for (guint i = 0; x[i]; i++)
 				g_ptr_array_add(ext, g_strdup(x[i]));
 		}
-		if (tty != NULL) {
-			g_key_file_set_string(kf, g, "tty", tty);
-			g_ptr_array_add(ext, g_strdup(tty));
-		}
 		g_key_file_set_string_list(kf, g, "external",
 					   (const char *const *)ext->pdata,
 					   ext->len);
 	}
 	return g_key_file_to_data(kf, NULL, NULL);
-}
-
-/* Stops reading the app's terminal: removes the watch and closes the
- * daemon's reading fd (a dup of the master). */
-static void session_pty_unwatch(Session *s)
-{
-	if (s->out_src[1] != 0)
-		g_source_remove(s->out_src[1]);
-	s->out_src[1] = 0;
-	if (s->out_fd[1] >= 0)
-		close(s->out_fd[1]);
-	s->out_fd[1] = -1;
-}
-
-/* Reads the app's terminal again, through a dup of the master. */
-static void session_pty_watch(Session *s)
-{
-	session_pty_unwatch(s);
-	s->out_fd[1] = fcntl(ptyterm_master(s->pty), F_DUPFD_CLOEXEC, 3);
-	if (s->out_fd[1] < 0)
-		return;
-	g_unix_set_fd_nonblocking(s->out_fd[1], TRUE, NULL);
-	if (!s->paused)
-		s->out_src[1] = g_unix_fd_add(s->out_fd[1],
-					      G_IO_IN | G_IO_HUP | G_IO_ERR,
-					      session_on_output, s);
-}
-
-/* For a checkpoint: notes the pty's modes, names its slave the way CRIU
- * does (tty[RDEV:DEV], in *TTY, caller frees) and hands the master out
- * (returned; the caller sends and closes it).  The dumped tree then holds
- * only the slave, which CRIU treats as external: a restart puts the app on
- * a new pty whatever index the old one had (another terminal may hold it
- * by then), and gives the daemon that pty's master.  -1 when the pty is
- * gone already. */
-static int session_pty_handoff(Session *s, char **tty)
-{
-	int master = ptyterm_master(s->pty), slave;
-	struct stat st;
-
-	if (master < 0)
-		return -1;
-	tcgetattr(master, &s->pty_tio);
-	ioctl(master, TIOCGWINSZ, &s->pty_ws);
-	s->pty_pkt = 0;
-	ioctl(master, TIOCGPKT, &s->pty_pkt);
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0 || fstat(slave, &st) < 0) {
-		session_log(s, "cannot name the app's terminal: %s",
-			    g_strerror(errno));
-		if (slave >= 0)
-			close(slave);
-		return -1;
-	}
-	close(slave);
-	*tty = g_strdup_printf("tty[%llx:%llx]",
-			       (unsigned long long)st.st_rdev,
-			       (unsigned long long)st.st_dev);
-	session_pty_unwatch(s);
-	return ptyterm_take_master(s->pty);
-}
-
-/* Takes the master of the app's terminal back after a checkpoint (FD, taken
- * over): the same one, or after a restart a new pty's, which gets the modes
- * the old one had. */
-static void session_pty_return(Session *s, int fd, gboolean restored)
-{
-	ptyterm_set_master(s->pty, fd);
-	if (restored) {
-		tcsetattr(fd, TCSANOW, &s->pty_tio);
-		ioctl(fd, TIOCSWINSZ, &s->pty_ws);
-		ioctl(fd, TIOCPKT, &s->pty_pkt);
-	}
-	session_pty_watch(s);
 }
 
 /* CHECKPOINT from C: quiesces the session, answers with the facts to
@@ -798,8 +714,6 @@ static void session_checkpoint(SessionClient *c)
 {
 	Session *s = c->session;
 	g_autofree char *facts = NULL;
-	g_autofree char *tty = NULL;
-	int master = -1;
 
 	if (s->state != SESSION_RUNNING) {
 		session_client_error(c, "the session is ending");
@@ -813,9 +727,7 @@ static void session_checkpoint(SessionClient *c)
 	s->checkpointing = TRUE;
 	session_set_state(s, "checkpointing");
 	session_log(s, "checkpoint requested");
-	if (s->pty != NULL)
-		master = session_pty_handoff(s, &tty);
-	facts = session_checkpoint_facts(s, tty);
+	facts = session_checkpoint_facts(s);
 	for (guint i = s->clients->len; i-- > 0;) {
 		SessionClient *o = g_ptr_array_index(s->clients, i);
 		if (o == c)
@@ -829,20 +741,7 @@ static void session_checkpoint(SessionClient *c)
 		}
 		session_client_hangup(o);
 	}
-	if (master >= 0) {
-		/* The master goes with the answer; the requester gives it
-		 * back with RESUME. */
-		g_autoptr(GError) e = NULL;
-		session_client_flush_last(c);
-		if (!control_send_fd(c->fd, CONTROL_CHECKPOINT, facts,
-				     strlen(facts), master, &e))
-			session_log(s, "cannot hand the pty over: %s",
-				    e->message);
-		close(master);
-	} else {
-		session_client_send(c, CONTROL_CHECKPOINT, facts,
-				    strlen(facts));
-	}
+	session_client_send(c, CONTROL_CHECKPOINT, facts, strlen(facts));
 	c->closing = TRUE;
 	s->resume_src = g_timeout_add_seconds(SESSION_CHECKPOINT_TIMEOUT,
 					      session_on_resume_timeout, s);
@@ -905,17 +804,6 @@ static void session_resume(SessionClient *c, GBytes *body)
 			session_client_error(c, error->message);
 			return;
 		}
-	}
-	{
-		int fd = control_reader_take_fd(&c->reader);
-		if (fd >= 0 && s->pty != NULL)
-			session_pty_return(s, fd,
-					   flags & CONTROL_RESUME_RESTORED);
-		else if (fd >= 0)
-			close(fd);
-		else if (s->pty != NULL && ptyterm_master(s->pty) < 0)
-			session_log(s, "RESUME without the terminal's master: "
-				    "the app's terminal is lost");
 	}
 	session_log(s, "%s", (flags & CONTROL_RESUME_RESTORED) ?
 		    "restored from a checkpoint" : "checkpoint taken");
