@@ -879,16 +879,37 @@ static guint32 rec_clip_bit(const RecRes *e)
 	       e->kind == REC_PICTURE ? 1u << 6 : 0;
 }
 
+/* Window attributes that replace one another: a background pixel and a
+ * background pixmap (bits 1 and 0), a border pixel and pixmap (3 and 2).
+ * The bits of ADD's that drop others when merged. */
+static guint32 rec_window_exclusive(guint32 add)
+{
+	guint32 clear = 0;
+
+	if (add & (1u << 0))
+		clear |= 1u << 1;
+	if (add & (1u << 1))
+		clear |= 1u << 0;
+	if (add & (1u << 2))
+		clear |= 1u << 3;
+	if (add & (1u << 3))
+		clear |= 1u << 2;
+	return clear & ~add;
+}
+
 /* A value-list change (ChangeWindowAttributes, ChangeGC, ChangePicture). */
 static void rec_values(XpRecord *rec, const RecRow *row, const RecReq *r,
 		       RecRes *e)
 {
 	RecVals add;
+	guint32 clear = 0;
 	gint i;
 
 	if (r->big)
 		return;
 	rec_vals_get(r->b, r->len, row->vmask_off, row->vlist_off, &add);
+	if (r->b[0] == 2)	/* ChangeWindowAttributes */
+		clear = rec_window_exclusive(add.mask);
 	if (e->kind == REC_FOREIGN) {
 		/* one merged change per foreign resource and request type */
 		guint64 key = rec_key(G_VALUES, r->b[0] | r->b[1] << 8);
@@ -906,7 +927,7 @@ static void rec_values(XpRecord *rec, const RecRow *row, const RecReq *r,
 		for (guint bit = 0; bit < 32; bit++)
 			if (add.mask & (1u << bit))
 				old.v[bit] = add.v[bit];
-		old.mask |= add.mask;
+		old.mask = (old.mask & ~clear) | add.mask;
 		nb = rec_vals_build(r->b, row->vmask_off, row->vlist_off, &old,
 				    &nl);
 		m = rec_mod_alloc(rec, key, nl, FALSE);
@@ -957,7 +978,7 @@ static void rec_values(XpRecord *rec, const RecRow *row, const RecReq *r,
 			}
 		}
 	}
-	rec_create_merge(rec, e, &add, 0);
+	rec_create_merge(rec, e, &add, clear);
 }
 
 /* CopyGC: the values of SRC for the bits of MASK go to DST. */

@@ -45,6 +45,7 @@ struct XpReplay {
 	GArray *exposes;	/* ReplayExpose */
 	GHashTable *ph;		/* placeholder -> XID */
 	GHashTable *done;	/* entries created so far (RecRes *) */
+	GHashTable *visiting;	/* entries being emitted (pull-forward) */
 	gsize max;		/* longest request, bytes */
 	guint32 next_free;	/* last free-ID candidate index used */
 };
@@ -423,6 +424,91 @@ static void replay_create(XpReplay *rp, RecRes *e, GArray *deferred,
 	g_hash_table_add(rp->done, e);
 }
 
+/* What replay_deps_visit() collects. */
+typedef struct {
+	XpReplay *rp;		/* the replay */
+	const guint8 *buf;	/* the request walked */
+	guint32 self;		/* its entry's XID */
+	gsize fixed_end;	/* fields before this offset are required */
+	GPtrArray *deps;	/* out: entries not yet created */
+	GArray *required;	/* out: for each, whether it is required */
+} ReplayDeps;
+
+/* Walker visitor: the entries a creation names that are not created
+ * yet. */
+static void replay_deps_visit(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	ReplayDeps *d = ud;
+	guint32 v = xlate_get32(field);
+	gboolean req;
+	RecRes *e;
+
+	if (proto_kind_class(kind) != PROTO_CLASS_XID || v <= 1 ||
+	    v == d->self)
+		return;
+	e = record_lookup(d->rp->rec, v);
+	if (!e || e->kind == REC_FOREIGN || !e->create ||
+	    g_hash_table_contains(d->rp->done, e))
+		return;
+	req = (gsize)(field - d->buf) < d->fixed_end;
+	g_ptr_array_add(d->deps, e);
+	g_array_append_val(d->required, req);
+}
+
+/* Emits the creation of E (and its contents), first pulling forward the
+ * resources its value list names that come later in creation order (a
+ * colormap, cursor or background made after a window, a tile after its
+ * GC), when they do not depend on E in turn; what cannot be pulled is set
+ * later (replay_create()).  A window's parent is never pulled (see
+ * replay_create()).  Returns FALSE, emitting nothing, when a required
+ * field names an entry being emitted (a cycle): only for pulled entries. */
+static gboolean replay_emit(XpReplay *rp, RecRes *e, GArray *deferred,
+			    GPtrArray *reparent, gboolean pulled)
+{
+	g_autoptr(GPtrArray) deps = g_ptr_array_new();
+	g_autoptr(GArray) required = g_array_new(FALSE, FALSE,
+						 sizeof(gboolean));
+	guint moff, loff, chg_moff;
+	guint8 chg_op;
+	const ProtoMsg *msg;
+	ReplayDeps d = { rp, e->create, e->xid, G_MAXSIZE, deps, required };
+	const ProtoExt *render = proto_ext_lookup("RENDER");
+
+	if (g_hash_table_contains(rp->done, e))
+		return TRUE;
+	if (replay_vlist(e, &moff, &loff, &chg_op, &chg_moff))
+		d.fixed_end = loff;
+	if (e->kind == REC_WINDOW)
+		d.fixed_end = 0;	/* the parent is not pulled */
+	msg = replay_msg(rp->rec, e->create);
+	if (msg)
+		walk_message(msg, PROTO_REQUEST, e->create, e->create_len,
+			     e->create_big, replay_deps_visit, &d);
+	g_hash_table_add(rp->visiting, e);
+	for (guint i = 0; i < deps->len; i++) {
+		RecRes *x = deps->pdata[i];
+		gboolean req = g_array_index(required, gboolean, i);
+		gboolean ok = FALSE;
+
+		if (g_hash_table_contains(rp->done, x))
+			continue;
+		if (x->kind != REC_WINDOW &&
+		    !g_hash_table_contains(rp->visiting, x))
+			ok = replay_emit(rp, x, deferred, reparent, TRUE);
+		if (!ok && req && pulled) {
+			g_hash_table_remove(rp->visiting, e);
+			return FALSE;
+		}
+	}
+	g_hash_table_remove(rp->visiting, e);
+	replay_create(rp, e, deferred, reparent);
+	if (e->kind == REC_PIXMAP)
+		replay_image(rp, e);
+	else if (e->kind == REC_GLYPHSET && render)
+		replay_glyphs(rp, e, record_ext_major(rp->rec, render));
+	return TRUE;
+}
+
 /* The windows of parent P in the order the replay's creations and
  * reparentings give them (bottom to top), into OUT. */
 static void replay_natural(const RecRes *p, GPtrArray *reparented,
@@ -569,13 +655,13 @@ XpReplay *replay_new(const XpRecord *rec, const ReplayParams *params)
 						 sizeof(ReplayDeferred));
 	g_autoptr(GPtrArray) reparent = g_ptr_array_new();
 	const RecMod *focus = NULL;
-	const ProtoExt *render = proto_ext_lookup("RENDER");
 
 	rp->rec = rec;
 	rp->steps = g_array_new(FALSE, FALSE, sizeof(ReplayStep));
 	rp->exposes = g_array_new(FALSE, FALSE, sizeof(ReplayExpose));
 	rp->ph = g_hash_table_new(NULL, NULL);
 	rp->done = g_hash_table_new(NULL, NULL);
+	rp->visiting = g_hash_table_new(NULL, NULL);
 	rp->max = params && params->max_request_bytes ?
 			  params->max_request_bytes : REPLAY_MAX_NORMAL;
 
@@ -591,13 +677,8 @@ XpReplay *replay_new(const XpRecord *rec, const ReplayParams *params)
 	/* 1. creations, in creation order */
 	for (guint i = 0; i < entries->len; i++) {
 		RecRes *e = entries->pdata[i];
-		if (e->kind == REC_FOREIGN || !e->create)
-			continue;
-		replay_create(rp, e, deferred, reparent);
-		if (e->kind == REC_PIXMAP)
-			replay_image(rp, e);
-		else if (e->kind == REC_GLYPHSET && render)
-			replay_glyphs(rp, e, record_ext_major(rec, render));
+		if (e->kind != REC_FOREIGN && e->create)
+			replay_emit(rp, e, deferred, reparent, FALSE);
 	}
 
 	/* 2. the tree: reparenting, then stacking */
@@ -654,7 +735,8 @@ XpReplay *replay_new(const XpRecord *rec, const ReplayParams *params)
 	}
 
 	g_hash_table_unref(rp->done);
-	rp->done = NULL;
+	g_hash_table_unref(rp->visiting);
+	rp->done = rp->visiting = NULL;
 	rp->rec = NULL;
 	return rp;
 }
@@ -669,8 +751,6 @@ void replay_free(XpReplay *rp)
 	g_array_unref(rp->steps);
 	g_array_unref(rp->exposes);
 	g_hash_table_unref(rp->ph);
-	if (rp->done)
-		g_hash_table_unref(rp->done);
 	g_free(rp);
 }
 

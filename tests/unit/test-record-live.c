@@ -644,6 +644,10 @@ static guint tl_send(xcb_connection_t *c, XpMap *map, XpReplay *rp)
 		XlateReq xr;
 		guint seq;
 
+		if (g_getenv("TL_DUMP"))
+			fprintf(stderr, "step %u %s op %u.%u len %zu xid 0x%x\n",
+				i, replay_phase_name(s->phase), s->data[0],
+				s->data[1], s->len, s->xid);
 		CU_ASSERT_FATAL(xlate_request(map, b, s->len, s->big, &xr) ==
 				XLATE_OK);
 		req.opcode = b[0];

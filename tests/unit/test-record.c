@@ -438,11 +438,18 @@ static void tr_zombie_cursor(void)
 
 	rp = replay_new(rec, NULL);
 	tr_check_order(rp);
+	/* the cursor, made after the window from a pixmap made on the
+	 * window, cannot come before it: the window is created without it
+	 * and gets it in the STATE phase */
 	cc = tr_find(rp, 93, c, 0);
-	cw = tr_find(rp, 2, w, 0);	/* the cursor came after the window */
+	cw = tr_find(rp, 2, w, 0);
 	fc = tr_find(rp, 95, c, 0);
 	fp = tr_find(rp, 54, p, 0);
 	CU_ASSERT(cc >= 0 && cw > cc && fc > cw && fp > cc);
+	CU_ASSERT(tr_find(rp, 1, w, 0) < cc);
+	CU_ASSERT(xlate_get32(replay_step(rp, tr_find(rp, 1, w, 0))->data +
+			      28) == 0);
+	CU_ASSERT(replay_step(rp, cw)->phase == REPLAY_STATE);
 	CU_ASSERT(replay_step(rp, fc)->phase == REPLAY_FREE);
 	CU_ASSERT(xlate_get32(replay_step(rp, cw)->data + 12) == c);
 
@@ -486,11 +493,14 @@ static void tr_zombie_reuse(void)
 	tr_pixmap(rec, c, w, 24, 4, 4);	/* same XID, new pixmap */
 	CU_ASSERT(record_lookup(rec, c)->kind == REC_PIXMAP);
 
+	/* the glyph cursor does not depend on the window: it is pulled
+	 * before it and goes into its CreateWindow */
 	rp = replay_new(rec, NULL);
 	tr_check_order(rp);
-	cw = tr_find(rp, 2, w, 0);
+	cw = tr_find(rp, 1, w, 0);
 	CU_ASSERT_FATAL(cw >= 0);
-	nc = xlate_get32(replay_step(rp, cw)->data + 12);
+	CU_ASSERT(tr_find(rp, 2, w, 0) < 0);
+	nc = xlate_get32(replay_step(rp, cw)->data + 32);
 	CU_ASSERT(nc != c);
 	CU_ASSERT((nc & ~TR_MASK) == TR_BASE);
 	cc = tr_find(rp, 94, nc, 0);
@@ -636,7 +646,8 @@ static void tr_attributes(void)
 
 	tr_window(rec, w, TR_ROOT, 0, 0, 100, 80, 1u << 11, &ev);
 	tr_change1(rec, 2, w, 11, (1u << 15) | 1);	/* + KeyPress */
-	tr_change1(rec, 2, w, 1, 0x123456);		/* background */
+	tr_change1(rec, 2, w, 0, TR_BASE | 7);		/* bg pixmap */
+	tr_change1(rec, 2, w, 1, 0x123456);		/* bg pixel wins */
 	tr_change1(rec, 2, w, 11, (1u << 15) | 3);
 	e = record_lookup(rec, w);
 	CU_ASSERT(e->mods == NULL);
@@ -701,9 +712,11 @@ static void tr_gcs(void)
 
 	rp = replay_new(rec, NULL);
 	tr_check_order(rp);
+	/* the tile, made after the GC, is pulled before it */
 	ct = tr_find(rp, 53, tile, 0);
-	chg = tr_find(rp, 56, g, 0);
+	chg = tr_find(rp, 55, g, 0);
 	CU_ASSERT(ct >= 0 && chg > ct);
+	CU_ASSERT(tr_find(rp, 56, g, 0) < 0);
 	CU_ASSERT(tr_find(rp, 59, g2, 0) > 0);
 	tr_one(rec, 54, tile);		/* freed: a zombie while the GC's
 					 * tile */
