@@ -1127,7 +1127,8 @@ static gboolean rec_match_owner(guint64 key, gpointer ud)
 }
 
 /* Window E is destroyed: what ends with it on the server leaves the
- * record, and the creations that only used it to name a screen and depth
+ * record (the selections it owned, the focus on it), the client pointer
+ * set through it names the client by None, and the creations that only used it to name a screen and depth
  * (CreatePixmap; CreateGC of the root's depth) name the root instead, so
  * that E need not live on as a zombie for them. */
 static void rec_window_gone(XpRecord *rec, RecRes *e)
@@ -1138,11 +1139,20 @@ static void rec_window_gone(XpRecord *rec, RecRes *e)
 
 	for (guint i = 0; g->mods && i < g->mods->len;) {
 		RecMod *m = g->mods->pdata[i];
-		if (rec_match_owner(m->key, NULL) && m->len >= 8 &&
-		    xlate_get32(m->data + 4) == e->xid)
-			rec_mod_remove_at(rec, g, i);
-		else
+		if (m->len < 8 || xlate_get32(m->data + 4) != e->xid) {
 			i++;
+		} else if (rec_match_owner(m->key, NULL)) {
+			rec_mod_remove_at(rec, g, i);
+		} else {
+			/* XISetClientPointer names a window only to name a
+			 * client: None is this client */
+			if (m->key >> 32 == G_XI_CP) {
+				xlate_put32(m->data + 4, 0);
+				if (e->refs)
+					e->refs--;
+			}
+			i++;
+		}
 	}
 	if (!e->refs)
 		return;

@@ -73,11 +73,32 @@ static void tr_end(TrReq *r)
 	xlate_put16(r->b + 2, r->n / 4);
 }
 
-/* Ends R and records it (EXT: NULL for core, else RENDER). */
+/* The client's major opcodes for the extensions the tests use. */
+static const struct {
+	const char *name;	/* X name */
+	guint8 major;		/* the client's major opcode */
+} tr_exts[] = {
+	{ "RENDER", TR_RENDER }, { "XFIXES", 140 }, { "SHAPE", 141 },
+	{ "SYNC", 142 }, { "DAMAGE", 143 }, { "Composite", 144 },
+	{ "XInputExtension", 145 }, { "XKEYBOARD", 146 }, { "RANDR", 147 },
+	{ "DOUBLE-BUFFER", 148 },
+};
+
+/* The tables of request major MAJOR. */
+static const ProtoExt *tr_ext(guint8 major)
+{
+	if (major < 128)
+		return proto_core();
+	for (guint i = 0; i < G_N_ELEMENTS(tr_exts); i++)
+		if (tr_exts[i].major == major)
+			return proto_ext_lookup(tr_exts[i].name);
+	return NULL;
+}
+
+/* Ends R and records it. */
 static guint64 tr_feed(XpRecord *rec, TrReq *r)
 {
-	const ProtoExt *ext = r->b[0] < 128 ? proto_core() :
-						proto_ext_lookup("RENDER");
+	const ProtoExt *ext = tr_ext(r->b[0]);
 
 	tr_end(r);
 	record_request(rec, ext, r->b[0] < 128 ? r->b[0] : r->b[1], r->b,
@@ -240,6 +261,16 @@ static guint tr_creates_at(const guint8 *b)
 		}
 		return 0;
 	}
+	if (b[0] == 140)	/* XFIXES regions */
+		return b[1] >= 5 && b[1] <= 9 ? 4 : 0;
+	if (b[0] == 142)	/* SYNC counter, alarm, fence */
+		return b[1] == 2 || b[1] == 8 ? 4 : b[1] == 14 ? 8 : 0;
+	if (b[0] == 143)	/* DAMAGE */
+		return b[1] == 1 ? 4 : 0;
+	if (b[0] == 148)	/* DOUBLE-BUFFER */
+		return b[1] == 1 ? 8 : 0;
+	if (b[0] >= 128)
+		return 0;
 	switch (b[0]) {
 	case 1: case 45: case 53: case 55: case 78: case 93: case 94:
 		return 4;
@@ -286,8 +317,7 @@ static guint tr_check_order(XpReplay *rp)
 
 	for (guint i = 0; i < n; i++) {
 		const ReplayStep *s = replay_step(rp, i);
-		const ProtoExt *ext = s->data[0] < 128 ?
-			proto_core() : proto_ext_lookup("RENDER");
+		const ProtoExt *ext = tr_ext(s->data[0]);
 		const ProtoMsg *msg = proto_request(
 			ext, s->data[0] < 128 ? s->data[0] : s->data[1]);
 		TrOrder o = { made, s->data, tr_creates_at(s->data), 0, 0 };
@@ -988,6 +1018,211 @@ static void tr_grabs_focus(void)
 	CU_ASSERT(record_lookup(rec, w) == NULL);
 }
 
+/* The number of mods of XID's entry (0 when none or no entry). */
+static guint tr_mods(XpRecord *rec, guint32 xid)
+{
+	RecRes *e = record_lookup(rec, xid);
+
+	return e && e->mods ? e->mods->len : 0;
+}
+
+/* Extension state: XFIXES selections and regions, SHAPE, SYNC, DAMAGE,
+ * Composite, XI2, XKB, RANDR, DOUBLE-BUFFER. */
+static void tr_extensions(void)
+{
+	g_autoptr(XpRecord) rec = tr_rec();
+	g_autoptr(XpReplay) rp = NULL;
+	guint32 w = TR_BASE | 1, rg = TR_BASE | 2, ctr = TR_BASE | 3,
+		fence = TR_BASE | 4, dmg = TR_BASE | 5, buf = TR_BASE | 6;
+	RecRes *e;
+	TrReq r;
+
+	tr_window(rec, w, TR_ROOT, 0, 0, 100, 100, 0, NULL);
+	/* XFIXES selection input: set, cleared by a zero mask */
+	for (guint mask = 7;; mask = 0) {
+		tr_begin(&r, 140, 2);
+		tr_32(&r, w);
+		tr_32(&r, 300);
+		tr_32(&r, mask);
+		tr_feed(rec, &r);
+		if (!mask)
+			break;
+		CU_ASSERT(tr_mods(rec, w) == 1);
+	}
+	CU_ASSERT(tr_mods(rec, w) == 0);
+	tr_begin(&r, 140, 3);	/* SelectCursorInput on the root */
+	tr_32(&r, TR_ROOT);
+	tr_32(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, TR_ROOT) == 1);
+	/* regions: SetRegion starts over */
+	tr_begin(&r, 140, 5);
+	tr_32(&r, rg);
+	tr_feed(rec, &r);
+	for (guint i = 0; i < 2; i++) {
+		tr_begin(&r, 140, 11);	/* SetRegion */
+		tr_32(&r, rg);
+		tr_16(&r, 0);
+		tr_16(&r, 0);
+		tr_16(&r, 10);
+		tr_16(&r, 10);
+		tr_feed(rec, &r);
+		tr_begin(&r, 140, 13);	/* UnionRegion rg, rg -> rg */
+		tr_32(&r, rg);
+		tr_32(&r, rg);
+		tr_32(&r, rg);
+		tr_feed(rec, &r);
+	}
+	CU_ASSERT(tr_mods(rec, rg) == 2);
+	/* SHAPE: a Set starts the kind over; SelectInput on, then off */
+	static const guint8 ops[][2] = { { 0, 0 }, { 1, 0 }, { 0, 2 },
+					 { 0, 0 } };
+	for (guint i = 0; i < G_N_ELEMENTS(ops); i++) {
+		tr_begin(&r, 141, 1);
+		tr_8(&r, ops[i][0]);
+		tr_8(&r, ops[i][1]);
+		tr_8(&r, 0);
+		tr_8(&r, 0);
+		tr_32(&r, w);
+		tr_16(&r, 0);
+		tr_16(&r, 0);
+		tr_16(&r, 0);
+		tr_16(&r, 0);
+		tr_16(&r, 5);
+		tr_16(&r, 5);
+		tr_feed(rec, &r);
+	}
+	CU_ASSERT(tr_mods(rec, w) == 2);
+	tr_begin(&r, 141, 6);
+	tr_32(&r, w);
+	tr_8(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, w) == 3);
+	tr_begin(&r, 141, 6);
+	tr_32(&r, w);
+	tr_8(&r, 0);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, w) == 2);
+	/* SYNC: the counter's value follows Change and Set */
+	tr_begin(&r, 142, 2);
+	tr_32(&r, ctr);
+	tr_32(&r, 0);
+	tr_32(&r, 5);
+	tr_feed(rec, &r);
+	tr_begin(&r, 142, 4);	/* ChangeCounter -10 */
+	tr_32(&r, ctr);
+	tr_32(&r, 0xffffffff);
+	tr_32(&r, (guint32)-10);
+	tr_feed(rec, &r);
+	e = record_lookup(rec, ctr);
+	CU_ASSERT(xlate_get32(e->create + 8) == 0xffffffff);
+	CU_ASSERT(xlate_get32(e->create + 12) == (guint32)-5);
+	tr_begin(&r, 142, 14);	/* CreateFence on w, then Trigger */
+	tr_32(&r, w);
+	tr_32(&r, fence);
+	tr_8(&r, 0);
+	tr_feed(rec, &r);
+	tr_begin(&r, 142, 15);
+	tr_32(&r, fence);
+	tr_feed(rec, &r);
+	CU_ASSERT(record_lookup(rec, fence)->create[12] == 1);
+	/* DAMAGE */
+	tr_begin(&r, 143, 1);
+	tr_32(&r, dmg);
+	tr_32(&r, w);
+	tr_8(&r, 3);
+	tr_feed(rec, &r);
+	/* Composite: redirected, then not */
+	tr_begin(&r, 144, 2);
+	tr_32(&r, TR_ROOT);
+	tr_8(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, TR_ROOT) == 2);
+	tr_begin(&r, 144, 4);
+	tr_32(&r, TR_ROOT);
+	tr_8(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, TR_ROOT) == 1);
+	/* XI2: one mask per device; the client pointer */
+	static const guint16 devs[] = { 2, 2, 3 };
+	for (guint i = 0; i < G_N_ELEMENTS(devs); i++) {
+		tr_begin(&r, 145, 46);
+		tr_32(&r, w);
+		tr_16(&r, 1);
+		tr_16(&r, 0);
+		tr_16(&r, devs[i]);
+		tr_16(&r, 1);
+		tr_32(&r, 0x3c + i);
+		tr_feed(rec, &r);
+	}
+	CU_ASSERT(tr_mods(rec, w) == 4);
+	tr_begin(&r, 145, 44);
+	tr_32(&r, w);
+	tr_16(&r, 2);
+	tr_feed(rec, &r);
+	/* XKB per-client selections and flags; RANDR on the root */
+	tr_begin(&r, 146, 1);
+	tr_16(&r, 0x100);
+	tr_16(&r, 0);
+	tr_16(&r, 0);
+	tr_16(&r, 0);
+	tr_16(&r, 0);
+	tr_16(&r, 0);
+	tr_feed(rec, &r);
+	tr_begin(&r, 146, 21);
+	tr_16(&r, 0x100);
+	tr_16(&r, 0);
+	tr_32(&r, 1);
+	tr_32(&r, 1);
+	tr_32(&r, 0);
+	tr_32(&r, 0);
+	tr_32(&r, 0);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, 0) == 3);
+	tr_begin(&r, 147, 4);
+	tr_32(&r, TR_ROOT);
+	tr_16(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(tr_mods(rec, TR_ROOT) == 2);
+	/* DOUBLE-BUFFER: allocated and freed */
+	tr_begin(&r, 148, 1);
+	tr_32(&r, w);
+	tr_32(&r, buf);
+	tr_8(&r, 1);
+	tr_feed(rec, &r);
+	CU_ASSERT(record_lookup(rec, buf) != NULL);
+	tr_begin(&r, 148, 2);
+	tr_32(&r, buf);
+	tr_feed(rec, &r);
+	CU_ASSERT(record_lookup(rec, buf) == NULL);
+
+	rp = replay_new(rec, NULL);
+	/* 5 creations; mods: 2 on the root, 4 on the window, 2 on the
+	 * region, 3 global */
+	CU_ASSERT(tr_check_order(rp) == 5 + 2 + 4 + 2 + 3);
+	for (guint i = 0; i < replay_n_steps(rp); i++) {
+		const ReplayStep *s = replay_step(rp, i);
+		if (s->data[0] == 140 && s->data[1] == 3)
+			CU_ASSERT(s->flags & REPLAY_F_FOREIGN);
+		if (s->data[0] >= 128)
+			CU_ASSERT(s->phase == REPLAY_CREATE ||
+				  s->phase == REPLAY_STATE);
+	}
+
+	/* the window goes: its own state with it; the damage and fence
+	 * made on it keep it as a zombie until they go */
+	tr_one(rec, 4, w);
+	CU_ASSERT(record_lookup(rec, w)->flags & REC_F_ZOMBIE);
+	tr_begin(&r, 143, 2);
+	tr_32(&r, dmg);
+	tr_feed(rec, &r);
+	CU_ASSERT(record_lookup(rec, w) != NULL);
+	tr_begin(&r, 142, 17);
+	tr_32(&r, fence);
+	tr_feed(rec, &r);
+	CU_ASSERT(record_lookup(rec, w) == NULL);
+}
+
 /* Memory per recorded resource: windows with a property and a GC each;
  * all of it goes when they are freed. */
 static void tr_memory(void)
@@ -1062,6 +1297,7 @@ static CU_TestInfo tr_tests[] = {
 	{ "atoms and colours", tr_atoms_colors },
 	{ "pixmap contents", tr_pixmap_image },
 	{ "grabs, selection, focus", tr_grabs_focus },
+	{ "extension state", tr_extensions },
 	{ "memory per resource", tr_memory },
 	{ "ignored requests", tr_ignored },
 	CU_TEST_INFO_NULL,
