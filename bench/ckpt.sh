@@ -9,11 +9,11 @@
 #          `xckpt checkpoint NAME --kill` and `xckpt restart DIR --detach`;
 #          this includes xckpt's own work: quiescing the daemon, the
 #          manifest's checksums, fsync, the verification before a restart;
-#   bare   the same program setsid'd, `criu dump -t PID` (which kills it)
-#          and `criu restore -d`, with the criu that `make deps` recorded in
-#          $B/criu.path.
-# The xckpt tree also holds the session daemon (and its keeper); bare CRIU
-# dumps the program alone.  Each of BENCH_ROUNDS (5) rounds measures both,
+#   bare   an equivalent tree: the same program in another xckpt session,
+#          dumped by `criu dump -t DAEMON` (which kills it) and restored by
+#          `criu restore -d --root /`, with the criu that `make deps`
+#          recorded in $B/criu.path: CRIU's own cost for the very tree
+#          xckpt dumps, so the ratio is xckpt's overhead.  Each of BENCH_ROUNDS (5) rounds measures both,
 # in an order that alternates; the table shows the medians and the median of
 # the per-round ratios xckpt/bare (the target: within 10%, i.e. a ratio of at
 # most 1.10).  Wall
@@ -95,30 +95,37 @@ round_xckpt() {
 	rm -rf "$dir"
 }
 
-# Measures one bare CRIU round $1: prints "DUMP_S RESTORE_S BYTES".
+# Measures one bare CRIU round $1: prints "DUMP_S RESTORE_S BYTES".  The
+# tree is equivalent to xckpt's: the same program in an xckpt session
+# (daemon, namespaces, private devpts), dumped and restored by CRIU alone,
+# without what xckpt adds (quiescing, the manifest's checksums, fsync,
+# verification before the restore).
 round_bare() {
-	local dir=$bench_tmp/bare-$1 ready=$bench_tmp/ready-b$1 pid t0 t1 t2 t3
+	local name=bench-bare-$1 dir=$bench_tmp/bare-$1 ready=$bench_tmp/ready-b$1
+	local pid daemon t0 t1 t2 t3
 	mkdir -p "$dir"
-	# Our child, so that the shell reaps it and its pid is free at once for
-	# the restore; disowned, so that the shell does not report its SIGKILL.
-	setsid "$MEM" "$BENCH_CKPT_MB" "$ready" </dev/null >/dev/null 2>&1 &
-	disown $!
-	bench_wait_file "$ready" "$$" || bench_die "ckptmem did not start"
+	"$XCKPT" run --detach --no-dbus --name "$name" -- "$MEM" "$BENCH_CKPT_MB" "$ready" \
+		>/dev/null 2>"$bench_tmp/err" || bench_die "xckpt run: $(cat "$bench_tmp/err")"
+	ckpt_sessions="$ckpt_sessions $name"
+	bench_wait_file "$ready" "$$" || bench_die "ckptmem did not start in xckpt"
 	pid=$(cat "$ready")
 	ckpt_pids="$ckpt_pids $pid"
+	daemon=$("$XCKPT" list | awk -v n="$name" '$1 == n { print $2 }')
+	[ -n "$daemon" ] || bench_die "no daemon for session $name"
 	sync
 	t0=$(now_ns)
-	"${CRIU[@]}" dump -t "$pid" -D "$dir" -o dump.log >/dev/null 2>&1 ||
+	"${CRIU[@]}" dump -t "$daemon" -D "$dir" -o dump.log >/dev/null 2>&1 ||
 		bench_die "criu dump failed: $dir/dump.log"
 	t1=$(now_ns)
 	wait_gone "$pid"
+	wait_gone "$daemon"
 	t2=$(now_ns)
-	"${CRIU[@]}" restore -d -D "$dir" -o restore.log >/dev/null 2>&1 ||
+	"${CRIU[@]}" restore -d --root / -D "$dir" -o restore.log >/dev/null 2>&1 ||
 		bench_die "criu restore failed: $dir/restore.log"
 	t3=$(now_ns)
 	kill -0 "$pid" 2>/dev/null || bench_die "criu restore did not bring back pid $pid"
 	echo "$(secs "$t0" "$t1") $(secs "$t2" "$t3") $(du -sb --exclude='*.log' "$dir" | cut -f1)"
-	kill -TERM "$pid" 2>/dev/null || true
+	"$XCKPT" kill "$name" >/dev/null 2>&1 || true
 	wait_gone "$pid"
 	rm -rf "$dir"
 }

@@ -287,10 +287,10 @@ static char *ckptdir_meta_to_data(const CkptMeta *meta)
 	return g_key_file_to_data(kf, NULL, NULL);
 }
 
-/* Writes DATA into the new file PATH (0600) and fsyncs it.  Returns TRUE or
- * FALSE with ERROR set. */
+/* Writes DATA into the new file PATH (0600), and fsyncs it when SYNC is
+ * set.  Returns TRUE or FALSE with ERROR set. */
 static gboolean ckptdir_write_file(const char *path, const char *data,
-				   GError **error)
+				   gboolean sync, GError **error)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	gsize len = strlen(data), off = 0;
@@ -307,12 +307,26 @@ static gboolean ckptdir_write_file(const char *path, const char *data,
 		}
 		off += n;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		close(fd);
 		return ckptdir_fail_errno(error, "cannot fsync", path);
 	}
 	close(fd);
 	return TRUE;
+}
+
+/* The thread that syncs the file system of directory UD (a path): returns
+ * 0, or errno + 1 on failure. */
+static gpointer ckptdir_sync_thread(gpointer ud)
+{
+	int fd = open(ud, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	return GINT_TO_POINTER(e ? e + 1 : 0);
 }
 
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
@@ -326,11 +340,17 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	g_autofree char *man_path = g_build_filename(writer->tmp,
 						     CKPTDIR_MANIFEST, NULL);
 	char *final = NULL;
+	GThread *sync = NULL;
+	int sync_err;
 
-	if (!ckptdir_write_file(meta_path, meta_data, error) ||
+	if (!ckptdir_write_file(meta_path, meta_data, FALSE, error) ||
 	    !ckptdir_collect(writer->tmp, NULL, files, TRUE, error))
 		goto out;
 	g_ptr_array_sort(files, ckptdir_cmp);
+	/* One syncfs for every image (one journal commit, not one per file)
+	 * in a thread, while this one reads them back for the checksums:
+	 * the commit costs about the longer of the two, not their sum. */
+	sync = g_thread_new("ckptdir-sync", ckptdir_sync_thread, writer->tmp);
 	for (guint i = 0; i < files->len; i++) {
 		const char *rel = files->pdata[i];
 		g_autofree char *full = g_build_filename(writer->tmp, rel,
@@ -339,15 +359,17 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		g_autofree char *sum = ckptdir_checksum(full, &size, error);
 		if (!sum)
 			goto out;
-		if (ckptdir_fsync_path(full) < 0) {
-			ckptdir_fail_errno(error, "cannot fsync", full);
-			goto out;
-		}
 		g_string_append_printf(manifest, "%s %" G_GINT64_FORMAT " %s\n",
 				       sum, size, rel);
 	}
+	sync_err = GPOINTER_TO_INT(g_thread_join(g_steal_pointer(&sync)));
+	if (sync_err != 0) {
+		errno = sync_err - 1;
+		ckptdir_fail_errno(error, "cannot sync", writer->tmp);
+		goto out;
+	}
 	g_string_append_printf(manifest, "end %u\n", files->len);
-	if (!ckptdir_write_file(man_path, manifest->str, error))
+	if (!ckptdir_write_file(man_path, manifest->str, TRUE, error))
 		goto out;
 	if (ckptdir_fsync_path(writer->images) < 0 ||
 	    ckptdir_fsync_path(writer->tmp) < 0) {
@@ -361,6 +383,8 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	ckptdir_fsync_path(writer->parent);
 	final = g_strdup(writer->final);
 out:
+	if (sync != NULL)
+		g_thread_join(sync);
 	ckptdir_abort(writer);
 	return final;
 }
