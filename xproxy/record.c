@@ -92,6 +92,7 @@ typedef enum {
 	A_COUNTER_SET,		/* SYNC SetCounter */
 	A_COUNTER_ADD,		/* SYNC ChangeCounter */
 	A_FENCE_SET,		/* SYNC TriggerFence (SUB_OFF 1) / ResetFence */
+	A_ALARM,		/* SYNC ChangeAlarm: merged into CreateAlarm */
 } RecAction;
 
 /* Mod groups (the high half of a key). */
@@ -108,7 +109,7 @@ enum {
 	G_RECOLOR,		/* cursor colours */
 	G_ALLOC,		/* colour cell (sub: pixel) */
 	G_CELLS,		/* AllocColorCells/Planes (append) */
-	G_STORE,		/* StoreColors (append) */
+	G_STORE,		/* StoreColors (sub: its first pixel) */
 	G_STORE_NAMED,		/* StoreNamedColor (sub: pixel) */
 	G_TRANSFORM,		/* RENDER picture transform */
 	G_FILTER,		/* RENDER picture filter */
@@ -130,7 +131,6 @@ enum {
 	G_RANDR_SEL,		/* RANDR SelectInput */
 	G_COMP_REDIR,		/* Composite RedirectWindow */
 	G_COMP_REDIR_SUBS,	/* Composite RedirectSubwindows */
-	G_ALARM,		/* SYNC ChangeAlarm (append) */
 	G_CLOSEDOWN,		/* SetCloseDownMode (global) */
 	G_DISCONNECT,		/* XFIXES SetClientDisconnectMode (global) */
 	G_GLYPHS,		/* AddGlyphs kept whole (image size unknown) */
@@ -204,7 +204,7 @@ static const RecRow rec_rows[] = {
 	{ NULL, 86, A_MOD_APPEND, 0, 4, G_CELLS },
 	{ NULL, 87, A_MOD_APPEND, 0, 4, G_CELLS },
 	{ NULL, 88, A_FREE_COLORS, 0, 4, G_ALLOC },
-	{ NULL, 89, A_MOD_APPEND, 0, 4, G_STORE },
+	{ NULL, 89, A_MOD, 0, 4, G_STORE, 8, 4 },
 	{ NULL, 90, A_MOD, 0, 4, G_STORE_NAMED, 8, 4 },
 	{ NULL, 93, A_CREATE, REC_CURSOR, 4 },
 	{ NULL, 94, A_CREATE, REC_CURSOR, 4 },
@@ -273,7 +273,7 @@ static const RecRow rec_rows[] = {
 	{ "SYNC", 4, A_COUNTER_ADD, 0, 4 },
 	{ "SYNC", 6, A_FREE, 0, 4 },
 	{ "SYNC", 8, A_CREATE, REC_ALARM, 4 },
-	{ "SYNC", 9, A_MOD_APPEND, 0, 4, G_ALARM },
+	{ "SYNC", 9, A_ALARM, 0, 4 },
 	{ "SYNC", 11, A_FREE, 0, 4 },
 	{ "SYNC", 14, A_CREATE, REC_FENCE, 8 },
 	{ "SYNC", 15, A_FENCE_SET, 0, 4, .sub_off = 1 },
@@ -1037,6 +1037,67 @@ static void rec_copy_gc(XpRecord *rec, const RecReq *r)
 	rec_create_merge(rec, dst, &add, clear);
 }
 
+/* The sizes of SYNC alarm values by bit: counter, value type, value
+ * (INT64), test type, delta (INT64), events. */
+static const guint8 rec_alarm_size[6] = { 4, 4, 8, 4, 8, 4 };
+
+/* Unpacks a SYNC alarm value list (mask at 8, values at 12) of R into
+ * V (two words per bit); returns the mask of what was there. */
+static guint32 rec_alarm_vals(const RecReq *r, guint32 v[6][2])
+{
+	guint32 mask = rq_get(r, 8, 4) & 0x3f, got = 0;
+	gsize p = 12;
+
+	for (guint bit = 0; bit < 6; bit++) {
+		if (!(mask & (1u << bit)))
+			continue;
+		if (!rq_has(r, p, rec_alarm_size[bit]))
+			break;
+		v[bit][0] = rq_get(r, p, 4);
+		v[bit][1] = rec_alarm_size[bit] == 8 ? rq_get(r, p + 4, 4) : 0;
+		p += rec_alarm_size[bit];
+		got |= 1u << bit;
+	}
+	return got;
+}
+
+/* ChangeAlarm: its values merged into the CreateAlarm recipe. */
+static void rec_change_alarm(XpRecord *rec, const RecReq *r, RecRes *e)
+{
+	guint32 v[6][2], add[6][2], mask, amask;
+	RecReq c = { e->create, e->create_len, e->create_big };
+	gsize len = 12;
+	guint8 *nb;
+
+	if (e->kind != REC_ALARM || !e->create || e->create_big)
+		return;
+	mask = rec_alarm_vals(&c, v);
+	amask = rec_alarm_vals(r, add);
+	for (guint bit = 0; bit < 6; bit++)
+		if (amask & (1u << bit)) {
+			v[bit][0] = add[bit][0];
+			v[bit][1] = add[bit][1];
+		}
+	mask |= amask;
+	for (guint bit = 0; bit < 6; bit++)
+		if (mask & (1u << bit))
+			len += rec_alarm_size[bit];
+	nb = g_malloc(len);
+	memcpy(nb, e->create, 8);
+	xlate_put32(nb + 8, mask);
+	len = 12;
+	for (guint bit = 0; bit < 6; bit++) {
+		if (!(mask & (1u << bit)))
+			continue;
+		xlate_put32(nb + len, v[bit][0]);
+		if (rec_alarm_size[bit] == 8)
+			xlate_put32(nb + len + 4, v[bit][1]);
+		len += rec_alarm_size[bit];
+	}
+	rec_put_len(nb, len, FALSE);
+	rec_set_create(rec, e, nb, len, FALSE);
+}
+
 /* ---- creation and destruction ---- */
 
 /* Renames zombie E (whose XID the client reuses) to a placeholder in
@@ -1787,6 +1848,9 @@ static void rec_apply(XpRecord *rec, const RecRow *row, const RecReq *r,
 			xlate_put32(e->create + 12, (guint32)v);
 		}
 		break;
+	case A_ALARM:
+		rec_change_alarm(rec, r, e);
+		break;
 	case A_FENCE_SET:
 		if (e->kind == REC_FENCE && e->create && e->create_len >= 16)
 			e->create[12] = row->sub_off;
@@ -1969,11 +2033,24 @@ void record_error(XpRecord *rec, guint64 seq, const guint8 *buf)
 	}
 }
 
-/* ConfigureNotify for a window of the client's: its geometry. */
+/* ConfigureNotify for a window of the client's: its geometry;
+ * DestroyNotify: the window is gone. */
 void record_event(XpRecord *rec, const guint8 *ev)
 {
 	RecRes *e;
 
+	if ((ev[0] & 0x7f) == 17) {
+		/* DestroyNotify: a window of the client's destroyed by
+		 * someone else (its parent's owner, KillClient) */
+		e = g_hash_table_lookup(rec->res,
+					GUINT_TO_POINTER(xlate_get32(ev + 8)));
+		if (e && e->kind == REC_WINDOW && !(e->flags & REC_F_ZOMBIE)) {
+			rec_destroy_children(rec, e);
+			rec_free_res(rec, e);
+			rec_run_dropq(rec);
+		}
+		return;
+	}
 	if ((ev[0] & 0x7f) != 22)
 		return;
 	e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xlate_get32(ev + 8)));

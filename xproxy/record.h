@@ -211,7 +211,10 @@ void record_reply(XpRecord *rec, guint64 seq, const guint8 *buf, gsize len);
 void record_error(XpRecord *rec, guint64 seq, const guint8 *buf);
 
 /* Event EV (32 bytes, client's view, core event codes): ConfigureNotify
- * for a window of the client updates its recorded geometry. */
+ * for a window of the client updates its recorded geometry (size and
+ * border; the position too under a window of the client's: a top-level's
+ * position relative to a window manager's frame means nothing elsewhere);
+ * DestroyNotify for one (destroyed by someone else) removes it. */
 void record_event(XpRecord *rec, const guint8 *ev);
 
 /* Notes that atom ATOM (client's view) is called NAME (e.g. learned by the

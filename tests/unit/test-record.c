@@ -384,6 +384,29 @@ static void tr_create_reparent_destroy(void)
 	record_stats(rec, &st);
 	CU_ASSERT(st.resources == 1);
 	CU_ASSERT(st.zombies == 0);
+
+	/* destroyed by someone else: DestroyNotify */
+	guint8 ev[32] = { 17 };
+	tr_window(rec, b, a, 0, 0, 10, 10, 0, NULL);
+	tr_window(rec, c, b, 0, 0, 5, 5, 0, NULL);
+	xlate_put32(ev + 4, b);
+	xlate_put32(ev + 8, b);
+	record_event(rec, ev);
+	CU_ASSERT(record_lookup(rec, b) == NULL);
+	CU_ASSERT(record_lookup(rec, c) == NULL);
+	/* resized by someone else: ConfigureNotify */
+	guint8 cn[32] = { 22 };
+	xlate_put32(cn + 4, a);
+	xlate_put32(cn + 8, a);
+	xlate_put16(cn + 16, 50);
+	xlate_put16(cn + 18, 60);
+	xlate_put16(cn + 20, 300);
+	xlate_put16(cn + 22, 200);
+	record_event(rec, cn);
+	CU_ASSERT(xlate_get16(record_lookup(rec, a)->create + 16) == 300);
+	CU_ASSERT(xlate_get16(record_lookup(rec, a)->create + 18) == 200);
+	/* a top-level keeps its own position */
+	CU_ASSERT(xlate_get16(record_lookup(rec, a)->create + 12) == 0);
 }
 
 /* Reparenting under a window created later: the replay creates the child
@@ -1126,6 +1149,29 @@ static void tr_extensions(void)
 	tr_32(&r, fence);
 	tr_feed(rec, &r);
 	CU_ASSERT(record_lookup(rec, fence)->create[12] == 1);
+	/* an alarm on the counter: ChangeAlarm merged into CreateAlarm */
+	tr_begin(&r, 142, 8);
+	tr_32(&r, TR_BASE | 7);
+	tr_32(&r, 0x5);		/* counter, value */
+	tr_32(&r, ctr);
+	tr_32(&r, 0);
+	tr_32(&r, 10);
+	tr_feed(rec, &r);
+	tr_begin(&r, 142, 9);
+	tr_32(&r, TR_BASE | 7);
+	tr_32(&r, 0x14);	/* value, delta */
+	tr_32(&r, 0);
+	tr_32(&r, 20);
+	tr_32(&r, 0);
+	tr_32(&r, 1);
+	tr_feed(rec, &r);
+	e = record_lookup(rec, TR_BASE | 7);
+	CU_ASSERT_FATAL(e && e->create_len == 32 && !e->mods);
+	CU_ASSERT(xlate_get32(e->create + 8) == 0x15);
+	CU_ASSERT(xlate_get32(e->create + 12) == ctr);
+	CU_ASSERT(xlate_get32(e->create + 20) == 20);
+	CU_ASSERT(xlate_get32(e->create + 28) == 1);
+	CU_ASSERT(xlate_get16(e->create + 2) == 8);
 	/* DAMAGE */
 	tr_begin(&r, 143, 1);
 	tr_32(&r, dmg);
@@ -1197,9 +1243,9 @@ static void tr_extensions(void)
 	CU_ASSERT(record_lookup(rec, buf) == NULL);
 
 	rp = replay_new(rec, NULL);
-	/* 5 creations; mods: 2 on the root, 4 on the window, 2 on the
+	/* 6 creations; mods: 2 on the root, 4 on the window, 2 on the
 	 * region, 3 global */
-	CU_ASSERT(tr_check_order(rp) == 5 + 2 + 4 + 2 + 3);
+	CU_ASSERT(tr_check_order(rp) == 6 + 2 + 4 + 2 + 3);
 	for (guint i = 0; i < replay_n_steps(rp); i++) {
 		const ReplayStep *s = replay_step(rp, i);
 		if (s->data[0] == 140 && s->data[1] == 3)
