@@ -31,8 +31,17 @@ t_install() {
 			t_fail "PREFIX=$1: $f missing or executable"
 		fi
 	done
+	# Data files go to share/xckpt/, each a copy of the one in resources/.
+	for f in "$root"/share/xckpt/*; do
+		[ -f "$f" ] || continue
+		if cmp -s "$f" "resources/${f##*/}"; then
+			t_ok "PREFIX=$1: share/xckpt/${f##*/} installed, same as resources/${f##*/}"
+		else
+			t_fail "PREFIX=$1: share/xckpt/${f##*/} is not a copy of resources/${f##*/}"
+		fi
+	done
 	strays=$(cd "$dest" && find . -type f | grep -v -e '/bin/xckpt$' \
-		-e '/man1/xckpt.1$' -e '/completions/xckpt$' || true)
+		-e '/man1/xckpt.1$' -e '/completions/xckpt$' -e '/share/xckpt/[^/]*$' || true)
 	[ -z "$strays" ] || t_fail "PREFIX=$1: unexpected files installed: $strays"
 }
 
