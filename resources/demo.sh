@@ -6,8 +6,9 @@
 # saves the file with Ctrl+S, takes screenshots of the gedit window and prints
 # a verdict: the window is up, gedit talks to the proxy's display and not to
 # the server's, the typed text changed the pixels and reached the file.
-# Then, when this xckpt can checkpoint X apps (issue 4), it checkpoints the
-# session with --kill, restarts it, and checks that gedit is back and works.
+# Then, as far as this xckpt can do it for X apps (issue 4): checkpoints the
+# running session, ends it, restarts it, and checks that gedit is back and
+# works.
 # Everything lands in demo-out/TIMESTAMP/.  Only the processes started here
 # are ended, by pid.
 #
@@ -122,23 +123,33 @@ demo_gedit_window() {
 	done
 }
 
-# demo_ckpt: checkpoint the session with --kill, restart it, and check that
-# gedit comes back as it was and still works.  Shown only when this xckpt
-# can checkpoint an X app (issue 4); until then it says so and does not
-# count as a failure.
+# demo_ckpt: checkpoint the running session (gedit stays up, the same
+# window), end it, restart it from the checkpoint, and check that gedit
+# comes back as it was and still works.  Each step is shown only when this
+# xckpt can do it for an X app (issue 4); until then the demo says so and
+# does not count it as a failure.
 demo_ckpt() {
-	if ! "$XCKPT" checkpoint --dir "$OUT/checkpoints" --kill "$SESSION" \
+	if ! "$XCKPT" checkpoint --dir "$OUT/checkpoints" "$SESSION" \
 		>"$OUT/checkpoint.out" 2>"$OUT/checkpoint.err"; then
-		echo "  SKIP  checkpoint and restart of gedit: not possible with this xckpt yet"
+		echo "  SKIP  checkpoint of gedit: not possible with this xckpt yet"
 		echo "        ($(tail -n1 "$OUT/checkpoint.err"))"
 		return 0
 	fi
-	SESSION=
 	dir=$(tail -n1 "$OUT/checkpoint.out")
+	if xwininfo -display "$DISPLAY" -id "$WID" 2>/dev/null | grep -q IsViewable; then ok=0; else ok=1; fi
+	demo_check $ok "xckpt checkpoint wrote $dir ($(du -sh "$dir" | cut -f1)); gedit runs on in window 0x$(printf %x "$WID")"
+
+	"$XCKPT" kill "$SESSION" >/dev/null 2>&1 || true
+	SESSION=
 	if demo_wait 10 sh -c "! xwininfo -display '$DISPLAY' -id '$WID'"; then ok=0; else ok=1; fi
-	demo_check $ok "xckpt checkpoint --kill wrote $dir ($(du -sh "$dir" | cut -f1)) and ended gedit"
+	demo_check $ok "xckpt kill ended gedit"
 	if ! "$XCKPT" restart --detach "$dir" >"$OUT/restart.out" 2>"$OUT/restart.err"; then
-		demo_check 1 "xckpt restart: $(tail -n1 "$OUT/restart.err")"
+		if grep -q 'not supported' "$OUT/restart.err"; then
+			echo "  SKIP  restart of gedit: not possible with this xckpt yet"
+			echo "        ($(tail -n1 "$OUT/restart.err"))"
+		else
+			demo_check 1 "xckpt restart: $(tail -n1 "$OUT/restart.err")"
+		fi
 		return 0
 	fi
 	SESSION=$(tail -n1 "$OUT/restart.out")
