@@ -76,7 +76,8 @@ deps_packages() {
 	apt-get -q -o DPkg::Lock::Timeout=600 update >"$log" 2>&1 ||
 		deps_die "apt-get update failed: $(deps_apt_error "$log")"
 	# shellcheck disable=SC2086
-	apt-get -q -y -o DPkg::Lock::Timeout=600 install $missing >>"$log" 2>&1 ||
+	apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef \
+		-o Dpkg::Options::=--force-confold install $missing >>"$log" 2>&1 ||
 		deps_die "apt-get install $missing failed: $(deps_apt_error "$log")"
 	missing=$(deps_missing | tr '\n' ' ' | sed 's/ $//')
 	[ -z "$missing" ] || deps_die "still missing after apt-get install: $missing"
