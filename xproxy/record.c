@@ -93,6 +93,8 @@ typedef enum {
 	A_COUNTER_ADD,		/* SYNC ChangeCounter */
 	A_FENCE_SET,		/* SYNC TriggerFence (SUB_OFF 1) / ResetFence */
 	A_ALARM,		/* SYNC ChangeAlarm: merged into CreateAlarm */
+	A_VERSION,		/* an extension's version handshake: kept
+				 * once per extension and request (global) */
 } RecAction;
 
 /* Mod groups (the high half of a key). */
@@ -124,7 +126,6 @@ enum {
 	G_XI_SEL,		/* XI2 XISelectEvents (sub: device) */
 	G_XI_CP,		/* XI2 client pointer (global) */
 	G_XI1_SEL,		/* XI 1 SelectExtensionEvent */
-	G_XKB_USE,		/* XKB UseExtension (global) */
 	G_XKB_SEL,		/* XKB SelectEvents (global; sub: device,
 				 * affectWhich) */
 	G_XKB_PCF,		/* XKB PerClientFlags (global; sub: change) */
@@ -134,6 +135,8 @@ enum {
 	G_CLOSEDOWN,		/* SetCloseDownMode (global) */
 	G_DISCONNECT,		/* XFIXES SetClientDisconnectMode (global) */
 	G_GLYPHS,		/* AddGlyphs kept whole (image size unknown) */
+	G_VERSION = RECORD_G_VERSION, /* extension version handshakes
+				 * (global; sub: major << 8 | minor) */
 };
 
 /* One row of the action table. */
@@ -211,6 +214,19 @@ static const RecRow rec_rows[] = {
 	{ NULL, 95, A_FREE, 0, 4 },
 	{ NULL, 96, A_MOD, 0, 4, G_RECOLOR },
 	{ NULL, 112, A_MOD, 0, 0, G_CLOSEDOWN },
+	/* version handshakes: servers refuse (BadRequest) or change the
+	 * meaning of requests from a client that has not made them */
+	{ "RENDER", 0, A_VERSION },
+	{ "XFIXES", 0, A_VERSION },
+	{ "SHAPE", 0, A_VERSION },
+	{ "SYNC", 0, A_VERSION },
+	{ "DAMAGE", 0, A_VERSION },
+	{ "Composite", 0, A_VERSION },
+	{ "RANDR", 0, A_VERSION },
+	{ "DOUBLE-BUFFER", 0, A_VERSION },
+	{ "XInputExtension", 1, A_VERSION },
+	{ "XInputExtension", 47, A_VERSION },
+	{ "XKEYBOARD", 0, A_VERSION },
 	/* RENDER */
 	{ "RENDER", 4, A_CREATE, REC_PICTURE, 4, .vmask_off = 16,
 	  .vlist_off = 20 },
@@ -293,8 +309,7 @@ static const RecRow rec_rows[] = {
 	{ "XInputExtension", 6, A_MOD, 0, 4, G_XI1_SEL },
 	{ "XInputExtension", 44, A_MOD, 0, 0, G_XI_CP },
 	{ "XInputExtension", 46, A_MOD, 0, 4, G_XI_SEL, 12, 2 },
-	/* XKEYBOARD */
-	{ "XKEYBOARD", 0, A_MOD, 0, 0, G_XKB_USE },
+	/* XKEYBOARD (UseExtension: a version handshake, above) */
 	{ "XKEYBOARD", 1, A_MOD, 0, 0, G_XKB_SEL, 4, 4 },
 	{ "XKEYBOARD", 21, A_MOD, 0, 0, G_XKB_PCF, 8, 4 },
 	/* RANDR */
@@ -1703,6 +1718,10 @@ static void rec_apply(XpRecord *rec, const RecRow *row, const RecReq *r,
 		p = rec_pend(rec, seq, row->action);
 		p->id = rq_get(r, 4, 4);
 		return;
+	case A_VERSION:
+		rec_mod_put(rec, rec->global,
+			    rec_key(G_VERSION, r->b[0] << 8 | r->b[1]), r);
+		return;
 	case A_SELECTION: {
 		guint32 owner = rq_get(r, 4, 4), sel = rq_get(r, 8, 4);
 		guint64 key = rec_key(G_SELECTION, sel);
@@ -1952,7 +1971,7 @@ void record_image_reply(XpRecord *rec, const guint8 *msg, gsize len)
 	guint32 pixmap = GPOINTER_TO_UINT(g_queue_pop_head(&rec->images));
 	g_autoptr(GBytes) data = NULL;
 
-	if (!pixmap || len < 32 || msg[0] != 1)
+	if (!pixmap || !msg || len < 32 || msg[0] != 1)
 		return;	/* an error: the contents stay unknown */
 	data = g_bytes_new(msg + 32, len - 32);
 	record_set_pixmap_image(rec, pixmap, data);

@@ -60,6 +60,11 @@
  * resource ID never has its top three bits set). */
 #define RECORD_PLACEHOLDER_BIT 0xe0000000u
 
+/* The group (RecMod.key >> 32) of the global entry's mods that are
+ * extension version handshakes (QueryVersion, XIQueryVersion...), which a
+ * replay sends before anything else. */
+#define RECORD_G_VERSION 100
+
 /* What a recorded resource is. */
 typedef enum {
 	REC_GLOBAL = 0,		/* the connection's own state (XID 0) */

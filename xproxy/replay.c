@@ -608,6 +608,13 @@ static void replay_map(XpReplay *rp, const RecRes *e)
 	}
 }
 
+/* Whether global mod M is a version handshake (phase 0): the global mods
+ * with a reply that are extension requests. */
+static gboolean replay_is_setup(const RecMod *m)
+{
+	return m->key >> 32 == RECORD_G_VERSION;
+}
+
 /* Phase 3: every retained change, in the order the client made them. */
 static void replay_mods(XpReplay *rp, GPtrArray *entries, GArray *deferred,
 			const RecMod **focus)
@@ -623,6 +630,8 @@ static void replay_mods(XpReplay *rp, GPtrArray *entries, GArray *deferred,
 	for (guint i = 0; i <= entries->len; i++) {
 		const RecRes *e = i < entries->len ? entries->pdata[i] : glob;
 		for (guint j = 0; e->mods && j < e->mods->len; j++) {
+			if (e == glob && replay_is_setup(e->mods->pdata[j]))
+				continue;
 			ReplayMod rm = { e->mods->pdata[j], e };
 			g_array_append_val(mods, rm);
 		}
@@ -672,6 +681,24 @@ XpReplay *replay_new(const XpRecord *rec, const ReplayParams *params)
 			g_hash_table_insert(rp->ph, GUINT_TO_POINTER(e->xid),
 					    GUINT_TO_POINTER(
 						    replay_free_xid(rp)));
+	}
+
+	/* 0. version handshakes, in the client's order */
+	{
+		const RecRes *g = record_global(rec);
+		g_autoptr(GArray) vs = g_array_new(FALSE, FALSE,
+						   sizeof(ReplayMod));
+		for (guint j = 0; g->mods && j < g->mods->len; j++) {
+			ReplayMod rm = { g->mods->pdata[j], g };
+			if (replay_is_setup(rm.m))
+				g_array_append_val(vs, rm);
+		}
+		g_array_sort(vs, replay_cmp_mod);
+		for (guint j = 0; j < vs->len; j++) {
+			const RecMod *m = g_array_index(vs, ReplayMod, j).m;
+			replay_add(rp, g_memdup2(m->data, m->len), m->len,
+				   m->big, REPLAY_SETUP, 0, 0);
+		}
 	}
 
 	/* 1. creations, in creation order */
@@ -785,7 +812,7 @@ guint32 replay_placeholder_xid(const XpReplay *rp, guint32 ph)
 const char *replay_phase_name(ReplayPhase phase)
 {
 	static const char *const names[REPLAY_N_PHASES] = {
-		"create", "tree", "state", "map", "focus", "free"
+		"setup", "create", "tree", "state", "map", "focus", "free"
 	};
 
 	return phase < REPLAY_N_PHASES ? names[phase] : "?";

@@ -17,6 +17,11 @@
  * replies the caller needs.
  *
  * Order, phase by phase (ReplayPhase):
+ *  0. SETUP: the version handshakes the client made with each extension
+ *     (RENDER QueryVersion, XIQueryVersion, XkbUseExtension...), as it made
+ *     them: servers refuse extension requests from a client that has not
+ *     made them (XFIXES, DAMAGE, XI2: BadRequest) or give them another
+ *     meaning.  They have replies, for the caller to swallow.
  *  1. CREATE: every resource in creation order, zombies included, windows
  *     unmapped.  A creation only refers to resources created before it in
  *     the original session, so creation order is a dependency order, with
@@ -52,7 +57,8 @@
 
 /* Phases of a replay, in order. */
 typedef enum {
-	REPLAY_CREATE = 0,	/* resources, pixmap contents, glyphs */
+	REPLAY_SETUP = 0,	/* extension version handshakes */
+	REPLAY_CREATE,		/* resources, pixmap contents, glyphs */
 	REPLAY_TREE,		/* reparenting, stacking */
 	REPLAY_STATE,		/* deferred values, retained changes */
 	REPLAY_MAP,		/* mapping */

@@ -56,8 +56,21 @@ typedef struct {
 	int stop[2];		/* a pipe: written to stop the relay */
 	xcb_connection_t *peek;	/* our own connection (GetImage) */
 	XpRecord *rec;		/* the record (made from the set-up reply) */
-	XpMap *map;		/* identity maps (no extension known) */
+	XpMap *map;		/* identity maps, with the extensions the
+				 * client asked for */
+	GHashTable *qext;	/* QueryExtension sequence -> name (owned) */
+	GPtrArray *exts;	/* extensions the client got (ProtoExt *) */
+	int listen_fd;		/* a listening socket to accept the client
+				 * on (-1: cfd is given) */
+	const char *listen_path; /* its path, removed once accepted */
 	guint64 seq;		/* the client's last sequence number */
+	guint64 sseq;		/* the server's (the relay's GetImage
+				 * requests count there, not for the
+				 * client) */
+	GArray *injected;	/* server numbers of those still without a
+				 * response (guint64) */
+	guint n_injected_done;	/* those answered (all older than any
+				 * response still to come) */
 	guint images;		/* pixmaps read for the record */
 	gboolean failed;	/* the relay saw what it cannot frame */
 } TlRelay;
@@ -91,7 +104,7 @@ static gboolean tl_start(TlServer *s, int *next, int last)
 		g_autofree char *sock = g_strdup_printf("/tmp/.X11-unix/X%d",
 							d);
 		char *argv[] = { "Xvfb", disp, "-screen", "0", "640x480x24",
-				 "-nolisten", "tcp", NULL };
+				 "-nolisten", "tcp", "-noreset", NULL };
 		int status;
 
 		if (g_file_test(lock, G_FILE_TEST_EXISTS) ||
@@ -217,6 +230,7 @@ static gboolean tl_client_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
 
 	while (in->len - off >= 4) {
 		const guint8 *p = in->data + off;
+		gboolean big = FALSE;
 		gsize len;
 
 		if (!*setup) {
@@ -226,18 +240,42 @@ static gboolean tl_client_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
 			      ((xlate_get16(p + 8) + 3) & ~3);
 		} else {
 			len = 4 * (gsize)xlate_get16(p + 2);
-			if (len == 0)
-				return FALSE;	/* no BIG-REQUESTS here */
+			if (len == 0) {	/* BIG-REQUESTS */
+				if (in->len - off < 8)
+					break;
+				len = 4 * (gsize)xlate_get32(p + 4);
+				big = TRUE;
+				if (len < 8)
+					return FALSE;
+			}
 		}
 		if (in->len - off < len)
 			break;
-		if (*setup && r->rec && p[0] < 128) {
+		if (*setup && r->rec) {
 			RecordNeed need = record_request_client(
-				r->rec, r->map, p, len, FALSE, ++r->seq);
-			if (need == RECORD_NEED_IMAGE)
-				tl_read_pixmap(r, xlate_get32(p + 4));
+				r->rec, r->map, p, len, big, ++r->seq);
+			guint8 gi[20];
+			/* as the proxy does: its own GetImage goes into
+			 * the client's stream before the FreePixmap */
+			if (need == RECORD_NEED_IMAGE &&
+			    record_image_request(r->rec, xlate_get32(p + 4),
+						 gi)) {
+				if (!tl_write_all(r->sfd, gi, sizeof(gi)))
+					return FALSE;
+				r->sseq++;
+				g_array_append_val(r->injected, r->sseq);
+				r->images++;
+			}
+			r->sseq++;
+			if (p[0] == 98 && len >= 8 &&
+			    8 + (gsize)xlate_get16(p + 4) <= len)
+				g_hash_table_insert(
+					r->qext, g_memdup2(&r->seq, 8),
+					g_strndup((const char *)p + 8,
+						  xlate_get16(p + 4)));
 		} else if (*setup) {
 			r->seq++;
+			r->sseq++;
 		}
 		if (!tl_write_all(r->sfd, p, len))
 			return FALSE;
@@ -246,6 +284,18 @@ static gboolean tl_client_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
 	}
 	g_byte_array_remove_range(in, 0, off);
 	return TRUE;
+}
+
+/* The client got extension NAME from QueryExtension reply P: the maps
+ * learn its opcodes (the same on both sides: nothing is translated). */
+static void tl_note_ext(TlRelay *r, const char *name, const guint8 *p)
+{
+	const ProtoExt *ext = proto_ext_lookup(name);
+
+	if (!ext)
+		return;
+	xmap_add_ext(r->map, ext, p[9], p[10], p[11], p[9], p[10], p[11]);
+	g_ptr_array_add(r->exts, (gpointer)ext);
 }
 
 /* Frames the server's messages in IN, shows them to the record and
@@ -272,22 +322,51 @@ static gboolean tl_server_bytes(TlRelay *r, GByteArray *in, gboolean *setup)
 				len += 4 * (gsize)xlate_get32(p + 4);
 			if (in->len - off < len)
 				break;
-			if (r->rec && (p[0] <= 1)) {
-				/* widen the sequence number */
-				guint64 s = (r->seq & ~(guint64)0xffff) |
-					    xlate_get16(p + 2);
-				if (s > r->seq)
-					s -= 0x10000;
-				if (p[0] == 1)
-					record_reply(r->rec, s, p, len);
-				else
-					record_error(r->rec, s, p);
-			} else if (r->rec) {
-				record_event(r->rec, p);
+			if ((p[0] & 0x7f) != 11 && r->rec) {
+				/* widen the server's number, drop the
+				 * responses to our own requests, give the
+				 * client its own number */
+				guint64 ss = (r->sseq & ~(guint64)0xffff) |
+					     xlate_get16(p + 2), s;
+				guint before = 0;
+				if (ss > r->sseq)
+					ss -= 0x10000;
+				for (guint i = 0; i < r->injected->len; i++) {
+					guint64 j = g_array_index(r->injected,
+								  guint64, i);
+					if (j == ss && p[0] <= 1) {
+						record_image_reply(r->rec, p,
+								   len);
+						g_array_remove_index(
+							r->injected, i);
+						r->n_injected_done++;
+						goto skip;
+					}
+				}
+				before = r->n_injected_done;
+				for (guint i = 0; i < r->injected->len; i++)
+					if (g_array_index(r->injected, guint64,
+							  i) < ss)
+						before++;
+				s = ss - before;
+				xlate_put16((guint8 *)p + 2, (guint16)s);
+				if (p[0] <= 1) {
+					const char *qn = g_hash_table_lookup(
+						r->qext, &s);
+					if (p[0] == 1 && qn && p[8])
+						tl_note_ext(r, qn, p);
+					if (p[0] == 1)
+						record_reply(r->rec, s, p, len);
+					else
+						record_error(r->rec, s, p);
+				} else {
+					record_event(r->rec, p);
+				}
 			}
 		}
 		if (!tl_write_all(r->cfd, p, len))
 			return FALSE;
+skip:
 		off += len;
 	}
 	g_byte_array_remove_range(in, 0, off);
@@ -302,6 +381,18 @@ static gpointer tl_relay(gpointer ud)
 	g_autoptr(GByteArray) sin = g_byte_array_new();
 	gboolean csetup = FALSE, ssetup = FALSE;
 	guint8 buf[65536];
+
+	if (r->listen_fd >= 0) {
+		struct pollfd lp[2] = { { r->listen_fd, POLLIN, 0 },
+					{ r->stop[0], POLLIN, 0 } };
+		if (poll(lp, 2, 10000) <= 0 || lp[1].revents)
+			return NULL;
+		r->cfd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (r->listen_path)
+			unlink(r->listen_path);
+		if (r->cfd < 0)
+			return NULL;
+	}
 
 	for (;;) {
 		struct pollfd pf[3] = { { r->cfd, POLLIN, 0 },
@@ -673,53 +764,128 @@ static guint tl_send(xcb_connection_t *c, XpMap *map, XpReplay *rp)
 	return failed;
 }
 
+/* Starts a relay in R to the first server (R->cfd already set, or -1 with
+ * R->listen_fd to accept on). */
+static GThread *tl_relay_start(TlRelay *r, xcb_connection_t *peek)
+{
+	CU_ASSERT_FATAL(pipe(r->stop) == 0);
+	r->sfd = tl_dial(tl_srv[0].display);
+	CU_ASSERT_FATAL(r->sfd >= 0);
+	r->peek = peek;
+	r->map = xmap_new();
+	r->qext = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					g_free);
+	r->exts = g_ptr_array_new();
+	r->injected = g_array_new(FALSE, FALSE, sizeof(guint64));
+	return g_thread_new("relay", tl_relay, r);
+}
+
+/* Stops the relay and frees what it holds but the record. */
+static void tl_relay_stop(TlRelay *r, GThread *th)
+{
+	CU_ASSERT(write(r->stop[1], "x", 1) == 1);
+	g_thread_join(th);
+	CU_ASSERT(!r->failed);
+	if (r->cfd >= 0)
+		close(r->cfd);
+	close(r->sfd);
+	close(r->stop[0]);
+	close(r->stop[1]);
+	g_hash_table_unref(r->qext);
+	g_array_unref(r->injected);
+}
+
+/* Frees the rest of R: the record, its extensions and maps. */
+static void tl_relay_free(TlRelay *r)
+{
+	g_ptr_array_unref(r->exts);
+	xmap_free(r->map);
+	record_free(r->rec);
+}
+
+/* "Checkpoint": the contents of every live pixmap, read on PEEK. */
+static void tl_checkpoint(TlRelay *r)
+{
+	g_autoptr(GArray) pm = record_pixmaps(r->rec);
+
+	for (guint i = 0; i < pm->len; i++)
+		tl_read_pixmap(r, g_array_index(pm, guint32, i));
+}
+
+/* "Restart": a new connection to the second server, maps from the
+ * record's client view to it (IDs, root, atoms, extensions), the replay
+ * sent.  Returns the connection (with *MAP); *FAILED counts the steps that
+ * failed. */
+static xcb_connection_t *tl_restart(XpRecord *rec, XpReplay *rp,
+				    GPtrArray *exts, XpMap **map,
+				    guint *failed)
+{
+	g_autofree char *db = g_strdup_printf(":%d", tl_srv[1].display);
+	xcb_connection_t *dst = xcb_connect(db, NULL);
+	g_autoptr(GArray) atoms = record_atoms(rec);
+
+	CU_ASSERT_FATAL(!xcb_connection_has_error(dst));
+	*map = xmap_new();
+	xmap_set_xid_range(*map, record_base(rec), record_mask(rec),
+			   xcb_get_setup(dst)->resource_id_base,
+			   xcb_get_setup(dst)->resource_id_mask);
+	xmap_add(*map, PROTO_CLASS_XID, record_root(rec),
+		 xcb_setup_roots_iterator(xcb_get_setup(dst)).data->root);
+	for (guint i = 0; i < atoms->len; i++) {
+		RecordAtom *a = &g_array_index(atoms, RecordAtom, i);
+		xmap_add(*map, PROTO_CLASS_ATOM, a->atom,
+			 tl_atom(dst, a->name));
+	}
+	for (guint i = 0; exts && i < exts->len; i++) {
+		const ProtoExt *ext = exts->pdata[i];
+		const char *n = proto_ext_name(ext);
+		xcb_query_extension_reply_t *q = xcb_query_extension_reply(
+			dst, xcb_query_extension(dst, strlen(n), n), NULL);
+		guint8 cm = record_ext_major(rec, ext);
+		if (q && q->present && cm)
+			xmap_add_ext(*map, ext, cm, 0, 0, q->major_opcode,
+				     q->first_event, q->first_error);
+		free(q);
+	}
+	*failed = tl_send(dst, *map, rp);
+	return dst;
+}
+
 /* Record on the first server, replay on the second, compare. */
 static void tl_record_replay(void)
 {
-	TlRelay r = { 0 };
+	TlRelay r = { .listen_fd = -1 };
 	int sv[2];
 	GThread *th;
 	xcb_connection_t *client, *peek, *dst;
 	g_autofree char *before = NULL, *after = NULL;
-	g_autofree char *da = NULL, *db = NULL;
+	g_autofree char *da = NULL;
 	g_autoptr(XpReplay) rp = NULL;
-	g_autoptr(GArray) atoms = NULL;
 	XpMap *map;
 	RecordStats st;
 	guint32 cbase, cmask;
-	guint exposes = 0, n_exp;
+	guint exposes = 0, n_exp, failed;
 	const ReplayExpose *ex;
 	xcb_generic_event_t *ev;
 
 	if (!tl_servers())
 		return;
 	da = g_strdup_printf(":%d", tl_srv[0].display);
-	db = g_strdup_printf(":%d", tl_srv[1].display);
 	peek = xcb_connect(da, NULL);
 	CU_ASSERT_FATAL(!xcb_connection_has_error(peek));
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 				   sv) == 0);
-	CU_ASSERT_FATAL(pipe(r.stop) == 0);
 	r.cfd = sv[1];
-	r.sfd = tl_dial(tl_srv[0].display);
-	r.peek = peek;
-	r.map = xmap_new();
-	CU_ASSERT_FATAL(r.sfd >= 0);
-	th = g_thread_new("relay", tl_relay, &r);
+	th = tl_relay_start(&r, peek);
 	client = xcb_connect_to_fd(sv[0], NULL);
 	CU_ASSERT_FATAL(!xcb_connection_has_error(client));
 	cbase = xcb_get_setup(client)->resource_id_base;
 	cmask = xcb_get_setup(client)->resource_id_mask;
 
 	tl_client(client);
-	/* "checkpoint": the contents of every live pixmap */
+	tl_checkpoint(&r);
 	{
-		g_autoptr(GPtrArray) es = NULL;
-		g_autoptr(GArray) pm = record_pixmaps(r.rec);
-		for (guint i = 0; i < pm->len; i++)
-			tl_read_pixmap(&r, g_array_index(pm, guint32, i));
-		CU_ASSERT(pm->len == 1);
-		es = record_entries(r.rec);
+		g_autoptr(GPtrArray) es = record_entries(r.rec);
 		for (guint i = 0; i < es->len; i++) {
 			RecRes *e = es->pdata[i];
 			if (e->kind == REC_PIXMAP)
@@ -727,9 +893,7 @@ static void tl_record_replay(void)
 		}
 	}
 	before = tl_snapshot(peek, cbase, cmask);
-	CU_ASSERT(write(r.stop[1], "x", 1) == 1);
-	g_thread_join(th);
-	CU_ASSERT(!r.failed);
+	tl_relay_stop(&r, th);
 	CU_ASSERT_FATAL(r.rec != NULL);
 	record_stats(r.rec, &st);
 	fprintf(stderr, "\n  live record: %u resources, %u zombies, %u "
@@ -737,24 +901,12 @@ static void tl_record_replay(void)
 		st.resources, st.zombies, st.foreign, st.mods, st.atoms,
 		st.bytes, r.images);
 	CU_ASSERT(st.zombies == 3);	/* pixmap, font, cursor */
+	CU_ASSERT(r.images == 2);
 
-	/* restart: a new connection to the other server */
-	dst = xcb_connect(db, NULL);
-	CU_ASSERT_FATAL(!xcb_connection_has_error(dst));
-	map = xmap_new();
-	xmap_set_xid_range(map, cbase, cmask,
-			   xcb_get_setup(dst)->resource_id_base,
-			   xcb_get_setup(dst)->resource_id_mask);
-	xmap_add(map, PROTO_CLASS_XID, record_root(r.rec),
-		 xcb_setup_roots_iterator(xcb_get_setup(dst)).data->root);
-	atoms = record_atoms(r.rec);
-	for (guint i = 0; i < atoms->len; i++) {
-		RecordAtom *a = &g_array_index(atoms, RecordAtom, i);
-		xmap_add(map, PROTO_CLASS_ATOM, a->atom, tl_atom(dst, a->name));
-	}
-	CU_ASSERT(atoms->len == 2);
 	rp = replay_new(r.rec, NULL);
-	CU_ASSERT(tl_send(dst, map, rp) == 0);
+	dst = tl_restart(r.rec, rp, NULL, &map, &failed);
+	CU_ASSERT(failed == 0);
+	CU_ASSERT(record_atoms(r.rec)->len == 2);
 	after = tl_snapshot(dst, xcb_get_setup(dst)->resource_id_base,
 			    xcb_get_setup(dst)->resource_id_mask);
 	if (g_strcmp0(before, after))
@@ -782,17 +934,137 @@ static void tl_record_replay(void)
 	xcb_disconnect(dst);
 	xcb_disconnect(client);
 	xcb_disconnect(peek);
-	close(r.cfd);
-	close(r.sfd);
-	close(r.stop[0]);
-	close(r.stop[1]);
-	record_free(r.rec);
-	xmap_free(r.map);
+	tl_relay_free(&r);
+}
+
+/* A listening X socket on a free display of the test range (after the
+ * servers'); its number in *DISPLAY, -1 when none. */
+static int tl_listen(int *display)
+{
+	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
+	int first = TL_FIRST_DISPLAY, last = TL_LAST_DISPLAY;
+
+	if (range)
+		sscanf(range, "%d-%d", &first, &last);
+	for (int d = MAX(first, tl_srv[1].display + 1); d <= last; d++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);
+		int fd;
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path),
+			 "/tmp/.X11-unix/X%d", d);
+		if (g_file_test(lock, G_FILE_TEST_EXISTS) ||
+		    g_file_test(sa.sun_path, G_FILE_TEST_EXISTS))
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    listen(fd, 1) == 0) {
+			*display = d;
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* A real app (ARGV) recorded through the relay, replayed: the same window
+ * tree (pixels are the app's to repaint), no step failing. */
+static void tl_app(char **argv, guint min_windows)
+{
+	TlRelay r = { .cfd = -1 };
+	g_autofree char *da = g_strdup_printf(":%d", tl_srv[0].display);
+	g_autofree char *disp = NULL, *sock = NULL;
+	g_autofree char *before = NULL, *after = NULL;
+	g_auto(GStrv) env = NULL;
+	g_autoptr(XpReplay) rp = NULL;
+	xcb_connection_t *peek, *dst;
+	XpMap *map;
+	GThread *th;
+	GPid app;
+	RecordStats st;
+	guint failed;
+	int d = -1;
+
+	if (!g_find_program_in_path(argv[0])) {
+		fprintf(stderr, "\n  %s not installed: skipped\n", argv[0]);
+		return;
+	}
+	r.listen_fd = tl_listen(&d);
+	CU_ASSERT_FATAL(r.listen_fd >= 0);
+	disp = g_strdup_printf(":%d", d);
+	sock = g_strdup_printf("/tmp/.X11-unix/X%d", d);
+	r.listen_path = sock;
+	peek = xcb_connect(da, NULL);
+	CU_ASSERT_FATAL(!xcb_connection_has_error(peek));
+	th = tl_relay_start(&r, peek);
+	env = g_environ_setenv(g_get_environ(), "DISPLAY", disp, TRUE);
+	env = g_environ_setenv(env, "XAUTHORITY", "/dev/null", TRUE);
+	CU_ASSERT_FATAL(g_spawn_async(NULL, argv, env,
+				      G_SPAWN_SEARCH_PATH |
+				      G_SPAWN_DO_NOT_REAP_CHILD |
+				      G_SPAWN_STDOUT_TO_DEV_NULL |
+				      G_SPAWN_STDERR_TO_DEV_NULL,
+				      tl_child_setup, NULL, &app, NULL));
+	g_usleep(1500 * 1000);	/* started and drawn */
+	CU_ASSERT_FATAL(r.rec != NULL);
+	tl_checkpoint(&r);
+	before = tl_snapshot(peek, record_base(r.rec), record_mask(r.rec));
+	tl_relay_stop(&r, th);
+	kill(app, SIGTERM);
+	waitpid(app, NULL, 0);
+	close(r.listen_fd);
+	unlink(sock);
+
+	record_stats(r.rec, &st);
+	fprintf(stderr, "\n  %s: %u resources, %u zombies, %u foreign, %u "
+		"mods, %u glyphs, %u atoms, %zu bytes\n", argv[0],
+		st.resources, st.zombies, st.foreign, st.mods, st.glyphs,
+		st.atoms, st.bytes);
+	rp = replay_new(r.rec, NULL);
+	dst = tl_restart(r.rec, rp, r.exts, &map, &failed);
+	CU_ASSERT(failed == 0);
+	after = tl_snapshot(dst, xcb_get_setup(dst)->resource_id_base,
+			    xcb_get_setup(dst)->resource_id_mask);
+	/* pixels are the app's to repaint on Expose */
+	for (char *p = before; (p = strstr(p, "  pixels "));)
+		memset(p + 9, '-', 40), p += 49;
+	for (char *p = after; (p = strstr(p, "  pixels "));)
+		memset(p + 9, '-', 40), p += 49;
+	if (g_strcmp0(before, after))
+		fprintf(stderr, "before:\n%safter:\n%s", before, after);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	CU_ASSERT(g_strv_length(g_strsplit(before, "\n", -1)) > min_windows);
+	fprintf(stderr, "  %s: %u replay steps, windows:\n%s", argv[0],
+		replay_n_steps(rp), before);
+	xmap_free(map);
+	xcb_disconnect(dst);
+	xcb_disconnect(peek);
+	tl_relay_free(&r);
+}
+
+/* xlogo: Xt, Xaw, RENDER. */
+static void tl_xlogo(void)
+{
+	char *argv[] = { "xlogo", "-render", NULL };
+
+	if (tl_servers())
+		tl_app(argv, 1);
+}
+
+/* xeyes: SHAPE. */
+static void tl_xeyes(void)
+{
+	char *argv[] = { "xeyes", NULL };
+
+	if (tl_servers())
+		tl_app(argv, 1);
 }
 
 /* The tests. */
 static CU_TestInfo tl_tests[] = {
 	{ "record on one Xvfb, replay on another", tl_record_replay },
+	{ "xlogo recorded and replayed", tl_xlogo },
+	{ "xeyes recorded and replayed", tl_xeyes },
 	CU_TEST_INFO_NULL,
 };
 
