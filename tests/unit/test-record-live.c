@@ -1020,6 +1020,20 @@ static void tl_app(char **argv, guint min_windows)
 		"mods, %u glyphs, %u atoms, %zu bytes\n", argv[0],
 		st.resources, st.zombies, st.foreign, st.mods, st.glyphs,
 		st.atoms, st.bytes);
+	if (g_getenv("TL_DUMP")) {
+		g_autoptr(GPtrArray) es = record_entries(r.rec);
+		g_ptr_array_add(es, record_global(r.rec));
+		for (guint i = 0; i < es->len; i++) {
+			RecRes *e = es->pdata[i];
+			for (guint j = 0; e->mods && j < e->mods->len; j++) {
+				RecMod *m = e->mods->pdata[j];
+				fprintf(stderr, "mod 0x%x kind %u group %u "
+					"op %u.%u len %u\n", e->xid, e->kind,
+					(guint)(m->key >> 32), m->data[0],
+					m->data[1], m->len);
+			}
+		}
+	}
 	rp = replay_new(r.rec, NULL);
 	dst = tl_restart(r.rec, rp, r.exts, &map, &failed);
 	CU_ASSERT(failed == 0);
@@ -1060,11 +1074,22 @@ static void tl_xeyes(void)
 		tl_app(argv, 1);
 }
 
+/* xterm with an Xft font: RENDER glyph sets and pictures. */
+static void tl_xterm(void)
+{
+	char *argv[] = { "xterm", "-fa", "Monospace", "-fs", "10", "-e",
+			 "sleep", "20", NULL };
+
+	if (tl_servers())
+		tl_app(argv, 1);
+}
+
 /* The tests. */
 static CU_TestInfo tl_tests[] = {
 	{ "record on one Xvfb, replay on another", tl_record_replay },
 	{ "xlogo recorded and replayed", tl_xlogo },
 	{ "xeyes recorded and replayed", tl_xeyes },
+	{ "xterm recorded and replayed", tl_xterm },
 	CU_TEST_INFO_NULL,
 };
 
