@@ -877,6 +877,22 @@ static void rec_create_merge(XpRecord *rec, RecRes *e, const RecVals *add,
 	rec_vals_get(e->create, e->create_len, moff, loff, &vals);
 	if (!(vals.mask & clear) && !add->mask)
 		return;
+	if (!(vals.mask & clear) && !(add->mask & ~vals.mask)) {
+		/* only values already there change: in place (no
+		 * allocation: ChangeGC of the foreground before each
+		 * drawing is common) */
+		gsize p = loff;
+		rec_refs(rec, e->xid, e->create, e->create_len, FALSE, -1);
+		for (guint bit = 0; bit < 32; bit++) {
+			if (!(vals.mask & (1u << bit)))
+				continue;
+			if (add->mask & (1u << bit))
+				xlate_put32(e->create + p, add->v[bit]);
+			p += 4;
+		}
+		rec_refs(rec, e->xid, e->create, e->create_len, FALSE, 1);
+		return;
+	}
 	vals.mask &= ~clear;
 	for (guint bit = 0; bit < 32; bit++)
 		if (add->mask & (1u << bit)) {

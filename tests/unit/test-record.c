@@ -1323,6 +1323,43 @@ static void tr_ignored(void)
 		(g_get_monotonic_time() - t0) * 1000.0 / n);
 	record_stats(rec, &st);
 	CU_ASSERT(st.resources == 0 && st.mods == 0 && st.foreign == 0);
+
+	/* recorded changes: ChangeGC (merged into CreateGC) and a
+	 * ChangeProperty that replaces the kept one */
+	tr_window(rec, TR_BASE | 1, TR_ROOT, 0, 0, 10, 10, 0, NULL);
+	tr_gc(rec, TR_BASE | 2, TR_BASE | 1);
+	tr_begin(&r, 56, 0);
+	tr_32(&r, TR_BASE | 2);
+	tr_32(&r, 1u << 2);
+	tr_32(&r, 0);
+	tr_end(&r);
+	n = 200000;
+	t0 = g_get_monotonic_time();
+	for (guint i = 0; i < n; i++) {
+		xlate_put32(r.b + 12, i);
+		record_request(rec, proto_core(), 56, r.b, r.n, FALSE, i + 1);
+	}
+	fprintf(stderr, "  record: %.1f ns per ChangeGC\n",
+		(g_get_monotonic_time() - t0) * 1000.0 / n);
+	tr_begin(&r, 18, 0);
+	tr_32(&r, TR_BASE | 1);
+	tr_32(&r, 39);
+	tr_32(&r, 31);
+	tr_8(&r, 8);
+	tr_8(&r, 0);
+	tr_16(&r, 0);
+	tr_32(&r, 16);
+	tr_raw(&r, "a window title..", 16);
+	tr_end(&r);
+	t0 = g_get_monotonic_time();
+	for (guint i = 0; i < n; i++)
+		record_request(rec, proto_core(), 18, r.b, r.n, FALSE, i + 1);
+	fprintf(stderr, "  record: %.1f ns per ChangeProperty\n",
+		(g_get_monotonic_time() - t0) * 1000.0 / n);
+	record_stats(rec, &st);
+	CU_ASSERT(st.resources == 2 && st.mods == 1);
+	CU_ASSERT(xlate_get32(record_lookup(rec, TR_BASE | 2)->create + 16) ==
+		  n - 1);
 }
 
 /* The tests. */
