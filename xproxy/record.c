@@ -1220,9 +1220,10 @@ static gboolean rec_match_owner(guint64 key, gpointer ud)
 
 /* Window E is destroyed: what ends with it on the server leaves the
  * record (the selections it owned, the focus on it), the client pointer
- * set through it names the client by None, and the creations that only used it to name a screen and depth
- * (CreatePixmap; CreateGC of the root's depth) name the root instead, so
- * that E need not live on as a zombie for them. */
+ * set through it names the client by None, and the creations that only
+ * used it to name a screen and depth (CreatePixmap; CreateGC of the root's
+ * depth) name the root instead, so that E need not live on as a zombie
+ * for them. */
 static void rec_window_gone(XpRecord *rec, RecRes *e)
 {
 	RecRes *g = rec->global;
@@ -2267,22 +2268,25 @@ RecRes *record_global(const XpRecord *rec)
 	return rec->global;
 }
 
-/* Accessors. */
+/* The client's resource-ID base. */
 guint32 record_base(const XpRecord *rec)
 {
 	return rec->base;
 }
 
+/* The client's resource-ID mask. */
 guint32 record_mask(const XpRecord *rec)
 {
 	return rec->mask;
 }
 
+/* The client's root window. */
 guint32 record_root(const XpRecord *rec)
 {
 	return rec->root;
 }
 
+/* The root window's depth. */
 guint8 record_root_depth(const XpRecord *rec)
 {
 	return rec->root_depth;

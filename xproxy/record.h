@@ -46,6 +46,22 @@
  * Stored requests are in the normal (non-BIG-REQUESTS) form whenever they
  * fit it; longer ones are kept in the BIG form (RecMod.big).
  *
+ * Extension version handshakes (RENDER QueryVersion, XIQueryVersion,
+ * XkbUseExtension...) are kept too, once each: a server refuses or changes
+ * the meaning of extension requests from a connection that has not made
+ * them.
+ *
+ * How a connection (conn.c) feeds it, all in the client's view:
+ *  - after the set-up reply: record_new_for_setup();
+ *  - each request, before xlate_request() translates it in place (and in
+ *    the fast path for plain core requests): record_request_client(); a
+ *    request that record_wants() must not be streamed unbuffered;
+ *    RECORD_NEED_IMAGE: inject record_image_request()'s GetImage first;
+ *  - replies after xlate_reply(): record_reply(); errors: record_error();
+ *    events after xlate_event(): record_event();
+ *  - injected GetImage replies: record_image_reply();
+ *  - at checkpoint: record_image_request() for each of record_pixmaps().
+ *
  * The structures below are read by replay.c and the tests; only record.c
  * changes them.
  */

@@ -42,24 +42,27 @@ static void tr_begin(TrReq *r, guint8 op, guint8 d1)
 	r->n = 4;
 }
 
-/* Appends 1, 2 or 4 bytes, or N raw bytes. */
+/* Appends byte V. */
 static void tr_8(TrReq *r, guint8 v)
 {
 	r->b[r->n++] = v;
 }
 
+/* Appends the CARD16 V. */
 static void tr_16(TrReq *r, guint16 v)
 {
 	xlate_put16(r->b + r->n, v);
 	r->n += 2;
 }
 
+/* Appends the CARD32 V. */
 static void tr_32(TrReq *r, guint32 v)
 {
 	xlate_put32(r->b + r->n, v);
 	r->n += 4;
 }
 
+/* Appends N raw bytes from P. */
 static void tr_raw(TrReq *r, const void *p, gsize n)
 {
 	memcpy(r->b + r->n, p, n);
