@@ -1584,10 +1584,13 @@ static inline gsize rec_glyph_size(guint w, guint h, guint bpp)
  * cannot be told (bits per pixel unknown), the request is kept whole. */
 static void rec_add_glyphs(XpRecord *rec, const RecReq *r, RecRes *e)
 {
-	static const guint8 bpps[] = { 8, 32, 1, 4, 16 };
+	/* the glyph set's own bits per pixel first, once known: small
+	 * glyphs can fit several (a 3-pixel row is 4 bytes at 1 and at 8),
+	 * and a later request may tell them apart */
+	guint8 bpps[] = { e->gs_bpp, 8, 32, 1, 4, 16 };
 	guint32 n = rq_get(r, 8, 4);
 	gsize ids = rq_off(r, 12), infos, data, avail, need = 0;
-	guint bpp = e->gs_bpp;
+	guint bpp = 0;
 
 	if (e->kind != REC_GLYPHSET || n > (r->len - ids) / 16)
 		return;
@@ -1595,6 +1598,8 @@ static void rec_add_glyphs(XpRecord *rec, const RecReq *r, RecRes *e)
 	data = infos + 12 * (gsize)n;
 	avail = r->len - data;
 	for (guint k = 0; !bpp && k < G_N_ELEMENTS(bpps); k++) {
+		if (!bpps[k])
+			continue;
 		need = 0;
 		for (guint32 i = 0; i < n; i++) {
 			const guint8 *gi = r->b + infos + 12 * i;

@@ -379,12 +379,15 @@ static void replay_create(XpReplay *rp, RecRes *e, GArray *deferred,
 {
 	guint8 *b = g_memdup2(e->create, e->create_len);
 	gsize len = e->create_len;
-	guint moff, loff, chg_moff;
+	guint moff, loff, chg_moff, flags = 0;
 	guint8 chg_op;
 
 	if (e->kind == REC_WINDOW && len >= 32 && !e->create_big) {
 		guint32 parent = xlate_get32(b + 8);
 		RecRes *p = record_lookup(rp->rec, parent);
+		if (parent != record_root(rp->rec) &&
+		    (!p || p->kind == REC_FOREIGN))
+			flags |= REPLAY_F_FOREIGN;	/* another's window */
 		if (p && p->kind != REC_FOREIGN &&
 		    !g_hash_table_contains(rp->done, p)) {
 			xlate_put32(b + 8, record_root(rp->rec));
@@ -420,7 +423,7 @@ static void replay_create(XpReplay *rp, RecRes *e, GArray *deferred,
 			b = nb;
 		}
 	}
-	replay_add(rp, b, len, e->create_big, REPLAY_CREATE, 0, e->xid);
+	replay_add(rp, b, len, e->create_big, REPLAY_CREATE, flags, e->xid);
 	g_hash_table_add(rp->done, e);
 }
 

@@ -882,6 +882,49 @@ static void tr_render(void)
 	CU_ASSERT(cp >= 0 && cpic > cp && ag > cpic);
 }
 
+/* Adds one glyph ID of W x H with image bytes LEN to glyph set GS. */
+static void tr_glyph(XpRecord *rec, guint32 gs, guint32 id, guint16 w,
+		     guint16 h, gsize len)
+{
+	TrReq r;
+
+	tr_begin(&r, TR_RENDER, 20);
+	tr_32(&r, gs);
+	tr_32(&r, 1);
+	tr_32(&r, id);
+	tr_16(&r, w);
+	tr_16(&r, h);
+	tr_16(&r, 0);
+	tr_16(&r, 0);
+	tr_16(&r, w);
+	tr_16(&r, 0);
+	for (gsize i = 0; i < len; i++)
+		tr_8(&r, 0xa5);
+	tr_feed(rec, &r);
+}
+
+/* A glyph set whose first glyphs fit several depths (A1 or A8) learns its
+ * depth from a later one. */
+static void tr_glyph_depth(void)
+{
+	g_autoptr(XpRecord) rec = tr_rec();
+	guint32 gs = TR_BASE | 4;
+	TrReq r;
+	RecRes *e;
+
+	tr_begin(&r, TR_RENDER, 17);
+	tr_32(&r, gs);
+	tr_32(&r, 0x26);
+	tr_feed(rec, &r);
+	tr_glyph(rec, gs, 1, 3, 2, 8);	/* 4-byte rows at 1 or 8 bpp */
+	e = record_lookup(rec, gs);
+	CU_ASSERT(e->gs_bpp == 8);
+	tr_glyph(rec, gs, 2, 20, 1, 4);	/* only 1 bpp gives 4 bytes */
+	CU_ASSERT(e->gs_bpp == 1);
+	CU_ASSERT(g_hash_table_size(e->glyphs) == 2);
+	CU_ASSERT(e->mods == NULL);
+}
+
 /* A creation the server refused leaves the record. */
 static void tr_error(void)
 {
@@ -1379,6 +1422,7 @@ static CU_TestInfo tr_tests[] = {
 	{ "attributes merged", tr_attributes },
 	{ "GC values, clip, CopyGC", tr_gcs },
 	{ "RENDER pictures and glyphs", tr_render },
+	{ "glyph set depth", tr_glyph_depth },
 	{ "failed creation", tr_error },
 	{ "atoms and colours", tr_atoms_colors },
 	{ "pixmap contents", tr_pixmap_image },
