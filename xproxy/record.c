@@ -36,7 +36,16 @@
  * request, so a window that changed its attributes a thousand times is one
  * CreateWindow.  On a foreign window the changes are merged into one
  * ChangeWindowAttributes mod (the event mask this client selected on the
- * root...).
+ * root...).  A change naming an XID of the client's that it does not hold
+ * is not merged: the server rejects it whole, and a merged bad value would
+ * make the creation fail at replay.  Attributes that replace one another
+ * (background pixel and pixmap, border pixel and pixmap) do so when
+ * merged.
+ *
+ * Errors.  A creation the server refuses (BadAlloc, BadName...) is found
+ * by its sequence number in a ring of recent creations and leaves the
+ * record.  Other failed requests are not undone (a mod on a foreign window
+ * that fails again at replay is flagged foreign there).
  */
 #include <string.h>
 
@@ -928,6 +937,42 @@ static guint32 rec_window_exclusive(guint32 add)
 	return clear & ~add;
 }
 
+/* What rec_stale_visit() counts. */
+typedef struct {
+	const XpRecord *rec;	/* the record */
+	guint stale;		/* own XIDs the client does not hold */
+} RecStale;
+
+/* Walker visitor: counts XIDs of the client's range that name nothing it
+ * holds (freed, or never made). */
+static void rec_stale_visit(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	RecStale *st = ud;
+	guint32 v = xlate_get32(field);
+	RecRes *e;
+
+	if (proto_kind_class(kind) != PROTO_CLASS_XID ||
+	    !record_is_own(st->rec, v))
+		return;
+	e = g_hash_table_lookup(st->rec->res, GUINT_TO_POINTER(v));
+	if (!e || (e->flags & REC_F_ZOMBIE))
+		st->stale++;
+}
+
+/* Whether request R names an XID of the client's that it does not hold:
+ * the server rejects it whole (BadPixmap, BadCursor...), so it must not
+ * be merged into a recipe that would then fail at replay. */
+static gboolean rec_names_stale(const XpRecord *rec, const RecReq *r)
+{
+	const ProtoMsg *msg = rec_msg(rec, r->b);
+	RecStale st = { rec, 0 };
+
+	if (msg)
+		walk_message(msg, PROTO_REQUEST, (guint8 *)r->b, r->len,
+			     r->big, rec_stale_visit, &st);
+	return st.stale > 0;
+}
+
 /* A value-list change (ChangeWindowAttributes, ChangeGC, ChangePicture). */
 static void rec_values(XpRecord *rec, const RecRow *row, const RecReq *r,
 		       RecRes *e)
@@ -936,7 +981,7 @@ static void rec_values(XpRecord *rec, const RecRow *row, const RecReq *r,
 	guint32 clear = 0;
 	gint i;
 
-	if (r->big)
+	if (r->big || rec_names_stale(rec, r))
 		return;
 	rec_vals_get(r->b, r->len, row->vmask_off, row->vlist_off, &add);
 	if (r->b[0] == 2)	/* ChangeWindowAttributes */

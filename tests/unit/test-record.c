@@ -705,6 +705,9 @@ static void tr_attributes(void)
 	tr_change1(rec, 2, w, 0, TR_BASE | 7);		/* bg pixmap */
 	tr_change1(rec, 2, w, 1, 0x123456);		/* bg pixel wins */
 	tr_change1(rec, 2, w, 11, (1u << 15) | 3);
+	/* a cursor the client does not hold: the server rejects the whole
+	 * request, so nothing of it is merged */
+	tr_change1(rec, 2, w, 14, TR_BASE | 99);
 	e = record_lookup(rec, w);
 	CU_ASSERT(e->mods == NULL);
 	CU_ASSERT(e->create_len == 40);
