@@ -288,27 +288,22 @@ gboolean control_stale(const char *path)
 			       CONTROL_ERROR_NO_DAEMON);
 }
 
-/* Creates a listening socket at PATH under the directory lock; returns a
- * non-blocking fd or -1 with ERROR set. */
-int control_listen(const char *path, GError **error)
+/* Binds and listens at PATH, replacing a stale socket; the caller holds the
+ * directory lock.  Returns a non-blocking fd or -1 with ERROR set. */
+static int control_bind_listen(const char *path, GError **error)
 {
 	struct sockaddr_un addr;
-	int fd = -1, lock = -1;
 	mode_t old_umask;
+	int fd;
 
 	if (!control_addr(&addr, path, error))
-		return -1;
-	/* Bind and listen as one step for every other starter, so that a
-	 * socket nobody listens on is a dead daemon's. */
-	lock = control_lock_dir(path, error);
-	if (lock < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		int e = errno;
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
 			    "socket: %s", g_strerror(e));
-		goto fail;
+		return -1;
 	}
 	for (int attempt = 0;; attempt++) {
 		int rc, be;
@@ -340,13 +335,43 @@ int control_listen(const char *path, GError **error)
 			    "cannot listen on %s: %s", path, g_strerror(e));
 		goto fail;
 	}
-	close(lock);
 	return fd;
 fail:
-	if (fd >= 0)
-		close(fd);
-	close(lock);
+	close(fd);
 	return -1;
+}
+
+/* Creates a listening socket at PATH under the directory lock; returns a
+ * non-blocking fd or -1 with ERROR set. */
+int control_listen(const char *path, GError **error)
+{
+	/* Bind and listen as one step for every other starter, so that a
+	 * socket nobody listens on is a dead daemon's. */
+	int lock = control_lock_dir(path, error);
+	int fd;
+
+	if (lock < 0)
+		return -1;
+	fd = control_bind_listen(path, error);
+	close(lock);
+	return fd;
+}
+
+/* Replaces the listening socket OLD_FD at PATH with a new one, under the
+ * directory lock; returns the new fd or -1 with ERROR set. */
+int control_relisten(const char *path, int old_fd, GError **error)
+{
+	int lock = control_lock_dir(path, error);
+	int fd;
+
+	if (lock < 0)
+		return -1;
+	if (old_fd >= 0)
+		close(old_fd);
+	g_unlink(path);
+	fd = control_bind_listen(path, error);
+	close(lock);
+	return fd;
 }
 
 /* Waits for the daemon's answer to a HELLO already sent on blocking FD;

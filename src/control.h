@@ -191,6 +191,12 @@ gboolean control_reader_next(ControlReader *reader, guint32 *type,
  * Returns the non-blocking, close-on-exec fd or -1 with ERROR set. */
 int control_listen(const char *path, GError **error);
 
+/* Closes OLD_FD, the listening socket at PATH, and binds and listens at
+ * PATH again (from the caller's mount namespace), all under
+ * control_lock_dir(): no other starter can take the name in between.
+ * Returns the new fd or -1 with ERROR set. */
+int control_relisten(const char *path, int old_fd, GError **error);
+
 /* Takes an exclusive flock on the directory that holds PATH, the lock that
  * serializes the reservation of session names (control_listen() binds and
  * listens under it) and the removal of stale sessions.  Returns the lock's

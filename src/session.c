@@ -1384,10 +1384,10 @@ static gboolean session_rebind(Session *s, GError **error)
 {
 	int fd;
 
-	close(s->config->listen_fd);
+	/* Under the state directory's lock: no other `xckpt run` may take
+	 * the name while no socket is there. */
+	fd = control_relisten(s->sock_path, s->config->listen_fd, error);
 	s->config->listen_fd = -1;
-	g_unlink(s->sock_path);
-	fd = control_listen(s->sock_path, error);
 	if (fd < 0)
 		return FALSE;
 	s->config->listen_fd = fd;

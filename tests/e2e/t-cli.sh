@@ -197,6 +197,19 @@ t_check "kill cli-a exits 0" "$XCKPT" kill cli-a
 t_check "xlogo's window is gone after kill" t_window_gone "$wid" 5
 t_err "kill of a killed session" 1 "$XCKPT" kill cli-a
 
+# Sessions started at once get distinct names, and all of them run.
+for i in 1 2 3 4; do
+	"$XCKPT" run --detach -- sleep 1000 >"$T_TMP/par-$i.out" 2>&1 &
+	par[$i]=$!
+done
+for i in 1 2 3 4; do wait "${par[$i]}"; done
+names=$(cat "$T_TMP"/par-*.out | sort | tr '\n' ' ')
+t_equal "four sessions started at once get four names" \
+	"sleep-1 sleep-2 sleep-3 sleep-4 " "$names"
+t_equal "and all four are listed" 4 "$("$XCKPT" list | grep -c ' sleep 1000$')"
+for n in $names; do "$XCKPT" kill --grace 0.2 "$n"; done
+t_equal "and killed" 0 "$("$XCKPT" list | grep -c ' sleep 1000$')"
+
 # A stale entry (its daemon is dead) is cleaned up by list.
 cat >"$XDG_RUNTIME_DIR/xckpt/stale.session" <<EOF
 [session]

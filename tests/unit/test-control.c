@@ -173,37 +173,52 @@ static void test_listen_stale(void)
 	g_rmdir(dir);
 }
 
-/* Calls listen() on the socket UD after 10 ms (a daemon between bind and
- * listen). */
+/* What the late starter of test_listen_race() holds. */
+typedef struct {
+	int fd;		/* its bound socket */
+	int lock;	/* its directory lock */
+} TcontrolLate;
+
+/* Listens on the bound socket after 10 ms, then unlocks (a daemon that is
+ * slow between bind and listen). */
 static gpointer tcontrol_late_listen(gpointer ud)
 {
+	TcontrolLate *late = ud;
+
 	g_usleep(10000);
-	listen(GPOINTER_TO_INT(ud), 4);
+	listen(late->fd, 4);
+	close(late->lock);
 	return NULL;
 }
 
-/* A socket that is bound but not yet listening is not stale: another
- * starter does not take its name. */
+/* A socket that is bound but not yet listening, under the directory lock,
+ * is not taken by another starter; without anyone listening it is. */
 static void test_listen_race(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("xckpt-unit-XXXXXX", NULL);
 	g_autofree char *path = g_build_filename(dir, "r.sock", NULL);
 	g_autoptr(GError) e = NULL;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	TcontrolLate late;
+	int fd2;
 
+	late.lock = control_lock_dir(path, NULL);
+	CU_ASSERT_TRUE_FATAL(late.lock >= 0);
+	late.fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
-	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&addr,
+	CU_ASSERT_EQUAL_FATAL(bind(late.fd, (struct sockaddr *)&addr,
 				   sizeof(addr)), 0);
-	GThread *t = g_thread_new("late-listen", tcontrol_late_listen,
-				  GINT_TO_POINTER(fd));
+	GThread *t = g_thread_new("late-listen", tcontrol_late_listen, &late);
 	CU_ASSERT_EQUAL(control_listen(path, &e), -1);
 	CU_ASSERT_TRUE(g_error_matches(e, CONTROL_ERROR_DOMAIN,
 				       CONTROL_ERROR_IN_USE));
 	g_thread_join(t);
 	CU_ASSERT_FALSE(control_stale(path));
-	close(fd);
+	close(late.fd);
 	CU_ASSERT_TRUE(control_stale(path));
+	fd2 = control_listen(path, NULL);
+	CU_ASSERT_TRUE(fd2 >= 0);
+	close(fd2);
 	g_unlink(path);
 	CU_ASSERT_TRUE(control_stale(path));
 	g_rmdir(dir);
