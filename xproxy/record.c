@@ -2342,6 +2342,14 @@ guint8 record_root_depth(const XpRecord *rec)
 	return rec->root_depth;
 }
 
+/* Orders guint32 values. */
+static gint rec_cmp_atom_value(gconstpointer a, gconstpointer b)
+{
+	guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Orders atoms by value. */
 static gint rec_cmp_atom(gconstpointer a, gconstpointer b)
 {
@@ -2364,6 +2372,71 @@ GArray *record_atoms(const XpRecord *rec)
 		g_array_append_val(a, ra);
 	}
 	g_array_sort(a, rec_cmp_atom);
+	return a;
+}
+
+/* What rec_atoms_visit() collects. */
+typedef struct {
+	const XpRecord *rec;	/* the record */
+	GHashTable *found;	/* unnamed atoms found (a set) */
+} RecAtoms;
+
+/* Notes atom A when it is neither predefined nor named. */
+static void rec_atom_note(RecAtoms *ra, guint32 a)
+{
+	if (a > 68 && !g_hash_table_contains(ra->rec->atoms,
+					     GUINT_TO_POINTER(a)))
+		g_hash_table_add(ra->found, GUINT_TO_POINTER(a));
+}
+
+/* Walker visitor: the atoms of a request. */
+static void rec_atoms_visit(gpointer ud, ProtoKind kind, guint8 *field)
+{
+	if (proto_kind_class(kind) == PROTO_CLASS_ATOM)
+		rec_atom_note(ud, xlate_get32(field));
+}
+
+/* The atoms of stored request BUF: its fields, and the data of a format-32
+ * ATOM property. */
+static void rec_atoms_in(RecAtoms *ra, guint8 *buf, gsize len, gboolean big)
+{
+	const ProtoMsg *msg = rec_msg(ra->rec, buf);
+	RecReq r = { buf, len, big };
+
+	if (msg)
+		walk_message(msg, PROTO_REQUEST, buf, len, big,
+			     rec_atoms_visit, ra);
+	if (buf[0] == 18 && rq_get(&r, 12, 4) == 4 && rq_get(&r, 16, 1) == 32)
+		for (gsize o = 24; rq_has(&r, o, 4); o += 4)
+			rec_atom_note(ra, rq_get(&r, o, 4));
+}
+
+/* The atoms kept requests use without a known name. */
+GArray *record_unnamed_atoms(const XpRecord *rec)
+{
+	g_autoptr(GHashTable) found = g_hash_table_new(NULL, NULL);
+	RecAtoms ra = { rec, found };
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(guint32));
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, rec->res);
+	for (RecRes *e = rec->global; e;) {
+		if (e->create)
+			rec_atoms_in(&ra, e->create, e->create_len,
+				     e->create_big);
+		for (guint i = 0; e->mods && i < e->mods->len; i++) {
+			RecMod *m = e->mods->pdata[i];
+			rec_atoms_in(&ra, m->data, m->len, m->big);
+		}
+		e = g_hash_table_iter_next(&it, NULL, &v) ? v : NULL;
+	}
+	g_hash_table_iter_init(&it, found);
+	while (g_hash_table_iter_next(&it, &v, NULL)) {
+		guint32 x = GPOINTER_TO_UINT(v);
+		g_array_append_val(a, x);
+	}
+	g_array_sort(a, rec_cmp_atom_value);
 	return a;
 }
 

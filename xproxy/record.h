@@ -301,6 +301,13 @@ typedef struct {
 } RecordAtom;
 GArray *record_atoms(const XpRecord *rec);
 
+/* The atoms that kept requests use (as fields, or in format-32 ATOM
+ * properties) but whose names the record does not know (the client got
+ * them from a reply or an event, not from InternAtom): a new array of
+ * guint32, sorted, for the proxy to name with GetAtomName at checkpoint
+ * time (record_note_atom()); a replay needs every one of them interned. */
+GArray *record_unnamed_atoms(const XpRecord *rec);
+
 /* Whether XID is in the client's own resource-ID range. */
 gboolean record_is_own(const XpRecord *rec, guint32 xid);
 

@@ -1016,10 +1016,11 @@ static void tl_app(char **argv, guint min_windows)
 	unlink(sock);
 
 	record_stats(r.rec, &st);
+	g_autoptr(GArray) un = record_unnamed_atoms(r.rec);
 	fprintf(stderr, "\n  %s: %u resources, %u zombies, %u foreign, %u "
-		"mods, %u glyphs, %u atoms, %zu bytes\n", argv[0],
-		st.resources, st.zombies, st.foreign, st.mods, st.glyphs,
-		st.atoms, st.bytes);
+		"mods, %u glyphs, %u atoms (%u unnamed), %zu bytes\n",
+		argv[0], st.resources, st.zombies, st.foreign, st.mods,
+		st.glyphs, st.atoms, un->len, st.bytes);
 	if (g_getenv("TL_DUMP")) {
 		g_autoptr(GPtrArray) es = record_entries(r.rec);
 		g_ptr_array_add(es, record_global(r.rec));

@@ -984,6 +984,34 @@ static void tr_atoms_colors(void)
 	CU_ASSERT_STRING_EQUAL(g_array_index(atoms, RecordAtom, 1).name,
 			       "UTF8");
 
+	/* atoms used but never named: a property of type 400 holding atoms
+	 * 300 (named) and 401 (not) */
+	guint32 w = TR_BASE | 1;
+	tr_window(rec, w, TR_ROOT, 0, 0, 10, 10, 0, NULL);
+	tr_begin(&r, 18, 0);
+	tr_32(&r, w);
+	tr_32(&r, 402);
+	tr_32(&r, 4);		/* ATOM */
+	tr_8(&r, 32);
+	tr_8(&r, 0);
+	tr_16(&r, 0);
+	tr_32(&r, 2);
+	tr_32(&r, 300);
+	tr_32(&r, 401);
+	tr_feed(rec, &r);
+	{
+		g_autoptr(GArray) un = record_unnamed_atoms(rec);
+		CU_ASSERT_FATAL(un->len == 2);
+		CU_ASSERT(g_array_index(un, guint32, 0) == 401);
+		CU_ASSERT(g_array_index(un, guint32, 1) == 402);
+		record_note_atom(rec, 401, "_A");
+		record_note_atom(rec, 402, "_B");
+	}
+	{
+		g_autoptr(GArray) un = record_unnamed_atoms(rec);
+		CU_ASSERT(un->len == 0);
+	}
+
 	tr_begin(&r, 84, 0);	/* AllocColor */
 	tr_32(&r, cmap);
 	tr_16(&r, 0xffff);
