@@ -110,9 +110,15 @@ int cmd_session_open(const char *name, guint32 flags, char **dir,
 	fd = control_open(sock, flags, &e);
 	if (fd < 0 && g_error_matches(e, CONTROL_ERROR_DOMAIN,
 				      CONTROL_ERROR_NO_DAEMON)) {
-		/* A stale entry goes away with the error. */
-		if (g_file_test(info_path, G_FILE_TEST_EXISTS))
+		/* A stale entry goes away with the error (under the lock: no
+		 * `xckpt run` is taking the name meanwhile). */
+		int lock = control_lock_dir(sock, NULL);
+
+		if (lock >= 0 && g_file_test(info_path, G_FILE_TEST_EXISTS) &&
+		    control_stale(sock))
 			statedir_remove(d, name);
+		if (lock >= 0)
+			close(lock);
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_NO_DAEMON,
 			    "no session named '%s'", name);
 		return -1;
