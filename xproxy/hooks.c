@@ -221,13 +221,25 @@ static gssize hooks_query_extension(HookArgs *a)
 	return a->len;
 }
 
+gboolean hooks_remap_exts;
+
+/* The mirror image of the N codes from FIRST within [LO, HI]: what the
+ * client is told under hooks_remap_exts (0 stays 0: no codes). */
+static guint8 hooks_mirror(guint8 first, guint n, guint lo, guint hi)
+{
+	if (!first || !n)
+		return first;
+	return lo + hi - (first + n - 1);
+}
+
 /* QueryExtension reply: "absent" for a hidden extension; otherwise registers
- * the extension's codes (the identity on first sight) and answers with the
- * client's codes. */
+ * the extension's codes (the identity on first sight, unless
+ * hooks_remap_exts) and answers with the client's codes. */
 static gssize hooks_query_extension_reply(HookArgs *a)
 {
 	guint8 *r = a->buf;
 	const ProtoExt *ext;
+	guint8 cmajor, cevent, cerror;
 
 	if (a->len < 32)
 		return -1;
@@ -236,7 +248,21 @@ static gssize hooks_query_extension_reply(HookArgs *a)
 		return a->len;
 	}
 	ext = proto_ext_nth(a->hook_data - 1);
-	xmap_add_ext(a->map, ext, r[9], r[10], r[11], r[9], r[10], r[11]);
+	cmajor = r[9];
+	cevent = r[10];
+	cerror = r[11];
+	if (hooks_remap_exts) {
+		/* Test mode: mirror the major opcodes (128..255), event codes
+		 * (64..127) and error codes (128..255): distinct extensions
+		 * stay distinct, and every code differs from the server's. */
+		cmajor = 383 - r[9];
+		cevent = hooks_mirror(r[10], proto_ext_n_events(ext), 64, 127);
+		cerror = hooks_mirror(r[11], proto_ext_n_errors(ext), 128, 255);
+	}
+	xmap_add_ext(a->map, ext, cmajor, cevent, cerror, r[9], r[10], r[11]);
+	r[9] = cmajor;
+	r[10] = cevent;
+	r[11] = cerror;
 	return a->len;
 }
 

@@ -36,6 +36,11 @@ typedef struct {
  * request hook returns args->len), or -1 when the message is malformed. */
 typedef gssize (*HookFn)(HookArgs *args);
 
+/* Test mode (XCKPT_XPROXY_REMAP=1): clients are told extension major
+ * opcodes, first events and first errors other than the server's, so that
+ * every extension request, event and error is translated on a live server. */
+extern gboolean hooks_remap_exts;
+
 /* The hook for request OP of EXT at WHEN, or NULL (most requests). */
 HookFn hooks_find(const ProtoExt *ext, guint op, HookWhen when);
 

@@ -33,6 +33,7 @@
 
 #include "xproxy/conn.h"
 #include "xproxy/display.h"
+#include "xproxy/hooks.h"
 #include "xproxy/log.h"
 #include "xproxy/xlate.h"
 #include "xproxy/xproxy.h"
@@ -361,11 +362,13 @@ static gboolean xproxy_env_on(const char *name)
 
 /* Reads the test and debugging switches: XCKPT_XPROXY_WALK=1 walks every
  * message even when the maps are the identity (validation);
- * XCKPT_XPROXY_REMAP=1 gives clients resource IDs other than the server's
- * (exercises the translation on one live server; implies walking). */
+ * XCKPT_XPROXY_REMAP=1 gives clients resource IDs and extension codes other
+ * than the server's (exercises the translation on one live server; implies
+ * walking). */
 static void xproxy_read_env(void)
 {
 	conn_remap_xids = xproxy_env_on("XCKPT_XPROXY_REMAP");
+	hooks_remap_exts = conn_remap_xids;
 	xlate_walk_always = xproxy_env_on("XCKPT_XPROXY_WALK");
 }
 

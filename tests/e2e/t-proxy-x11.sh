@@ -7,8 +7,9 @@
 #   - rendercheck gives, through the proxy, exactly the output it gives
 #     directly (the same tests pass and fail, the same lines);
 # each once as on a live server (identity maps) and once with
-# XCKPT_XPROXY_REMAP=1, where every client gets resource IDs other than the
-# server's, so every ID field of every message is translated both ways.
+# XCKPT_XPROXY_REMAP=1, where every client gets resource IDs and extension
+# codes other than the server's, so every ID field and extension code of
+# every message is translated both ways.
 . "$(dirname "$0")/lib.sh"
 
 t_xvfb
