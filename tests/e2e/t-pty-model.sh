@@ -46,12 +46,15 @@ tm() {
 	tmux -L "$TMUX_SOCK" -f /dev/null "$@"
 }
 
-# serve NAME ROWS COLS CMD...: a terminal session at $T_TMP/NAME.sock.
+# serve NAME ROWS COLS CMD...: a terminal session at $T_TMP/NAME.sock;
+# SERVE_PID is the server.  With SETSID=setsid, the server is a session
+# leader (CRIU dumps whole sessions).
 serve() {
 	local name=$1 rows=$2 cols=$3
 	shift 3
-	"$PTYS" serve "$T_TMP/$name.sock" "$rows" "$cols" "$@" \
+	${SETSID:-} "$PTYS" serve "$T_TMP/$name.sock" "$rows" "$cols" "$@" \
 		>"$T_TMP/$name.serve" 2>&1 &
+	SERVE_PID=$!
 	t_track $!
 	for _ in $(seq 50); do
 		[ -S "$T_TMP/$name.sock" ] && return 0
@@ -265,6 +268,57 @@ settle s2
 t_equal "shell: the redraw gives the same screen (colours, wide, box)" "$before" "$(capture_acs s2)"
 t_equal "shell: the redraw gives the same modes and cursor" "$before_modes" "$(modes s2)"
 t_equal "shell: the title is back" "shell title" "$(tm display -p -t =s2: '#{pane_title}')"
+
+# --- checkpoint and restore with CRIU ---------------------------------------
+# The pty's termios and the model live in the process that holds the
+# master: a CRIU dump and restore bring them back with no serialization.
+CRIU=$(cat "$B/criu.path" 2>/dev/null || cat "$T_ROOT/build/criu.path" 2>/dev/null)
+if [ -n "$CRIU" ] && [ -x "$CRIU" ]; then
+	SETSID=setsid serve ck 24 80 sh -c 'stty -echo; printf "\033]2;ck title\007\033[31mred\033[0m before \033[1;4mbold\033[0m\n"; exec cat'
+	pid=$SERVE_PID
+	attach k1 ck 80 24
+	wait_for k1 'red before' 10
+	tm send-keys -t =k1: typed1 Enter
+	wait_for k1 '^typed1' 5
+	settle k1
+	before=$(capture k1)
+	before_modes=$(modes k1)
+	tm send-keys -t =k1: 'C-\'
+	wait_for k1 '^exit 0' 5
+	mkdir "$T_TMP/img"
+	if "$CRIU" dump -t "$pid" -D "$T_TMP/img" -o dump.log >/dev/null 2>&1; then
+		t_ok "criu dump of the process holding the master"
+	else
+		t_fail "criu dump: $(tail -3 "$T_TMP/img/dump.log")"
+	fi
+	{ wait "$pid"; } 2>/dev/null
+	# The app's pid may stay busy a moment (pid 1 reaps late here).
+	for _ in $(seq 40); do
+		"$CRIU" restore -D "$T_TMP/img" -d -o restore.log >/dev/null 2>&1 && break
+		grep -q 'File exists' "$T_TMP/img/restore.log" || break
+		sleep 0.25
+	done
+	if t_alive "$pid"; then
+		t_ok "criu restore"
+	else
+		t_fail "criu restore: $(tail -3 "$T_TMP/img/restore.log")"
+	fi
+	attach k2 ck 80 24
+	wait_for k2 'red before' 10
+	settle k2
+	t_equal "restored: the screen comes back from the model" "$before" "$(capture k2)"
+	t_equal "restored: the modes and cursor too" "$before_modes" "$(modes k2)"
+	t_equal "restored: the title too" "ck title" "$(tm display -p -t =k2: '#{pane_title}')"
+	tm send-keys -t =k2: typed2 Enter
+	wait_for k2 '^typed2' 5
+	settle k2
+	t_equal "restored: stty -echo is still in force (typed2 shows once)" 1 \
+		"$(tm capture-pane -p -t =k2: | grep -c typed2)"
+	tm send-keys -t =k2: 'C-\'
+	wait_for k2 '^exit 0' 5
+else
+	t_skip "no working criu (make deps): checkpoint and restore"
+fi
 
 # --- bad input ---------------------------------------------------------------
 "$PTYS" attach "$T_TMP/sh.sock" sh </dev/null >"$T_TMP/notty.out" 2>"$T_TMP/notty.err"
