@@ -95,6 +95,14 @@ static void tl_child_setup(gpointer ud)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+/* Child set-up for an app: its own process group (killed whole: the
+ * helpers it starts, a D-Bus daemon, go too), dying with the test. */
+static void tl_app_setup(gpointer ud)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* Starts S on the first free display from *NEXT on; FALSE when none. */
 static gboolean tl_start(TlServer *s, int *next, int last)
 {
@@ -1009,13 +1017,13 @@ static void tl_app(char **argv, guint min_windows)
 				      G_SPAWN_DO_NOT_REAP_CHILD |
 				      G_SPAWN_STDOUT_TO_DEV_NULL |
 				      G_SPAWN_STDERR_TO_DEV_NULL,
-				      tl_child_setup, NULL, &app, NULL));
+				      tl_app_setup, NULL, &app, NULL));
 	g_usleep(1500 * 1000);	/* started and drawn */
 	CU_ASSERT_FATAL(r.rec != NULL);
 	tl_checkpoint(&r);
 	before = tl_snapshot(peek, record_base(r.rec), record_mask(r.rec));
 	tl_relay_stop(&r, th);
-	kill(app, SIGTERM);
+	kill(-app, SIGTERM);
 	waitpid(app, NULL, 0);
 	close(r.listen_fd);
 	unlink(sock);
@@ -1142,7 +1150,7 @@ static void tl_app_multi(char **argv, const char *const *envset)
 				      G_SPAWN_DO_NOT_REAP_CHILD |
 				      G_SPAWN_STDOUT_TO_DEV_NULL |
 				      G_SPAWN_STDERR_TO_DEV_NULL,
-				      tl_child_setup, NULL, &app, NULL));
+				      tl_app_setup, NULL, &app, NULL));
 	g_usleep(4000 * 1000);	/* started and drawn */
 	CU_ASSERT(write(a.stop[1], "x", 1) == 1);
 	g_thread_join(th);
@@ -1164,7 +1172,6 @@ static void tl_app_multi(char **argv, const char *const *envset)
 	for (guint i = 0; i < a.relays->len; i++)
 		tl_relay_stop(a.relays->pdata[i], a.threads->pdata[i]);
 	kill(-app, SIGTERM);
-	kill(app, SIGTERM);
 	waitpid(app, NULL, 0);
 
 	for (guint i = 0; i < a.relays->len; i++) {
