@@ -396,6 +396,15 @@ static void replay_create(XpReplay *rp, RecRes *e, GArray *deferred,
 			g_ptr_array_add(reparent, e);
 		}
 	}
+	if (b[0] >= 128) {
+		guint op;
+		const ProtoExt *ext = replay_ext(rp->rec, b, &op);
+		/* Composite NameWindowPixmap needs the window redirected and
+		 * mapped: it may fail here (the contents come with the
+		 * pixmap's image anyway when it is used elsewhere) */
+		if (ext && ext == proto_ext_lookup("Composite") && op == 6)
+			flags |= REPLAY_F_MAY_FAIL;
+	}
 	if (replay_vlist(e, &moff, &loff, &chg_op, &chg_moff)) {
 		ReplayLater l = { rp, b, e->xid, loff,
 				  xlate_get32(b + moff), 0 };
