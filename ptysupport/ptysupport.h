@@ -131,7 +131,11 @@ void ptyterm_output(PtyTerm *term, const guint8 *data, gsize len);
  *      keypad, reverse video, mouse modes, focus events, bracketed paste,
  *      cursor shape and visibility, title and icon name;
  *   5. the cursor position (relative to the scroll region in origin mode)
- *      and the current pen (SGR).
+ *      and the current pen (SGR);
+ *   6. the bytes held back by ptyterm_output() (a sequence cut at the end
+ *      of the last read): the daemon has already passed them on to the
+ *      previous client, and the new one needs them to make sense of the
+ *      output that follows.
  * Returns new bytes (caller unrefs).  Does not change the model. */
 GBytes *ptyterm_redraw(PtyTerm *term);
 

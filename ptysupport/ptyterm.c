@@ -725,6 +725,11 @@ GBytes *ptyterm_redraw(PtyTerm *term)
 	ptyterm_state_pen(term, &cur);
 	if (!ptyterm_pen_plain(&cur))
 		ptyterm_sgr(out, &cur);
+
+	/* 6. The start of a sequence whose end has not come yet: the model
+	 * holds it back, and the terminal needs it for what follows. */
+	g_string_append_len(out, (const char *)term->held->data,
+			    term->held->len);
 	return g_string_free_to_bytes(out);
 }
 

@@ -265,7 +265,9 @@ wait_for s1 '^exit 0' 5
 attach s2 sh 80 24
 wait_for s2 'ready>' 10
 settle s2
-t_equal "shell: the redraw gives the same screen (colours, wide, box)" "$before" "$(capture_acs s2)"
+after=$(capture_acs s2)
+t_equal "shell: the redraw gives the same screen (colours, wide, box)" "$before" "$after"
+[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | cat -A
 t_equal "shell: the redraw gives the same modes and cursor" "$before_modes" "$(modes s2)"
 t_equal "shell: the title is back" "shell title" "$(tm display -p -t =s2: '#{pane_title}')"
 
@@ -273,9 +275,11 @@ t_equal "shell: the title is back" "shell title" "$(tm display -p -t =s2: '#{pan
 # The pty's termios and the model live in the process that holds the
 # master: a CRIU dump and restore bring them back with no serialization.
 CRIU=$(cat "$B/criu.path" 2>/dev/null || cat "$T_ROOT/build/criu.path" 2>/dev/null)
+pid=
 if [ -n "$CRIU" ] && [ -x "$CRIU" ]; then
 	SETSID=setsid serve ck 24 80 sh -c 'stty -echo; printf "\033]2;ck title\007\033[31mred\033[0m before \033[1;4mbold\033[0m\n"; exec cat'
 	pid=$SERVE_PID
+	disown "$pid"	# CRIU kills it: no "Killed" from the shell
 	attach k1 ck 80 24
 	wait_for k1 'red before' 10
 	tm send-keys -t =k1: typed1 Enter
@@ -291,7 +295,6 @@ if [ -n "$CRIU" ] && [ -x "$CRIU" ]; then
 	else
 		t_fail "criu dump: $(tail -3 "$T_TMP/img/dump.log")"
 	fi
-	{ wait "$pid"; } 2>/dev/null
 	# The app's pid may stay busy a moment (pid 1 reaps late here).
 	for _ in $(seq 40); do
 		"$CRIU" restore -D "$T_TMP/img" -d -o restore.log >/dev/null 2>&1 && break
@@ -300,9 +303,15 @@ if [ -n "$CRIU" ] && [ -x "$CRIU" ]; then
 	done
 	if t_alive "$pid"; then
 		t_ok "criu restore"
+	elif grep -q "Can't open master pty" "$T_TMP/img/restore.log"; then
+		# Another process took the pty's index in between: the session
+		# daemon avoids this with a private devpts; this test cannot.
+		t_skip "criu restore: the pty's index was taken meanwhile"
 	else
 		t_fail "criu restore: $(tail -3 "$T_TMP/img/restore.log")"
 	fi
+fi
+if [ -n "$CRIU" ] && [ -x "$CRIU" ] && t_alive "$pid"; then
 	attach k2 ck 80 24
 	wait_for k2 'red before' 10
 	settle k2
@@ -316,7 +325,7 @@ if [ -n "$CRIU" ] && [ -x "$CRIU" ]; then
 		"$(tm capture-pane -p -t =k2: | grep -c typed2)"
 	tm send-keys -t =k2: 'C-\'
 	wait_for k2 '^exit 0' 5
-else
+elif [ -z "$CRIU" ] || [ ! -x "$CRIU" ]; then
 	t_skip "no working criu (make deps): checkpoint and restore"
 fi
 

@@ -233,6 +233,33 @@ static void test_split(void)
 	CU_ASSERT_STRING_EQUAL(ptyterm_get_title(a), "t\xc3\xa9tle");
 }
 
+/* A redraw taken while the model holds the start of a sequence back ends
+ * with it: a terminal that gets the redraw, then the rest of the output,
+ * ends like the model. */
+static void test_redraw_held(void)
+{
+	g_autoptr(PtyTerm) a = ptyterm_new_model(10, 40);
+	g_autoptr(PtyTerm) b = NULL;
+	g_autofree char *row = NULL;
+
+	feed(a, "before \033[3");
+	b = replay(a);
+	feed(a, "1mred\033]2;ti");
+	feed(b, "1mred\033]2;ti");
+	g_clear_pointer(&b, ptyterm_free);
+	b = replay(a);
+	feed(a, "tle\007 \xe2\x94");
+	feed(b, "tle\007 \xe2\x94");
+	g_clear_pointer(&b, ptyterm_free);
+	b = replay(a);
+	feed(a, "\x80!");
+	feed(b, "\x80!");
+	compare(a, b);
+	row = ptyterm_get_row(b, 0);
+	CU_ASSERT_STRING_EQUAL(row, "before red \xe2\x94\x80!");
+	CU_ASSERT_STRING_EQUAL(ptyterm_get_title(b), "title");
+}
+
 /* What the test shell writes, and the main loop that reads it. */
 typedef struct {
 	PtyTerm *term;		/* the pty */
@@ -364,6 +391,7 @@ static CU_TestInfo tests[] = {
 	{ "modes", test_modes },
 	{ "more modes", test_more_modes },
 	{ "split sequences", test_split },
+	{ "redraw with a sequence held back", test_redraw_held },
 	{ "pty kick and resize", test_pty },
 	CU_TEST_INFO_NULL
 };
