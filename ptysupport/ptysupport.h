@@ -99,10 +99,12 @@ int ptyterm_master(PtyTerm *term);
  * to ptyterm_child_setup(). */
 const char *ptyterm_slave_name(PtyTerm *term);
 
-/* In the child, between fork and exec: starts a new session (setsid), opens
- * SLAVE, makes it the controlling terminal (TIOCSCTTY) and stdin, stdout
- * and stderr, and closes the extra fd.  Async-signal-safe (system calls
- * only).  Returns FALSE with errno set when a step fails.  The child is then
+/* In the child, between fork and exec: sets every signal to its default
+ * disposition and unblocks them all (an ignored SIGPIPE or a blocked mask
+ * of the parent would survive the exec), starts a new session (setsid),
+ * opens SLAVE, makes it the controlling terminal (TIOCSCTTY) and stdin,
+ * stdout and stderr, and closes the extra fd.  Async-signal-safe (system
+ * calls only).  Returns FALSE with errno set when a step fails.  The child is then
  * a session and process group leader: the parent must not setpgid() it. */
 gboolean ptyterm_child_setup(const char *slave);
 

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +214,22 @@ const char *ptyterm_slave_name(PtyTerm *term)
 	return term->slave;
 }
 
-/* In the child: new session, SLAVE as controlling terminal and 0, 1, 2.
- * System calls only. */
+/* In the child: default signals, new session, SLAVE as controlling
+ * terminal and 0, 1, 2.  System calls only. */
 gboolean ptyterm_child_setup(const char *slave)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
 	int fd;
 
+	/* An ignored signal stays ignored across exec (the daemon ignores
+	 * SIGPIPE), and so does the mask: a program on a terminal expects
+	 * the defaults, as from a shell. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setsid() < 0)
 		return FALSE;
 	fd = open(slave, O_RDWR);

@@ -320,6 +320,7 @@ static void test_pty(void)
 	g_autofree char *ttyline = NULL, *desc = NULL, *rows = NULL;
 	const char *script =
 		"stty -echo; echo \"tty $(tty)\"; "
+		"echo \"sigpipe $(grep SigIgn /proc/$$/status)\"; "
 		"trap 'echo \"size $(stty size)\"' WINCH; echo ready; "
 		"while :; do sleep 0.01; done";
 	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
@@ -327,6 +328,7 @@ static void test_pty(void)
 	GPid pid;
 	guint src;
 
+	signal(SIGPIPE, SIG_IGN);
 	r.term = ptyterm_open(24, 80, &error);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r.term);
 	slave = ptyterm_slave_name(r.term);
@@ -342,6 +344,9 @@ static void test_pty(void)
 	r.seen = g_string_new(NULL);
 	src = g_unix_fd_add(ptyterm_master(r.term), G_IO_IN, on_master, &r);
 	CU_ASSERT_TRUE(wait_for(&r, "ready"));
+	/* SIGPIPE, ignored here, is back to default in the child. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.seen->str,
+				      "sigpipe SigIgn:\t0000000000000000"));
 	ttyline = g_strdup_printf("tty %s", slave);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.seen->str, ttyline));
 	desc = ptyterm_describe(r.term);
@@ -380,6 +385,7 @@ static void test_pty(void)
 
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	signal(SIGPIPE, SIG_DFL);
 	g_source_remove(src);
 	g_main_loop_unref(r.loop);
 	g_string_free(r.seen, TRUE);
