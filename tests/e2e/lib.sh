@@ -123,9 +123,18 @@ t_sessions() {
 # Ends what the test started: its sessions, then its recorded processes,
 # then removes its temporary directory.
 t_cleanup() {
-	local s
+	local s f p
 	for s in $(t_sessions); do
 		"$XCKPT" kill --grace 1 "$s" >/dev/null 2>&1
+	done
+	# Whatever kill could not end (a broken build): the session trees of
+	# the test's own state directory, by their daemons' pids.
+	for f in "$XDG_RUNTIME_DIR"/xckpt/*.session; do
+		[ -e "$f" ] || continue
+		p=$(sed -n 's/^pid=//p' "$f")
+		[ -n "$p" ] && t_alive "$p" || continue
+		echo "cleanup: session daemon $p of $(basename "$f" .session) is still there; SIGKILL to its tree" >&2
+		kill -KILL $(t_descendants "$p") 2>/dev/null
 	done
 	# shellcheck disable=SC2086
 	[ -n "$T_PIDS" ] && t_stop $T_PIDS
