@@ -4,6 +4,7 @@
  * counted as alive, and SIGCHLD as a readable fd.  Signals go only to the
  * test's own children (other suites may share the process).
  */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -81,7 +82,13 @@ static void test_tree(void)
 	CU_ASSERT_EQUAL(kill(child, SIGKILL), 0);
 	pfd.fd = sigfd;
 	pfd.events = POLLIN;
-	CU_ASSERT_EQUAL(poll(&pfd, 1, 5000), 1);
+	/* (The SIGCHLD may come while poll() waits: EINTR, not a timeout;
+	 * SA_RESTART does not restart poll().) */
+	int pr;
+	do
+		pr = poll(&pfd, 1, 5000);
+	while (pr < 0 && errno == EINTR);
+	CU_ASSERT_EQUAL(pr, 1);
 	reaper_ack(sigfd);
 	CU_ASSERT_EQUAL(waitpid(child, NULL, 0), child);
 	CU_ASSERT_FALSE(reaper_alive(child));
