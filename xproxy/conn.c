@@ -52,6 +52,10 @@
  * server hands out bases below it unless it has hundreds of clients). */
 #define CONN_REMAP_XID_BIT 0x10000000u
 
+/* The XOR that XCKPT_XPROXY_REMAP=1 applies to non-predefined atoms (atoms
+ * have 29 bits; a server's are far below this bit). */
+#define CONN_REMAP_ATOM_XOR 0x08000000u
+
 gboolean conn_remap_xids;
 
 /* Requests at least this long that need no translation are streamed: their
@@ -267,6 +271,8 @@ static void conn_server_setup(XpConn *c)
 	}
 	c->setup_reply = g_bytes_new(p, total);
 	xmap_set_xid_range(c->map, cbase, mask, sbase, mask);
+	if (conn_remap_xids)
+		xmap_set_atom_xor(c->map, CONN_REMAP_ATOM_XOR);
 	c->max_req_words = xlate_get16(p + 26);
 	c->sin.parsed += total;
 	c->state = CONN_RUNNING;

@@ -17,8 +17,9 @@
 #include "xproxy/seq.h"
 #include "xproxy/xmap.h"
 
-/* Test mode (XCKPT_XPROXY_REMAP=1): clients get a resource-ID base other
- * than the server's, so that a live server exercises non-identity maps. */
+/* Test mode (XCKPT_XPROXY_REMAP=1): clients get a resource-ID base and atoms
+ * other than the server's, so that a live server exercises non-identity
+ * maps. */
 extern gboolean conn_remap_xids;
 
 /* One connection (opaque). */

@@ -335,6 +335,52 @@ static gssize hooks_get_xid_list_reply(HookArgs *a)
 	return a->len;
 }
 
+/* Font properties whose values are atoms (strings, in XLFD terms), by the
+ * property's name.  The predefined ones are recognised by number. */
+static const char *const hooks_font_atom_props[] = {
+	"FOUNDRY", "WEIGHT_NAME", "SLANT", "SETWIDTH_NAME", "ADD_STYLE_NAME",
+	"SPACING", "CHARSET_REGISTRY", "CHARSET_ENCODING", "FACE_NAME",
+	"FONT_TYPE", "RASTERIZER_NAME", "_XFREE86_GLYPH_RANGES",
+};
+
+/* Whether font property NAME (client's view) holds an atom: FONT (18),
+ * COPYRIGHT .. FULL_NAME (61..65), or a known string property. */
+static gboolean hooks_font_prop_is_atom(const XpMap *map, guint32 name)
+{
+	const char *n;
+
+	if (name == 18 || (name >= 61 && name <= 65))
+		return TRUE;
+	n = xmap_atom_name(map, name);
+	for (guint i = 0; n && i < G_N_ELEMENTS(hooks_font_atom_props); i++)
+		if (strcmp(n, hooks_font_atom_props[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* QueryFont and ListFontsWithInfo replies: FONTPROP values are CARD32 in the
+ * XML, but those of string properties (FONT, FAMILY_NAME...) are atoms; the
+ * walker has translated the names already. */
+static gssize hooks_font_props(HookArgs *a)
+{
+	guint n;
+
+	if (a->len < 60)
+		return -1;
+	if (a->buf[0] == 1 && a->buf[1] == 0 && xlate_get16(a->buf + 46) == 0)
+		return a->len;		/* ListFontsWithInfo's last reply */
+	n = xlate_get16(a->buf + 46);
+	if (n > (a->len - 60) / 8)
+		return -1;
+	for (guint i = 0; i < n && !xmap_is_identity(a->map); i++) {
+		guint8 *prop = a->buf + 60 + 8 * i;
+		if (hooks_font_prop_is_atom(a->map, xlate_get32(prop)))
+			hooks_xlate32(a->map, prop + 4, PROTO_CLASS_ATOM,
+				      FALSE);
+	}
+	return a->len;
+}
+
 /* One hook. */
 typedef struct {
 	const char *ext;	/* extension X name, NULL for core */
@@ -355,6 +401,9 @@ static const Hook hooks_table[] = {
 	/* ChangeProperty / GetProperty: data typed ATOM, WINDOW, ... */
 	{ NULL, 18, HOOK_REQUEST, hooks_change_property },
 	{ NULL, 20, HOOK_REPLY, hooks_get_property },
+	/* QueryFont / ListFontsWithInfo: atom-valued font properties. */
+	{ NULL, 47, HOOK_REPLY, hooks_font_props },
+	{ NULL, 50, HOOK_REPLY, hooks_font_props },
 	/* SendEvent: the embedded event. */
 	{ NULL, 25, HOOK_REQUEST, hooks_send_event },
 	/* QueryExtension / ListExtensions: policy and opcode maps. */

@@ -38,6 +38,8 @@ struct XpMap {
 	guint32 sbase;		/* server connection's resource-id-base */
 	guint32 smask;		/* server connection's resource-id-mask */
 	guint32 time_offset;	/* server time - client time */
+	guint32 atom_xor;	/* test mode: a non-predefined atom the table
+				 * does not know differs by this XOR */
 	XmapPair xid;		/* other resource IDs */
 	XmapPair atom;		/* non-predefined atoms */
 	XmapPair sid;		/* server IDs (visuals, formats, RANDR) */
@@ -94,7 +96,7 @@ void xmap_free(XpMap *map)
 static void xmap_update_identity(XpMap *map)
 {
 	gboolean id = map->cbase == map->sbase && map->cmask == map->smask &&
-		      map->time_offset == 0 &&
+		      map->time_offset == 0 && map->atom_xor == 0 &&
 		      g_hash_table_size(map->xid.c2s) == 0 &&
 		      g_hash_table_size(map->atom.c2s) == 0 &&
 		      g_hash_table_size(map->sid.c2s) == 0;
@@ -180,6 +182,13 @@ void xmap_remove(XpMap *map, ProtoClass cls, guint32 client)
 	xmap_update_identity(map);
 }
 
+/* Sets the test-mode atom XOR. */
+void xmap_set_atom_xor(XpMap *map, guint32 mask)
+{
+	map->atom_xor = mask;
+	xmap_update_identity(map);
+}
+
 /* Sets the timestamp offset. */
 void xmap_set_time_offset(XpMap *map, guint32 offset)
 {
@@ -198,6 +207,18 @@ static inline guint32 xmap_lookup(GHashTable *table, guint32 v)
 	return GPOINTER_TO_UINT(r);
 }
 
+/* Looks atom V up in TABLE; absent: V, or V ^ atom_xor in test mode. */
+static inline guint32 xmap_lookup_atom(const XpMap *map, GHashTable *table,
+				       guint32 v)
+{
+	gpointer r;
+
+	if (g_hash_table_size(table) &&
+	    g_hash_table_lookup_extended(table, GUINT_TO_POINTER(v), NULL, &r))
+		return GPOINTER_TO_UINT(r);
+	return v ^ map->atom_xor;
+}
+
 /* Client view -> server view.  0 (None, AnyPropertyType, CurrentTime) is
  * never translated. */
 guint32 xmap_to_server(const XpMap *map, ProtoClass cls, guint32 v)
@@ -212,7 +233,7 @@ guint32 xmap_to_server(const XpMap *map, ProtoClass cls, guint32 v)
 	case PROTO_CLASS_ATOM:
 		if (v <= XMAP_LAST_PREDEFINED_ATOM)
 			return v;
-		return xmap_lookup(map->atom.c2s, v);
+		return xmap_lookup_atom(map, map->atom.c2s, v);
 	case PROTO_CLASS_TIME:
 		return v + map->time_offset;
 	case PROTO_CLASS_SERVER_ID:
@@ -235,7 +256,7 @@ guint32 xmap_to_client(const XpMap *map, ProtoClass cls, guint32 v)
 	case PROTO_CLASS_ATOM:
 		if (v <= XMAP_LAST_PREDEFINED_ATOM)
 			return v;
-		return xmap_lookup(map->atom.s2c, v);
+		return xmap_lookup_atom(map, map->atom.s2c, v);
 	case PROTO_CLASS_TIME:
 		return v - map->time_offset;
 	case PROTO_CLASS_SERVER_ID:

@@ -52,6 +52,11 @@ void xmap_remove(XpMap *map, ProtoClass cls, guint32 client);
 /* Sets the timestamp offset: server time = client time + OFFSET. */
 void xmap_set_time_offset(XpMap *map, guint32 offset);
 
+/* Test mode (XCKPT_XPROXY_REMAP=1): every non-predefined atom that the
+ * table does not know is MASK XOR its value on the other side (a bijection,
+ * so a live server's atoms can look different to the client). */
+void xmap_set_atom_xor(XpMap *map, guint32 mask);
+
 /* Translates V of class CLS to the server's view / to the client's. */
 guint32 xmap_to_server(const XpMap *map, ProtoClass cls, guint32 v);
 guint32 xmap_to_client(const XpMap *map, ProtoClass cls, guint32 v);

@@ -634,7 +634,31 @@ static void test_xid_range(void)
 	xmap_free(m);
 }
 
+/* QueryFont reply: the FONT property's value is an atom; a number-valued
+ * property (POINT_SIZE) is left alone. */
+static void test_font_props(void)
+{
+	XpMap *m = txm_map();
+	XlateReq r = { .ext = proto_core(), .op = 47 };
+	guint8 b[76];
+
+	memset(b, 0, sizeof(b));
+	b[0] = 1;
+	P32(b + 4, (76 - 32) / 4);
+	P16(b + 46, 2);				/* two properties */
+	P32(b + 60, 18);			/* FONT */
+	P32(b + 64, S_ATOM);
+	P32(b + 68, 59);			/* POINT_SIZE */
+	P32(b + 72, S_ATOM);
+	CU_ASSERT_EQUAL(xlate_reply(m, &r, b, 76), 76);
+	CU_ASSERT_EQUAL(G32(b + 60), 18);
+	CU_ASSERT_EQUAL(G32(b + 64), C_ATOM);
+	CU_ASSERT_EQUAL(G32(b + 72), S_ATOM);
+	xmap_free(m);
+}
+
 static CU_TestInfo txm_tests[] = {
+	{ "font properties", test_font_props },
 	{ "maps", test_maps },
 	{ "requests", test_requests },
 	{ "extension requests", test_ext_requests },
