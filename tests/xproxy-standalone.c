@@ -35,6 +35,7 @@ static void standalone_lost(gpointer ud, const char *message)
 	g_main_loop_quit(ud);
 }
 
+/* Starts the proxy as the arguments say and serves until told to stop. */
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;

@@ -196,12 +196,13 @@ guint64 seq_server_sent(const XpSeq *seq)
 	return seq->server_sent;
 }
 
-/* Queue lengths, for tests. */
+/* How many pending entries are queued (for tests). */
 guint seq_n_pending(const XpSeq *seq)
 {
 	return seq->pend_len;
 }
 
+/* How many marks (injected requests not yet answered) are queued. */
 guint seq_n_marks(const XpSeq *seq)
 {
 	return seq->mark_len;
