@@ -138,7 +138,10 @@ void ptyterm_output(PtyTerm *term, const guint8 *data, gsize len);
  *      of the last read): the daemon has already passed them on to the
  *      previous client, and the new one needs them to make sense of the
  *      output that follows.
- * Returns new bytes (caller unrefs).  Does not change the model. */
+ * Returns new bytes (caller unrefs).  Does not change the model.  Size: a
+ * few bytes per plain cell, up to about 80 for a cell whose attributes and
+ * RGB colours differ from its neighbour's, so a big colourful screen can
+ * exceed CONTROL_MAX_BODY: send it as several REDRAW messages. */
 GBytes *ptyterm_redraw(PtyTerm *term);
 
 /* Sets the window size of the pty (TIOCSWINSZ on the master: the kernel

@@ -173,6 +173,7 @@ static void attach_message(Attach *a, guint32 type, GBytes *body)
 
 	switch (type) {
 	case CONTROL_REDRAW:
+		/* A big redraw comes as several messages, written in turn. */
 		if (!attach_write(data, len))
 			attach_finish(a, ATTACH_DETACHED, "the terminal went "
 				      "away");

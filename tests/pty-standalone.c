@@ -58,6 +58,20 @@ static void server_send(Client *c, guint32 type, const void *body, gsize len)
 	control_send(c->fd, type, body, len, NULL);
 }
 
+/* Sends REDRAW to C: as several messages when it is longer than a message
+ * body may be (a big screen in many colours). */
+static void server_send_redraw(Client *c, GBytes *redraw)
+{
+	gsize len, off = 0;
+	const guint8 *data = g_bytes_get_data(redraw, &len);
+
+	do {
+		gsize n = MIN(len - off, CONTROL_MAX_BODY);
+		server_send(c, CONTROL_REDRAW, data + off, n);
+		off += n;
+	} while (off < len);
+}
+
 /* Drops client C. */
 static void server_drop(Server *s, Client *c)
 {
@@ -117,8 +131,7 @@ static void server_message(Server *s, Client *c, guint32 type, GBytes *body)
 		s->attached = c;
 		ptyterm_set_answer(s->term, FALSE);
 		redraw = ptyterm_attach(s->term, rows, cols);
-		data = g_bytes_get_data(redraw, &len);
-		server_send(c, CONTROL_REDRAW, data, len);
+		server_send_redraw(c, redraw);
 		break;
 	}
 	case CONTROL_INPUT:
@@ -139,8 +152,7 @@ static void server_message(Server *s, Client *c, guint32 type, GBytes *body)
 		break;
 	case CONTROL_REDRAW: {
 		g_autoptr(GBytes) redraw = ptyterm_redraw(s->term);
-		data = g_bytes_get_data(redraw, &len);
-		server_send(c, CONTROL_REDRAW, data, len);
+		server_send_redraw(c, redraw);
 		break;
 	}
 	default:

@@ -233,6 +233,30 @@ static void test_split(void)
 	CU_ASSERT_STRING_EQUAL(ptyterm_get_title(a), "t\xc3\xa9tle");
 }
 
+/* Every cell in its own colours and attributes: the worst case for the
+ * redraw's size, still exact. */
+static void test_colourful(void)
+{
+	g_autoptr(PtyTerm) a = ptyterm_new_model(60, 250);
+	g_autoptr(PtyTerm) b = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	GString *s = g_string_new("\033[H");
+
+	for (int r = 0; r < 60; r++)
+		for (int c = 0; c < 250; c++)
+			g_string_append_printf(s, "\033[%d;%d;38;2;%d;%d;%d;48;5;%dm%c",
+					       (r + c) % 2 ? 1 : 22,
+					       (r * c) % 3 ? 4 : 24, r * 4,
+					       c, (r + c) % 256, c % 256,
+					       'A' + (r + c) % 26);
+	ptyterm_output(a, (const guint8 *)s->str, s->len);
+	g_string_free(s, TRUE);
+	bytes = ptyterm_redraw(a);
+	fprintf(stderr, " (%zu bytes for 60x250) ", g_bytes_get_size(bytes));
+	b = replay(a);
+	compare(a, b);
+}
+
 /* A redraw taken while the model holds the start of a sequence back ends
  * with it: a terminal that gets the redraw, then the rest of the output,
  * ends like the model. */
@@ -398,6 +422,7 @@ static CU_TestInfo tests[] = {
 	{ "more modes", test_more_modes },
 	{ "split sequences", test_split },
 	{ "redraw with a sequence held back", test_redraw_held },
+	{ "a cell per colour", test_colourful },
 	{ "pty kick and resize", test_pty },
 	CU_TEST_INFO_NULL
 };
