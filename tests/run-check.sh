@@ -78,12 +78,13 @@ start_in() {
 	slot_start[$i]=$(date +%s)
 	if [ "$T_JOBS" -eq 1 ]; then
 		echo "=== $name"
-		XCKPT_TEST_DISPLAYS=$lo-$hi timeout -k 10 "$T_TIMEOUT" bash "$t"
+		XCKPT_TEST_DISPLAYS=$lo-$hi timeout -k 10 "$T_TIMEOUT" bash "$t" \
+			</dev/null
 		count "$name" $? $(($(date +%s) - slot_start[i]))
 		return
 	fi
 	XCKPT_TEST_DISPLAYS=$lo-$hi timeout -k 10 "$T_TIMEOUT" bash "$t" \
-		>"$LOGS/$i.log" 2>&1 &
+		</dev/null >"$LOGS/$i.log" 2>&1 &
 	slot_pid[$i]=$!
 }
 

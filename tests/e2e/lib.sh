@@ -17,6 +17,9 @@
 # those (and the test's own sessions) are ended on exit: never by name.
 
 set -u
+# No test reads a terminal: `xckpt run` must take its pipe path (not the
+# pty one) whether or not `make check` was started from a terminal.
+exec </dev/null
 
 T_NAME=$(basename "$0" .sh)
 T_PASSED=0
