@@ -197,6 +197,17 @@ t_check "kill cli-a exits 0" "$XCKPT" kill cli-a
 t_check "xlogo's window is gone after kill" t_window_gone "$wid" 5
 t_err "kill of a killed session" 1 "$XCKPT" kill cli-a
 
+# A detached session whose app exits ends by itself and leaves nothing.
+t_check "run --detach of a short-lived app" t_run_detached short sleep 0.5
+for i in $(seq 50); do
+	[ -z "$(ls -A "$XDG_RUNTIME_DIR/xckpt" | grep '^short\.')" ] && break
+	sleep 0.1
+done
+t_check "the session ends when its app exits: no state files left" \
+	sh -c "! ls '$XDG_RUNTIME_DIR/xckpt' | grep -q '^short\\.'"
+t_check "and it is not listed" \
+	sh -c "! '$XCKPT' list | awk '{ print \$1 }' | grep -qx short"
+
 # Sessions started at once get distinct names, and all of them run.
 for i in 1 2 3 4; do
 	"$XCKPT" run --detach -- sleep 1000 >"$T_TMP/par-$i.out" 2>&1 &
