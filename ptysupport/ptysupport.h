@@ -20,10 +20,13 @@
  *     double width), bold, underline (single/double/curly), italic, blink,
  *     reverse, strike-through, fg and bg colours (default, 16, 256, RGB);
  *   - the cursor position, its visibility, its shape and blink (DECSCUSR);
- *   - the alternate screen (1049): whether it is on.  libvterm keeps only the
- *     current screen's cells readable, so while the app is in the alternate
- *     screen the PRIMARY screen's contents are not redrawn (the real terminal
- *     shows an empty primary screen when the app leaves the alternate one);
+ *   - the alternate screen (1049): whether it is on, and the primary screen
+ *     under it: libvterm lets one read the current screen's cells only, so
+ *     the model copies the primary screen's cells and cursor at the moment
+ *     the app switches (ptyterm.c); the redraw draws them, then switches
+ *     with 1049 (which saves that cursor), so that the real terminal shows
+ *     the primary screen again when the app leaves the alternate one.  A
+ *     resize while on the alternate screen keeps what of the copy fits;
  *   - the scroll region (DECSTBM) and left/right margins (DECSLRM with mode
  *     69), origin mode (DECOM, 6), autowrap (DECAWM, 7), cursor keys
  *     (DECCKM, 1), keypad (DECKPAM/DECKPNM), reverse video (DECSCNM, 5);
@@ -31,8 +34,7 @@
  *     focus events (1004), bracketed paste (2004);
  *   - the window title and icon name (OSC 2, OSC 1; OSC 0 sets both);
  *   - the current pen (SGR) for the app's next output.
- * What it does not keep: the primary screen under the alternate one, the
- * scrollback, a pending wrap at the right margin (the cursor is put back on
+ * What it does not keep: the scrollback, a pending wrap at the right margin (the cursor is put back on
  * the last column), the DECSC saved cursor, insert mode (IRM), tab stops
  * other than every 8 columns, the character sets in use (cells hold the
  * characters already translated, e.g. DEC line drawing as Unicode box
@@ -127,7 +129,8 @@ void ptyterm_output(PtyTerm *term, const guint8 *data, gsize len);
  *      palette, saved cursor, keyboard extensions of the terminal); every
  *      mode below is then set explicitly both ways, so the result does not
  *      depend on a terminal's defaults after RIS;
- *   2. the alternate screen when the app is on it (1049 h);
+ *   2. when the app is on the alternate screen: the primary screen as it
+ *      was when the app switched, its cursor, then 1049 h;
  *   3. every non-blank cell, row by row (CUP, SGR, UTF-8 text);
  *   4. the scroll region, margins, origin mode, autowrap, cursor keys,
  *      keypad, reverse video, mouse modes, focus events, bracketed paste,

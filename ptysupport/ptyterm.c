@@ -58,6 +58,14 @@ struct PtyTerm {
 	gboolean kick_output;	/* output came during the kick */
 	gint64 changed;		/* when the pty's size was last set
 				 * (monotonic, us) */
+	VTermScreenCell *primary;	/* the primary screen's cells while
+					 * the app is on the alternate one,
+					 * read as it switched (owned), or
+					 * NULL */
+	guint primary_rows;	/* the size of primary */
+	guint primary_cols;
+	VTermPos primary_cursor;	/* the cursor as it switched */
+	gboolean switching;	/* inside ptyterm_keep_primary() */
 };
 
 /* The model's answers: caught while querying, written to the master when
@@ -88,6 +96,33 @@ static char *ptyterm_printable(const char *str)
 	return g_string_free(s, FALSE);
 }
 
+/* The app switches to the alternate screen, whose buffer libvterm has
+ * just made current: switches back to the primary one for a moment to keep
+ * a copy of its cells (libvterm has no way to read a buffer that is not
+ * current), then to the alternate one again.  Switching on erases the
+ * alternate buffer, which libvterm is about to do anyway. */
+static void ptyterm_keep_primary(PtyTerm *t)
+{
+	VTermValue v = { .boolean = 0 };
+	VTermPos pos;
+
+	t->switching = TRUE;
+	vterm_state_set_termprop(t->state, VTERM_PROP_ALTSCREEN, &v);
+	g_free(t->primary);
+	t->primary = g_new0(VTermScreenCell, t->rows * t->cols);
+	t->primary_rows = t->rows;
+	t->primary_cols = t->cols;
+	for (pos.row = 0; pos.row < (int)t->rows; pos.row++)
+		for (pos.col = 0; pos.col < (int)t->cols; pos.col++)
+			vterm_screen_get_cell(t->screen, pos,
+					      &t->primary[pos.row * t->cols +
+							  pos.col]);
+	vterm_state_get_cursorpos(t->state, &t->primary_cursor);
+	v.boolean = 1;
+	vterm_state_set_termprop(t->state, VTERM_PROP_ALTSCREEN, &v);
+	t->switching = FALSE;
+}
+
 /* The screen layer's property changes: remembers what libvterm does not
  * let us read back.  Returns 1 (accepted: libvterm then switches to the
  * alternate screen when asked). */
@@ -96,6 +131,14 @@ static int ptyterm_on_prop(VTermProp prop, VTermValue *val, void *user)
 	PtyTerm *t = user;
 
 	switch (prop) {
+	case VTERM_PROP_ALTSCREEN:
+		if (t->switching || !t->ready)
+			break;
+		if (val->boolean)
+			ptyterm_keep_primary(t);
+		else
+			g_clear_pointer(&t->primary, g_free);
+		break;
 	case VTERM_PROP_TITLE:
 		g_free(t->title);
 		t->title = ptyterm_printable(val->string);
@@ -199,6 +242,7 @@ void ptyterm_free(PtyTerm *term)
 	g_free(term->slave);
 	g_free(term->title);
 	g_free(term->icon);
+	g_free(term->primary);
 	g_free(term);
 }
 
@@ -592,10 +636,25 @@ static gboolean ptyterm_get_cell(PtyTerm *t, VTermPos pos,
 	return TRUE;
 }
 
-/* Appends the cells of row ROW to OUT; *PEN is the terminal's pen before
- * and after; REVERSE: reverse video is on. */
-static void ptyterm_draw_row(PtyTerm *t, int row, GString *out,
-			     PtyTermPen *pen, gboolean reverse)
+/* Like ptyterm_get_cell(), from the copy of the primary screen when
+ * PRIMARY (blank beyond its size). */
+static gboolean ptyterm_cell(PtyTerm *t, gboolean primary, VTermPos pos,
+			     VTermScreenCell *cell, gboolean reverse)
+{
+	if (!primary)
+		return ptyterm_get_cell(t, pos, cell, reverse);
+	if (pos.row >= (int)t->primary_rows || pos.col >= (int)t->primary_cols)
+		return FALSE;
+	*cell = t->primary[pos.row * t->primary_cols + pos.col];
+	cell->attrs.reverse ^= reverse;
+	return TRUE;
+}
+
+/* Appends the cells of row ROW (of the copy of the primary screen when
+ * PRIMARY) to OUT; *PEN is the terminal's pen before and after; REVERSE:
+ * reverse video is on. */
+static void ptyterm_draw_row(PtyTerm *t, gboolean primary, int row,
+			     GString *out, PtyTermPen *pen, gboolean reverse)
 {
 	VTermScreenCell cell;
 	VTermPos pos = { .row = row };
@@ -603,7 +662,7 @@ static void ptyterm_draw_row(PtyTerm *t, int row, GString *out,
 
 	/* Up to the last cell that is not a plain blank. */
 	for (pos.col = 0; pos.col < (int)t->cols; pos.col++)
-		if (ptyterm_get_cell(t, pos, &cell, reverse) &&
+		if (ptyterm_cell(t, primary, pos, &cell, reverse) &&
 		    !ptyterm_cell_plain(&cell))
 			end = pos.col + 1;
 	while (col < end) {
@@ -611,7 +670,7 @@ static void ptyterm_draw_row(PtyTerm *t, int row, GString *out,
 		char utf8[8];
 
 		pos.col = col;
-		if (!ptyterm_get_cell(t, pos, &cell, reverse) ||
+		if (!ptyterm_cell(t, primary, pos, &cell, reverse) ||
 		    cell.chars[0] == (uint32_t)-1) {
 			col++;	/* the right half of a wide character */
 			continue;
@@ -663,14 +722,31 @@ GBytes *ptyterm_redraw(PtyTerm *term)
 	pen.fg.type = VTERM_COLOR_DEFAULT_FG;
 	pen.bg.type = VTERM_COLOR_DEFAULT_BG;
 
-	/* 2. The alternate screen. */
-	if (ptyterm_dec_on(term, 1047))
-		g_string_append(out, "\033[?1049h\033[H\033[2J");
+	/* 2. The alternate screen, over the primary one as it was when the
+	 * app switched, with the cursor there saved (1049). */
+	reverse = ptyterm_dec_on(term, 5);
+	if (ptyterm_dec_on(term, 1047)) {
+		if (term->primary != NULL) {
+			for (guint row = 0; row < term->rows; row++)
+				ptyterm_draw_row(term, TRUE, row, out, &pen,
+						 reverse);
+			g_string_append_printf(out, "\033[0m\033[%d;%dH",
+				MIN(term->primary_cursor.row + 1,
+				    (int)term->rows),
+				MIN(term->primary_cursor.col + 1,
+				    (int)term->cols));
+			pen.attrs = (VTermScreenCellAttrs){ 0 };
+			pen.fg.type = VTERM_COLOR_DEFAULT_FG;
+			pen.bg.type = VTERM_COLOR_DEFAULT_BG;
+		}
+		/* Saved with the cursor (by libvterm): shown, as most apps
+		 * have it when they switch. */
+		g_string_append(out, "\033[?25h\033[?1049h\033[H\033[2J");
+	}
 
 	/* 3. The cells. */
-	reverse = ptyterm_dec_on(term, 5);
 	for (guint row = 0; row < term->rows; row++)
-		ptyterm_draw_row(term, row, out, &pen, reverse);
+		ptyterm_draw_row(term, FALSE, row, out, &pen, reverse);
 	g_string_append(out, "\033[0m");
 
 	/* 4. The modes. */

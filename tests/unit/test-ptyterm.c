@@ -233,6 +233,31 @@ static void test_split(void)
 	CU_ASSERT_STRING_EQUAL(ptyterm_get_title(a), "t\xc3\xa9tle");
 }
 
+/* The primary screen under the alternate one comes back too: once the
+ * app leaves the alternate screen, both terminals show the same primary
+ * screen and cursor. */
+static void test_primary_under_alt(void)
+{
+	g_autoptr(PtyTerm) a = ptyterm_new_model(12, 50);
+	g_autoptr(PtyTerm) b = NULL;
+	g_autoptr(PtyTerm) c = NULL;
+
+	feed(a, "$ ls\r\n\033[34mdir\033[0m  file\r\n$ vim file");
+	feed(a, "\033[?1049h\033[H\033[2Jvim's screen\033[5;3H~");
+	b = replay(a);
+	compare(a, b);
+	feed(a, "\033[?1049l\r\n$ ");
+	feed(b, "\033[?1049l\r\n$ ");
+	compare(a, b);
+	/* Resized while on the alternate screen: what fits is kept. */
+	feed(a, "\033[?1049hless");
+	ptyterm_resize(a, 10, 40);
+	c = replay(a);
+	feed(a, "\033[?1049l");
+	feed(c, "\033[?1049l");
+	compare(a, c);
+}
+
 /* Every cell in its own colours and attributes: the worst case for the
  * redraw's size, still exact. */
 static void test_colourful(void)
@@ -423,6 +448,7 @@ static CU_TestInfo tests[] = {
 	{ "split sequences", test_split },
 	{ "redraw with a sequence held back", test_redraw_held },
 	{ "a cell per colour", test_colourful },
+	{ "primary screen under the alternate one", test_primary_under_alt },
 	{ "pty kick and resize", test_pty },
 	CU_TEST_INFO_NULL
 };
