@@ -220,7 +220,7 @@ fi
 # --- vim in the alternate screen --------------------------------------------
 if command -v vim >/dev/null; then
 	printf 'first line\nsecond line\n' >"$T_TMP/file.txt"
-	serve vim 24 80 vim -u NONE -i NONE -N -c 'set nomore' "$T_TMP/file.txt"
+	serve vim 24 80 sh -c "echo primary-text; vim -u NONE -i NONE -N -c 'set nomore' '$T_TMP/file.txt'; echo vim-done; exec cat"
 	attach v1 vim 80 24
 	wait_for v1 'second line' 10
 	tm send-keys -t =v1: G o 'typed in insert mode'
@@ -236,11 +236,19 @@ if command -v vim >/dev/null; then
 	t_equal "vim: the screen is the same after reattach" "$before" "$(capture v2)"
 	t_equal "vim: the modes are the same (alternate screen...)" "$before_modes" "$(modes v2)"
 	tm send-keys -t =v2: ' and more' Escape ':wq' Enter
-	if wait_for v2 '^exit 0' 10 && grep -q 'typed in insert mode and more' "$T_TMP/file.txt"; then
+	if wait_for v2 '^vim-done' 10 && grep -q 'typed in insert mode and more' "$T_TMP/file.txt"; then
 		t_ok "vim: still in insert mode, the file is written"
 	else
 		t_fail "vim: still in insert mode: $(cat "$T_TMP/file.txt")"
 	fi
+	check_primary() { tm capture-pane -p -t =v2: | grep -q "^primary-text"; }
+	if check_primary; then
+		t_ok "vim: the primary screen under vim's is back after vim"
+	else
+		t_fail "vim: the primary screen under vim's is back: $(capture v2 | head -5 | cat -A)"
+	fi
+	tm send-keys -t =v2: 'C-\'
+	wait_for v2 '^exit 0' 5
 fi
 
 # --- a shell: the redraw alone must be right --------------------------------
