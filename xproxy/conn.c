@@ -34,6 +34,9 @@
 #include "xproxy/conn.h"
 #include "xproxy/hooks.h"
 #include "xproxy/log.h"
+#include "xproxy/record.h"
+#include "xproxy/remap.h"
+#include "xproxy/replay.h"
 #include "xproxy/xbuf.h"
 #include "xproxy/xlate.h"
 
@@ -112,7 +115,18 @@ struct XpConn {
 	gboolean ended;		/* end_fn must be called */
 	ConnEnd end;		/* how it ended */
 	char *why;		/* the reason to pass to end_fn (owned) */
+	XpRecord *rec;		/* what the client built, client's view
+				 * (owned); NULL before the set-up reply */
+	gboolean paused;	/* quiesced for a checkpoint: the client is
+				 * not read until conn_unpause() */
+	guint waiting;		/* injected checkpoint requests (GetImage,
+				 * the sync) not yet answered */
+	guint replay_errors;	/* replayed requests that failed */
 };
+
+/* Core requests (by major opcode) the record wants: they leave the fast
+ * path (filled once by conn_new()). */
+static guint8 conn_rec_core[128];
 
 /* Notes that CONN has ended (the first reason wins), closes both sockets and
  * logs WHY for anything but an orderly client close. */
@@ -270,6 +284,7 @@ static void conn_server_setup(XpConn *c)
 		xlate_put32(p + 12, cbase);
 	}
 	c->setup_reply = g_bytes_new(p, total);
+	c->rec = record_new_for_setup(p, total);
 	xmap_set_xid_range(c->map, cbase, mask, sbase, mask);
 	if (conn_remap_xids)
 		xmap_set_atom_xor(c->map, CONN_REMAP_ATOM_XOR);
@@ -308,6 +323,37 @@ void conn_inject(XpConn *c, const guint8 *req, gsize len, SeqReplyFn fn,
 	pend->what = SEQ_INJECTED;
 	pend->fn = fn;
 	pend->fn_ud = ud;
+}
+
+/* The reply (or error) to an injected GetImage of a pixmap: its contents,
+ * for the record. */
+static void conn_image_reply(gpointer ud, const guint8 *msg, gsize len)
+{
+	XpConn *c = ud;
+
+	record_image_reply(c->rec, msg, len);
+	if (c->waiting)
+		c->waiting--;
+}
+
+/* Injects a GetImage of recorded pixmap PIXMAP (client's view) at the parse
+ * point; its reply goes to the record.  Returns whether one was sent. */
+static gboolean conn_inject_image(XpConn *c, guint32 pixmap)
+{
+	guint8 req[20];
+	XlateReq r;
+
+	if (!record_image_request(c->rec, pixmap, req))
+		return FALSE;
+	if (xlate_request(c->map, req, sizeof(req), FALSE, &r) != XLATE_OK) {
+		/* cannot happen for a GetImage; keep the FIFO in step */
+		static const guint8 err[32] = { 0 };
+		record_image_reply(c->rec, err, sizeof(err));
+		return FALSE;
+	}
+	c->waiting++;
+	conn_inject(c, req, sizeof(req), conn_image_reply, c);
+	return TRUE;
 }
 
 /* Replaces the bad request at the parse point (CONSUMED bytes of it are in
@@ -352,7 +398,7 @@ static guint conn_plain_run(XpConn *c)
 		gsize len = 4 * (gsize)xlate_get16(q + 2);
 
 		if (q[0] >= 128 || !plain[q[0]] || len == 0 || len > max ||
-		    len > b->end - off)
+		    len > b->end - off || conn_rec_core[q[0]])
 			break;
 		off += len;
 		n++;
@@ -369,7 +415,7 @@ static void conn_requests(XpConn *c)
 {
 	gboolean fast = xmap_is_identity(c->map) && !xlate_walk_always;
 
-	while (c->state == CONN_RUNNING) {
+	while (c->state == CONN_RUNNING && !c->paused) {
 		if (fast && !c->skip && !c->pass && conn_plain_run(c) &&
 		    seq_need_sync(c->seq))
 			conn_inject_sync(c);
@@ -428,7 +474,7 @@ static void conn_requests(XpConn *c)
 		}
 		if (avail < len) {
 			if (fast && len >= CONN_STREAM_MIN && p[0] < 128 &&
-			    xlate_plain_core()[p[0]]) {
+			    xlate_plain_core()[p[0]] && !conn_rec_core[p[0]]) {
 				/* A big request with nothing to translate
 				 * (PutImage...): pass what is here, and the
 				 * rest as it comes, without buffering it. */
@@ -439,6 +485,13 @@ static void conn_requests(XpConn *c)
 			}
 			xbuf_reserve(b, len - avail);
 			break;
+		}
+		if (c->rec && record_request_client(c->rec, c->map, p, len, big,
+						    seq_client_sent(c->seq) + 1) ==
+				      RECORD_NEED_IMAGE) {
+			/* the pixmap's contents are read before it goes */
+			conn_inject_image(c, xlate_get32(p + 4));
+			p = b->data + b->parsed;
 		}
 		res = xlate_request(c->map, p, len, big, &r);
 		if (res != XLATE_OK) {
@@ -513,6 +566,8 @@ static gssize conn_reply(XpConn *c, guint8 *p, gsize len)
 	if ((gsize)nl < len)
 		xbuf_cut(&c->sin, c->sin.parsed + nl, len - nl);
 	conn_put_seq(c, p, s);
+	if (c->rec)
+		record_reply(c->rec, seq_to_client(c->seq, s), p, nl);
 	return nl;
 }
 
@@ -524,7 +579,10 @@ static gssize conn_error(XpConn *c, guint8 *p)
 
 	if (s == SEQ_BAD) {
 		conn_fail(c, CONN_END_GARBAGE, "server sent an error for a "
-			  "request never sent");
+			  "request never sent (error %u, seq %u, major %u.%u, "
+			  "%" G_GUINT64_FORMAT " sent)", p[1],
+			  xlate_get16(p + 2), p[10], xlate_get16(p + 8),
+			  seq_server_sent(c->seq));
 		return -1;
 	}
 	pend = seq_response(c->seq, s);
@@ -544,6 +602,8 @@ static gssize conn_error(XpConn *c, guint8 *p)
 		seq_pop(c->seq);
 	}
 	conn_put_seq(c, p, s);
+	if (c->rec)
+		record_error(c->rec, seq_to_client(c->seq, s), p);
 	return 32;
 }
 
@@ -566,6 +626,8 @@ static gssize conn_event(XpConn *c, guint8 *p, gsize len)
 			  "description", p[0]);
 		return -1;
 	}
+	if (c->rec)
+		record_event(c->rec, p);
 	return len;
 }
 
@@ -796,7 +858,7 @@ static void conn_update_watch(XpConn *c)
 	gboolean closing = c->state == CONN_CLOSING;
 
 	if (!closing && c->cin.parsed - c->cin.start < CONN_HIGH_WATER &&
-	    !c->piped_full)
+	    !c->piped_full && !c->paused)
 		cc |= G_IO_IN;
 	if (xbuf_pending(&c->sin))
 		cc |= G_IO_OUT;
@@ -876,6 +938,12 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	c->seq = seq_new(0, 0);
 	c->map = xmap_new();
 	c->bigreq = proto_ext_lookup("BIG-REQUESTS");
+	if (!conn_rec_core[0]) {
+		/* [0] is never a request: it marks the table as filled */
+		for (guint op = 1; op < 128; op++)
+			conn_rec_core[op] = record_wants(proto_core(), op);
+		conn_rec_core[0] = 2;
+	}
 	c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
 	((ConnSource *)c->source)->conn = c;
 	g_source_set_name(c->source, "xproxy connection");
@@ -911,6 +979,7 @@ void conn_free(XpConn *c)
 	seq_free(c->seq);
 	xmap_free(c->map);
 	g_clear_pointer(&c->setup_reply, g_bytes_unref);
+	record_free(c->rec);
 	g_free(c->why);
 	g_free(c);
 }
@@ -943,4 +1012,168 @@ XpMap *conn_map(XpConn *c)
 XpSeq *conn_seq(XpConn *c)
 {
 	return c->seq;
+}
+
+/* The answer to the checkpoint's sync: every reply before it has come. */
+static void conn_sync_reply(gpointer ud, const guint8 *msg, gsize len)
+{
+	XpConn *c = ud;
+
+	if (c->waiting)
+		c->waiting--;
+}
+
+/* Quiesces CONN for a checkpoint (see conn.h). */
+gboolean conn_quiesce(XpConn *c)
+{
+	static const guint8 sync[4] = { 43, 0, 1, 0 };
+	g_autoptr(GArray) pix = NULL;
+
+	if (c->state != CONN_RUNNING || !c->rec || c->pass || c->skip)
+		return FALSE;
+	c->paused = TRUE;
+	pix = record_pixmaps(c->rec);
+	for (guint i = 0; i < pix->len; i++)
+		conn_inject_image(c, g_array_index(pix, guint32, i));
+	c->waiting++;
+	conn_inject(c, sync, sizeof(sync), conn_sync_reply, c);
+	conn_flush_server(c);
+	conn_update_watch(c);
+	{
+		RecordStats st;
+		record_stats(c->rec, &st);
+		log_msg("client %u: record of %u resources (%u zombies, %u "
+			"foreign), %u changes, %u glyphs, %u atoms: %zu bytes",
+			c->params.id, st.resources, st.zombies, st.foreign,
+			st.mods, st.glyphs, st.atoms, st.bytes);
+	}
+	return TRUE;
+}
+
+/* How many answers a quiesce still waits for. */
+guint conn_waiting(const XpConn *c)
+{
+	return c->state == CONN_RUNNING ? c->waiting : 0;
+}
+
+/* Reads the client again after a quiesce; handles what it sent meanwhile. */
+void conn_unpause(XpConn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = FALSE;
+	if (c->state == CONN_RUNNING) {
+		conn_requests(c);
+		conn_flush_server(c);
+	}
+	conn_update_watch(c);
+}
+
+/* The answer to a replayed request: errors are counted (and logged when
+ * debugging). */
+static void conn_replay_reply(gpointer ud, const guint8 *msg, gsize len)
+{
+	XpConn *c = ud;
+
+	if (msg[0] == 0) {
+		c->replay_errors++;
+		log_debug("client %u: replayed request %u.%u failed: error %u",
+			  c->params.id, msg[10], xlate_get16(msg + 8), msg[1]);
+	}
+}
+
+/* Moves CONN to a new server connection on DISPLAY (see conn.h). */
+gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
+			GError **error)
+{
+	static const guint8 sync[4] = { 43, 0, 1, 0 };
+	g_autoptr(XpReplay) rp = NULL;
+	ReplayParams params;
+	RemapResult rr;
+	gsize slen;
+	const guint8 *setup;
+	guint64 csent;
+	guint n;
+
+	if (c->state != CONN_RUNNING || !c->rec || !c->setup_reply)
+		return TRUE;	/* nothing built yet: it ends on its own */
+	setup = g_bytes_get_data(c->setup_reply, &slen);
+	if (!remap_connect(display, setup, slen, c->map, c->rec,
+			   c->big_requests, timeout_ms, &rr, error))
+		return FALSE;
+	/* the new socket takes the old one's number (CRIU's placeholder) */
+	if (c->sfd >= 0) {
+		if (dup2(rr.fd, c->sfd) < 0) {
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(errno),
+				    "dup2: %s", g_strerror(errno));
+			close(rr.fd);
+			xmap_free(rr.map);
+			return FALSE;
+		}
+		close(rr.fd);
+	} else {
+		c->sfd = rr.fd;
+		c->spoll = (GPollFD){ .fd = c->sfd, .events = G_IO_IN };
+		g_source_add_poll(c->source, &c->spoll);
+		c->spolled = TRUE;
+	}
+	c->params.upstream = display;
+	xmap_free(c->map);
+	c->map = rr.map;
+	csent = seq_client_sent(c->seq);
+	seq_free(c->seq);
+	c->seq = seq_new(csent, rr.sent);
+	c->max_req_words = rr.max_req_words;
+	/* what the old server sent and nobody read is void; what was
+	 * translated for the client still goes to it */
+	c->sin.end = c->sin.parsed;
+	c->spass = 0;
+	c->cin.start = c->cin.parsed;
+	if (c->piped) {
+		/* cannot happen after a quiesce; the bytes are lost */
+		c->piped = 0;
+	}
+	/* the replay, translated like live traffic, ahead of anything the
+	 * client sent meanwhile */
+	/* (the replay's own requests, PutImage pieces, are in the normal
+	 * form: no longer than 65535 words) */
+	params.max_request_bytes = (gsize)MIN(c->max_req_words, 65535u) * 4;
+	rp = replay_new(c->rec, &params);
+	n = replay_n_steps(rp);
+	c->replay_errors = 0;
+	for (guint i = 0; i < n; i++) {
+		const ReplayStep *st = replay_step(rp, i);
+		g_autofree guint8 *b = g_memdup2(st->data, st->len);
+		XlateReq r;
+
+		{
+			gsize hl = st->big ? 4 * (gsize)xlate_get32(b + 4) :
+				   4 * (gsize)xlate_get16(b + 2);
+			if (hl != st->len || (st->big && xlate_get16(b + 2)))
+				log_msg("client %u: replay step %u (%s, %u.%u)"
+					" length %zu, header says %zu%s",
+					c->params.id, i,
+					replay_phase_name(st->phase), b[0],
+					b[1], st->len, hl,
+					st->big ? " (big)" : "");
+		}
+		if (xlate_request(c->map, b, st->len, st->big, &r) !=
+		    XLATE_OK) {
+			log_msg("client %u: replay step %u (%s, %u.%u) cannot "
+				"be translated; skipped", c->params.id, i,
+				replay_phase_name(st->phase), st->data[0],
+				st->data[1]);
+			continue;
+		}
+		conn_inject(c, b, st->len, conn_replay_reply, c);
+		if (i % 16384 == 16383)
+			conn_inject(c, sync, sizeof(sync), NULL, NULL);
+	}
+	conn_inject(c, sync, sizeof(sync), NULL, NULL);
+	log_msg("client %u: on %s; %u requests replayed", c->params.id,
+		display_name(display), n);
+	conn_flush_server(c);
+	conn_update_watch(c);
+	return TRUE;
 }

@@ -79,3 +79,30 @@ XpSeq *conn_seq(XpConn *conn);
  * its reply or error: FN (if not NULL) gets it.  Only while running. */
 void conn_inject(XpConn *conn, const guint8 *req, gsize len, SeqReplyFn fn,
 		 gpointer ud);
+
+/* Quiesces CONN for a checkpoint: stops reading the client, injects a
+ * GetImage for every pixmap the record holds (their contents go to the
+ * record) and a sync.  Once conn_waiting() says 0, no reply is in flight
+ * and the record is complete.  Returns FALSE (and does nothing) when CONN
+ * is not relaying, or is in the middle of a streamed request. */
+gboolean conn_quiesce(XpConn *conn);
+
+/* How many answers of the quiesce are still to come (0 when not running). */
+guint conn_waiting(const XpConn *conn);
+
+/* Reads the client again after conn_quiesce() (and conn_reconnect()),
+ * handling first what it sent meanwhile. */
+void conn_unpause(XpConn *conn);
+
+/*
+ * After a restore: moves quiesced CONN to a new connection to DISPLAY
+ * (which must outlive CONN): connects, sets up maps from the client's view
+ * to the new server (remap.h), puts the new socket in place of the old one
+ * (same fd number) and injects the replay of the record (replay.h),
+ * translated like live traffic, ahead of anything the client sent; the
+ * server's Expose events then make the app repaint.  The client stays
+ * paused: conn_unpause() lets it go on.  Returns FALSE with a one-line
+ * ERROR when the display cannot take the client (CONN is unchanged).
+ */
+gboolean conn_reconnect(XpConn *conn, const XpDisplay *display,
+			int timeout_ms, GError **error);

@@ -253,11 +253,18 @@ GBytes *display_setup_request(const XpDisplay *d, guint16 major,
 static gboolean display_wait(int fd, short events, gint64 deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
-	if (left <= 0)
-		return FALSE;
-	return poll(&p, 1, left) > 0;
+	for (;;) {
+		gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+		int n;
+
+		if (left <= 0)
+			return FALSE;
+		n = poll(&p, 1, left);
+		/* a signal (SIGCHLD in a daemon) is no timeout */
+		if (n >= 0 || errno != EINTR)
+			return n > 0;
+	}
 }
 
 /* Writes all of DATA, or FALSE on error or timeout. */

@@ -335,6 +335,23 @@ void xmap_add_ext(XpMap *map, const ProtoExt *ext, guint8 cmajor,
 	xmap_update_identity(map);
 }
 
+/* The number of registered extensions. */
+guint xmap_n_exts(const XpMap *map)
+{
+	return map->n_exts;
+}
+
+/* The I-th registered extension and its client codes. */
+const ProtoExt *xmap_ext_nth(const XpMap *map, guint i, guint8 *cmajor,
+			     guint8 *cevent, guint8 *cerror)
+{
+	g_return_val_if_fail(i < map->n_exts, NULL);
+	*cmajor = map->exts[i].cmajor;
+	*cevent = map->exts[i].cevent;
+	*cerror = map->exts[i].cerror;
+	return map->exts[i].ext;
+}
+
 /* The extension with client major CMAJOR. */
 const ProtoExt *xmap_ext_by_client_major(const XpMap *map, guint8 cmajor,
 					 guint8 *smajor)

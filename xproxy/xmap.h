@@ -79,6 +79,13 @@ void xmap_add_ext(XpMap *map, const ProtoExt *ext, guint8 cmajor,
 		  guint8 cevent, guint8 cerror, guint8 smajor, guint8 sevent,
 		  guint8 serror);
 
+/* The number of registered extensions, and the I-th one's tables with its
+ * client codes in *CMAJOR, *CEVENT and *CERROR (for a reconnection, which
+ * keeps the client's codes and asks the new server for its own). */
+guint xmap_n_exts(const XpMap *map);
+const ProtoExt *xmap_ext_nth(const XpMap *map, guint i, guint8 *cmajor,
+			     guint8 *cevent, guint8 *cerror);
+
 /* The extension whose client major opcode is CMAJOR, with its server major
  * in *SMAJOR; NULL when the client has no such extension. */
 const ProtoExt *xmap_ext_by_client_major(const XpMap *map, guint8 cmajor,

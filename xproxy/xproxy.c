@@ -35,6 +35,7 @@
 #include "xproxy/display.h"
 #include "xproxy/hooks.h"
 #include "xproxy/log.h"
+#include "xproxy/remap.h"
 #include "xproxy/xlate.h"
 #include "xproxy/xproxy.h"
 
@@ -209,23 +210,38 @@ static gboolean xproxy_claim(XProxy *proxy, int n)
 	return TRUE;
 }
 
+static gboolean xproxy_write_xauth(XProxy *proxy, const char *path,
+				   GError **error);
+
 /* Makes the cookie and writes the private Xauthority file. */
 static gboolean xproxy_write_cookie(XProxy *proxy, const char *path,
 				    GError **error)
 {
-	char host[256] = "", num[16];
-	int fd;
-	FILE *f;
-	gboolean ok;
-
 	if (getrandom(proxy->cookie, sizeof(proxy->cookie), 0) !=
 	    sizeof(proxy->cookie)) {
 		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
 			    "cannot make a cookie: %s", g_strerror(errno));
 		return FALSE;
 	}
+	return xproxy_write_xauth(proxy, path, error);
+}
+
+/* Writes the private Xauthority file with PROXY's cookie: at PATH, or at a
+ * new file in the temporary directory when PATH is NULL (its name goes to
+ * proxy->xauthority). */
+static gboolean xproxy_write_xauth(XProxy *proxy, const char *path,
+				   GError **error)
+{
+	char host[256] = "", num[16];
+	int fd;
+	FILE *f;
+	gboolean ok;
+
 	if (path) {
-		proxy->xauthority = g_strdup(path);
+		if (proxy->xauthority != path) {
+			g_free(proxy->xauthority);
+			proxy->xauthority = g_strdup(path);
+		}
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	} else {
 		proxy->xauthority = g_build_filename(g_get_tmp_dir(),
@@ -472,4 +488,137 @@ char **xproxy_externals(XProxy *proxy)
 	}
 	g_ptr_array_add(out, NULL);
 	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* A timer that only wakes the main loop up. */
+static gboolean xproxy_wake(gpointer ud)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+/* Quiesces every client connection for a checkpoint (see xproxy.h). */
+gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+	GSource *timer = g_timeout_source_new(MAX(timeout_ms, 1));
+	guint waiting = 0;
+
+	/* the timer only wakes the loop up at the deadline */
+	g_source_set_callback(timer, xproxy_wake, NULL, NULL);
+	g_source_attach(timer, proxy->context);
+	for (guint i = 0; i < proxy->conns->len; i++)
+		conn_quiesce(g_ptr_array_index(proxy->conns, i));
+	for (;;) {
+		waiting = 0;
+		for (guint i = 0; i < proxy->conns->len; i++)
+			waiting += conn_waiting(g_ptr_array_index(proxy->conns,
+								  i));
+		if (!waiting || g_get_monotonic_time() >= deadline)
+			break;
+		g_main_context_iteration(proxy->context, TRUE);
+	}
+	g_source_destroy(timer);
+	g_source_unref(timer);
+	if (waiting) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
+			    "upstream display %s: %u answer(s) still missing "
+			    "after %d ms", display_name(proxy->upstream),
+			    waiting, timeout_ms);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Lets every client connection go on after a quiesce. */
+void xproxy_resume(XProxy *proxy)
+{
+	for (guint i = 0; i < proxy->conns->len; i++)
+		conn_unpause(g_ptr_array_index(proxy->conns, i));
+}
+
+/* Moves every client connection to DISPLAY after a restore (see
+ * xproxy.h). */
+gboolean xproxy_reconnect(XProxy *proxy, const char *display, int timeout_ms,
+			  GError **error)
+{
+	g_autoptr(XpDisplay) d = display_new(display, error);
+	gboolean ok = TRUE;
+
+	if (!d)
+		return FALSE;
+	for (guint i = 0; i < proxy->conns->len; i++) {
+		XpConn *c = g_ptr_array_index(proxy->conns, i);
+		g_autoptr(GError) e = NULL;
+
+		if (conn_reconnect(c, d, timeout_ms, &e))
+			continue;
+		log_msg("client %u: %s", conn_id(c), e->message);
+		if (ok)
+			g_propagate_error(error, g_steal_pointer(&e));
+		ok = FALSE;
+	}
+	/* Connections that failed still point at the old display (they end
+	 * when their placeholder socket closes): it is kept then, a few
+	 * bytes. */
+	if (ok)
+		display_free(proxy->upstream);
+	proxy->upstream = g_steal_pointer(&d);
+	proxy->lost = FALSE;
+	return ok;
+}
+
+/* Writes the private Xauthority file again (see xproxy.h). */
+gboolean xproxy_rewrite_xauthority(XProxy *proxy, GError **error)
+{
+	return xproxy_write_xauth(proxy, proxy->xauthority, error);
+}
+
+/* What a restart must find on a display (see xproxy.h). */
+void xproxy_describe(XProxy *proxy, GKeyFile *kf, const char *group)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	GBytes *setup = NULL;
+
+	for (guint i = 0; i < proxy->conns->len; i++) {
+		XpConn *c = g_ptr_array_index(proxy->conns, i);
+		XpMap *map = conn_map(c);
+
+		if (!setup)
+			setup = conn_setup_reply(c);
+		for (guint k = 0; k < xmap_n_exts(map); k++) {
+			guint8 cm, ce, cr;
+			const char *n = proto_ext_name(
+				xmap_ext_nth(map, k, &cm, &ce, &cr));
+			gboolean seen = FALSE;
+			for (guint j = 0; j < names->len; j++)
+				seen |= strcmp(names->pdata[j], n) == 0;
+			if (!seen)
+				g_ptr_array_add(names, (gpointer)n);
+		}
+	}
+	g_key_file_set_string_list(kf, group, "extensions",
+				   (const char *const *)names->pdata,
+				   names->len);
+	if (setup) {
+		gsize len;
+		const guint8 *p = g_bytes_get_data(setup, &len);
+		g_autofree char *b64 = g_base64_encode(p, len);
+		g_key_file_set_string(kf, group, "setup", b64);
+	}
+}
+
+/* Checks a display before a restart (see xproxy.h). */
+gboolean xproxy_check_display(const char *display, const char *setup_b64,
+			      const char *const *exts, GError **error)
+{
+	g_autoptr(XpDisplay) d = display_new(display, error);
+	g_autofree guint8 *setup = NULL;
+	gsize len = 0;
+
+	if (!d)
+		return FALSE;
+	if (setup_b64)
+		setup = g_base64_decode(setup_b64, &len);
+	return remap_check(d, setup, len, exts, XPROXY_CHECK_TIMEOUT_MS,
+			   error);
 }

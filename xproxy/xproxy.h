@@ -84,4 +84,41 @@ guint xproxy_n_clients(XProxy *proxy);
  * app's windows on the server untouched. */
 char **xproxy_externals(XProxy *proxy);
 
+/* Checkpoint (issue 4).  Quiesces every client connection: stops reading
+ * the clients, reads the contents of every recorded pixmap and waits until
+ * no server reply is in flight, running PROXY's main context for at most
+ * TIMEOUT_MS.  The clients stay paused until xproxy_resume().  FALSE with
+ * ERROR when answers are still missing at the deadline. */
+gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error);
+
+/* Lets the clients go on after xproxy_quiesce() (and xproxy_reconnect()). */
+void xproxy_resume(XProxy *proxy);
+
+/* After a restore: connects every client connection anew to DISPLAY (e.g.
+ * ":1"), rebuilds there what its client built and makes the app repaint;
+ * DISPLAY becomes the proxy's upstream.  Waits at most TIMEOUT_MS per
+ * connection.  FALSE with a one-line ERROR (the first failure: a missing
+ * extension or visual, an unreachable display); the connections that
+ * failed end. */
+gboolean xproxy_reconnect(XProxy *proxy, const char *display, int timeout_ms,
+			  GError **error);
+
+/* Writes the private Xauthority file again, with the same cookie (after a
+ * restore on a machine that has lost it). */
+gboolean xproxy_rewrite_xauthority(XProxy *proxy, GError **error);
+
+/* Adds to group GROUP of KF what a restart must find on the new display:
+ * "extensions" (the X names of those the clients use) and "setup" (base64
+ * of the first client's set-up reply, for its depths and visuals). */
+void xproxy_describe(XProxy *proxy, GKeyFile *kf, const char *group);
+
+/* Before a restart: checks that DISPLAY can take clients that were told
+ * the set-up reply SETUP_B64 (base64, as xproxy_describe() wrote it; NULL:
+ * not checked): its root depth and a visual of the same depth, class and
+ * masks for each of theirs; and that it has every extension of EXTS
+ * (NULL-terminated X names; may be NULL).  FALSE with a one-line ERROR
+ * naming what is missing. */
+gboolean xproxy_check_display(const char *display, const char *setup_b64,
+			      const char *const *exts, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XProxy, xproxy_free)
