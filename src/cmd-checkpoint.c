@@ -168,16 +168,17 @@ static GKeyFile *cmd_checkpoint_prepare(int fd, GError **error)
 }
 
 /* Tells the daemon of session NAME (in DIR) that the checkpoint is over.
- * FLAGS are CONTROL_RESUME_*; NEWNAME (or NULL) renames the session.
- * Returns FALSE with ERROR. */
+ * FLAGS are CONTROL_RESUME_*; DISPLAY (or NULL) is the X display to come
+ * back on; NEWNAME (or NULL) renames the session.  Returns FALSE with
+ * ERROR. */
 gboolean cmd_checkpoint_resume(const char *dir, const char *name,
-			       guint32 flags, const char *newname,
-			       GError **error)
+			       guint32 flags, const char *display,
+			       const char *newname, GError **error)
 {
 	g_autofree char *sock = statedir_file(dir, name, "sock");
 	g_autoptr(GByteArray) body = g_byte_array_new();
 	g_autoptr(GBytes) reply = NULL;
-	guint32 le = GUINT32_TO_LE(flags), type;
+	guint32 le, type;
 	int fd = -1;
 
 	/* A restored daemon may take a moment to listen again. */
@@ -189,7 +190,13 @@ gboolean cmd_checkpoint_resume(const char *dir, const char *name,
 	}
 	if (fd < 0)
 		return FALSE;
+	if (display)
+		flags |= CONTROL_RESUME_DISPLAY;
+	le = GUINT32_TO_LE(flags);
 	g_byte_array_append(body, (guint8 *)&le, 4);
+	if (display)
+		g_byte_array_append(body, (const guint8 *)display,
+				    strlen(display) + 1);
 	if (newname)
 		g_byte_array_append(body, (const guint8 *)newname,
 				    strlen(newname));
@@ -227,6 +234,19 @@ static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
 	m->xckpt_version = g_strdup(XCKPT_VERSION);
 	m->criu_version = g_strdup(criu);
 	m->kernel = g_strdup(uname(&u) == 0 ? u.release : "");
+	if (g_key_file_has_group(facts, "x11")) {
+		/* what a restart checks and needs: the proxy's server
+		 * connections (CRIU externals), the extensions the clients
+		 * use, their first set-up reply (depths, visuals) */
+		g_auto(GStrv) keys = g_key_file_get_keys(facts, "x11", NULL,
+							 NULL);
+		m->extra = g_key_file_new();
+		for (guint i = 0; keys && keys[i]; i++) {
+			g_autofree char *v = g_key_file_get_value(
+				facts, "x11", keys[i], NULL);
+			g_key_file_set_value(m->extra, "x11", keys[i], v);
+		}
+	}
 	return m;
 }
 
@@ -345,7 +365,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	if (!dumped || !kill_it) {
 		/* The tree runs on (CRIU thaws it on failure too). */
 		g_autoptr(GError) e = NULL;
-		if (!cmd_checkpoint_resume(dir, name, 0, NULL, &e) && dumped) {
+		if (!cmd_checkpoint_resume(dir, name, 0, NULL, NULL, &e) && dumped) {
 			ckptdir_abort(writer);
 			cmd_error("session %s: cannot resume after the dump: %s",
 				  name, e->message);

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,91 @@
 #include "src/criu.h"
 #include "src/sessinfo.h"
 #include "src/statedir.h"
+#include "xproxy/xproxy.h"
+
+/* The X side of a restart: where the session's X apps come back. */
+typedef struct {
+	const char *display;	/* the X display to come back on, or NULL
+				 * for a session without one (not owned) */
+	int *fds;		/* CRIU's placeholders for the proxy's old
+				 * server connections (owned, closed after
+				 * RESUME) */
+	int *peers;		/* the other ends (owned, closed likewise) */
+	char **keys;		/* their keys, "socket:[INODE]" (owned) */
+	guint n;		/* how many */
+} CmdRestartX;
+
+/* Checks, before CRIU runs, that checkpoint META's X apps can come back on
+ * display X->display (its extensions, depths and visuals) and that the
+ * proxy's own display number is free here; then makes a placeholder socket
+ * for each of the proxy's server connections (--inherit-fd).  FALSE with a
+ * one-line ERROR; the checkpoint is never touched. */
+static gboolean cmd_restart_x_prepare(const CkptMeta *meta, CmdRestartX *x,
+				      GError **error)
+{
+	g_auto(GStrv) ext = NULL, exts = NULL;
+	g_autofree char *setup = NULL;
+	g_autofree char *path = NULL;
+	const char *num = strrchr(meta->display, ':');
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	gsize n = 0;
+	int fd;
+
+	if (meta->extra) {
+		ext = g_key_file_get_string_list(meta->extra, "x11", "external",
+						 &n, NULL);
+		exts = g_key_file_get_string_list(meta->extra, "x11",
+						  "extensions", NULL, NULL);
+		setup = g_key_file_get_string(meta->extra, "x11", "setup",
+					      NULL);
+	}
+	if (!xproxy_check_display(x->display, setup,
+				  (const char *const *)exts, error)) {
+		g_prefix_error(error, "cannot restart the X apps here: ");
+		return FALSE;
+	}
+	/* The proxy's listening socket comes back with the same name. */
+	path = g_strdup_printf("/tmp/.X11-unix/X%s", num ? num + 1 : "");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
+			    "display %s, the session's own, is taken on this "
+			    "machine (%s answers); end what serves it first",
+			    meta->display, path);
+		return FALSE;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* a stale socket file (the killed session's) is in CRIU's way */
+	g_unlink(path);
+	x->fds = g_new0(int, n + 1);
+	x->peers = g_new0(int, n + 1);
+	x->keys = g_new0(char *, n + 1);
+	for (guint i = 0; i < n; i++) {
+		guint64 inode;
+		int sv[2];
+
+		if (sscanf(ext[i], "unix[%" G_GUINT64_FORMAT "]", &inode) != 1)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+			g_set_error(error, CONTROL_ERROR_DOMAIN,
+				    CONTROL_ERROR_IO, "socketpair: %s",
+				    g_strerror(errno));
+			return FALSE;
+		}
+		/* sv[1] stays open until RESUME: the restored proxy must not
+		 * see its placeholder close before it has a new server */
+		fcntl(sv[1], F_SETFD, FD_CLOEXEC);
+		x->fds[x->n] = sv[0];
+		x->peers[x->n] = sv[1];
+		x->keys[x->n] = g_strdup_printf("socket:[%" G_GUINT64_FORMAT
+						"]", inode);
+		x->n++;
+	}
+	return TRUE;
+}
 
 /* Fails with a one-line error when session name NAME (in state directory
  * DIR) belongs to a live session.  ORIGINAL says NAME is the checkpoint's
@@ -59,14 +146,28 @@ static gboolean cmd_restart_name_free(const char *dir, const char *name,
 	return FALSE;
 }
 
+/* Closes X's placeholder sockets (once the restored proxy has its new
+ * server connections, or in the process that does not restore). */
+static void cmd_restart_x_close(const CmdRestartX *x)
+{
+	for (guint i = 0; i < x->n; i++) {
+		close(x->fds[i]);
+		close(x->peers[i]);
+	}
+}
+
 /* Restores the tree of checkpoint META (IMAGES) as a child of this
  * process, CRIU logging to LOG, and RESUMEs its daemon as session NAME (in
  * state directory DIR).  Returns the daemon's pid, or -1 with ERROR. */
 static pid_t cmd_restart_restore(const char *dir, const char *name,
 				 const CkptMeta *meta, const char *images,
-				 const char *log, GError **error)
+				 const char *log, const CmdRestartX *x,
+				 GError **error)
 {
-	CriuRestore r = { .images = images, .log = log };
+	CriuRestore r = { .images = images, .log = log,
+			  .inherit_fds = x->fds,
+			  .inherit_keys = (const char *const *)x->keys,
+			  .n_inherit = x->n };
 	pid_t root = criu_restore(&r, error);
 
 	if (root < 0) {
@@ -81,6 +182,7 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		return -1;
 	}
 	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,
+				   x->display,
 				   strcmp(name, meta->session) ? name : NULL,
 				   error)) {
 		g_prefix_error(error, "session %s restored (pid %d), but: ",
@@ -88,6 +190,7 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		return -1;
 	}
 	g_unlink(log);
+	cmd_restart_x_close(x);
 	return root;
 }
 
@@ -145,6 +248,7 @@ int cmd_restart_exec(int argc, char **argv)
 	g_autofree char *images = NULL;
 	g_autofree char *log = NULL;
 	const char *ckpt;
+	CmdRestartX x = { 0 };
 	pid_t root, keeper;
 	int report[2];
 
@@ -167,8 +271,12 @@ int cmd_restart_exec(int argc, char **argv)
 		return CMD_FAIL;
 	}
 	if (meta->display != NULL) {
-		cmd_error("%s: restarting X sessions is not supported yet", ckpt);
-		return CMD_FAIL;
+		x.display = display ? display : g_getenv("DISPLAY");
+		if (x.display == NULL || !*x.display) {
+			cmd_error("%s: an X session: no display to restart it "
+				  "on (set DISPLAY or give --display)", ckpt);
+			return CMD_FAIL;
+		}
 	}
 	if (name == NULL)
 		name = g_strdup(meta->session);
@@ -177,6 +285,10 @@ int cmd_restart_exec(int argc, char **argv)
 	    !cmd_restart_name_free(dir, meta->session, TRUE, &error) ||
 	    (strcmp(name, meta->session) != 0 &&
 	     !cmd_restart_name_free(dir, name, FALSE, &error))) {
+		cmd_error("%s", error->message);
+		return CMD_FAIL;
+	}
+	if (meta->display != NULL && !cmd_restart_x_prepare(meta, &x, &error)) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
@@ -198,7 +310,8 @@ int cmd_restart_exec(int argc, char **argv)
 	}
 	if (keeper == 0) {
 		close(report[0]);
-		root = cmd_restart_restore(dir, name, meta, images, log, &error);
+		root = cmd_restart_restore(dir, name, meta, images, log, &x,
+					   &error);
 		if (root < 0) {
 			g_autofree char *m = g_strdup_printf("e%s",
 							     error->message);
@@ -211,6 +324,7 @@ int cmd_restart_exec(int argc, char **argv)
 		cmd_keep(root);
 	}
 	close(report[1]);
+	cmd_restart_x_close(&x);
 	if (!cmd_run_wait_ready(report[0], &error)) {
 		close(report[0]);
 		cmd_error("%s", error->message);

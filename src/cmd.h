@@ -74,11 +74,12 @@ int cmd_session_open(const char *name, guint32 flags, char **dir,
 		     SessInfo **info, GError **error);
 
 /* Tells the daemon of session NAME (state directory DIR) that a checkpoint
- * is over (cmd-checkpoint.c): FLAGS are CONTROL_RESUME_*, NEWNAME (or NULL)
- * renames the session.  FALSE with ERROR. */
+ * is over (cmd-checkpoint.c): FLAGS are CONTROL_RESUME_*, DISPLAY (or NULL)
+ * is the X display to come back on, NEWNAME (or NULL) renames the session.
+ * FALSE with ERROR. */
 gboolean cmd_checkpoint_resume(const char *dir, const char *name,
-			       guint32 flags, const char *newname,
-			       GError **error);
+			       guint32 flags, const char *display,
+			       const char *newname, GError **error);
 
 /* The default parent directory of session NAME's checkpoints (caller
  * frees). */

@@ -46,8 +46,13 @@
  *   PAUSE        >   empty: a checkpoint is being taken; reconnect once the
  *                    session's state (sessinfo.h) is no longer
  *                    "checkpointing"
- *   RESUME      <    u32 flags (CONTROL_RESUME_*), then an optional new
- *                    session name (text); ends the checkpoint.  DONE.
+ *   RESUME      <    u32 flags (CONTROL_RESUME_*), then, with
+ *                    CONTROL_RESUME_DISPLAY, the X display to come back on
+ *                    and a NUL, then an optional new session name (text);
+ *                    ends the checkpoint.  After a restore, the proxy
+ *                    rebuilds its clients' windows on that display (default:
+ *                    the upstream it had) before DONE; ERROR names what the
+ *                    display lacks.
  *
  * Terminals (issue 5; ptysupport/ptysupport.h, src/attach.c).  A session
  * whose app runs on a pty kept by the daemon can have one attached client,
@@ -118,6 +123,10 @@ typedef enum {
 /* RESUME flags. */
 #define CONTROL_RESUME_RESTORED 0x1	/* the tree was restored by CRIU (else
 					 * it ran on after a dump) */
+#define CONTROL_RESUME_DISPLAY 0x2	/* a display name and a NUL follow the
+					 * flags, before the optional name:
+					 * the X display the restored proxy
+					 * connects its clients to */
 
 /* HELLO flags from the client. */
 #define CONTROL_HELLO_OUTPUT 0x1	/* stream OUTPUT and EXIT to me */

@@ -53,6 +53,11 @@
 /* How long a checkpoint may keep the session quiesced before the daemon
  * resumes by itself (the requester died), in seconds. */
 #define SESSION_CHECKPOINT_TIMEOUT 120
+/* How long a checkpoint waits for the X server's answers (pixmap contents,
+ * the sync), and a restart for each client's new server connection, in
+ * ms. */
+#define SESSION_QUIESCE_TIMEOUT_MS 5000
+#define SESSION_RECONNECT_TIMEOUT_MS 10000
 
 /* Where the session is in its life. */
 typedef enum {
@@ -665,6 +670,8 @@ static gboolean session_on_resume_timeout(gpointer ud)
 
 	s->resume_src = 0;
 	session_log(s, "no RESUME after the checkpoint: resuming");
+	if (s->proxy != NULL)
+		xproxy_resume(s->proxy);
 	session_checkpoint_end(s);
 	return G_SOURCE_REMOVE;
 }
@@ -703,6 +710,14 @@ static char *session_checkpoint_facts(Session *s)
 		g_key_file_set_string_list(kf, g, "external",
 					   (const char *const *)ext->pdata,
 					   ext->len);
+		if (s->proxy != NULL) {
+			/* for the restart: its placeholders and its check of
+			 * the new display */
+			g_key_file_set_string_list(
+				kf, "x11", "external",
+				(const char *const *)ext->pdata, ext->len);
+			xproxy_describe(s->proxy, kf, "x11");
+		}
 	}
 	return g_key_file_to_data(kf, NULL, NULL);
 }
@@ -727,6 +742,13 @@ static void session_checkpoint(SessionClient *c)
 	s->checkpointing = TRUE;
 	session_set_state(s, "checkpointing");
 	session_log(s, "checkpoint requested");
+	if (s->proxy != NULL) {
+		/* X clients paused, pixmap contents read, no reply in flight:
+		 * the proxy's record is complete when CRIU dumps it */
+		g_autoptr(GError) e = NULL;
+		if (!xproxy_quiesce(s->proxy, SESSION_QUIESCE_TIMEOUT_MS, &e))
+			session_log(s, "X proxy: %s", e->message);
+	}
 	facts = session_checkpoint_facts(s);
 	for (guint i = s->clients->len; i-- > 0;) {
 		SessionClient *o = g_ptr_array_index(s->clients, i);
@@ -788,6 +810,8 @@ static void session_resume(SessionClient *c, GBytes *body)
 	const char *data = g_bytes_get_data(body, &len);
 	guint32 flags;
 	g_autoptr(GError) error = NULL;
+	g_autofree char *display = NULL;
+	gsize off = 4;
 
 	if (!control_get_u32(body, 0, &flags)) {
 		session_client_error(c, "malformed RESUME");
@@ -797,8 +821,17 @@ static void session_resume(SessionClient *c, GBytes *body)
 		session_client_error(c, "no checkpoint is being taken");
 		return;
 	}
-	if (len > 4) {
-		g_autofree char *name = g_strndup(data + 4, len - 4);
+	if (flags & CONTROL_RESUME_DISPLAY) {
+		const char *nul = memchr(data + 4, 0, len - 4);
+		if (nul == NULL) {
+			session_client_error(c, "malformed RESUME");
+			return;
+		}
+		display = g_strdup(data + 4);
+		off = nul + 1 - data;
+	}
+	if (len > off) {
+		g_autofree char *name = g_strndup(data + off, len - off);
 		if (strcmp(name, s->config->name) != 0 &&
 		    !session_rename(s, name, &error)) {
 			session_client_error(c, error->message);
@@ -807,6 +840,26 @@ static void session_resume(SessionClient *c, GBytes *body)
 	}
 	session_log(s, "%s", (flags & CONTROL_RESUME_RESTORED) ?
 		    "restored from a checkpoint" : "checkpoint taken");
+	if (s->proxy != NULL && (flags & CONTROL_RESUME_RESTORED)) {
+		/* The server connections are CRIU's placeholders: every
+		 * client gets a new one, and its windows back. */
+		const char *d = display ? display : xproxy_upstream(s->proxy);
+		g_autofree char *dd = g_strdup(d);
+		gint64 t0 = g_get_monotonic_time();
+		if (!xproxy_rewrite_xauthority(s->proxy, &error) ||
+		    !xproxy_reconnect(s->proxy, dd, SESSION_RECONNECT_TIMEOUT_MS,
+				      &error)) {
+			session_log(s, "X proxy: %s", error->message);
+			xproxy_resume(s->proxy);
+			session_checkpoint_end(s);
+			session_client_error(c, error->message);
+			return;
+		}
+		session_log(s, "X clients back on %s in %.3f s", dd,
+			    (g_get_monotonic_time() - t0) / 1e6);
+	}
+	if (s->proxy != NULL)
+		xproxy_resume(s->proxy);
 	session_checkpoint_end(s);
 	session_client_send(c, CONTROL_DONE, NULL, 0);
 }
