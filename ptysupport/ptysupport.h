@@ -16,7 +16,7 @@
  *   RESIZE rows cols -> ptyterm_resize()
  *
  * What the model keeps (and ptyterm_redraw() puts back on a real terminal):
- *   - the cells of the CURRENT screen: characters (with combining marks and
+ *   - the cells of the current screen: characters (with combining marks and
  *     double width), bold, underline (single/double/curly), italic, blink,
  *     reverse, strike-through, fg and bg colours (default, 16, 256, RGB);
  *   - the cursor position, its visibility, its shape and blink (DECSCUSR);
@@ -34,8 +34,9 @@
  *     focus events (1004), bracketed paste (2004);
  *   - the window title and icon name (OSC 2, OSC 1; OSC 0 sets both);
  *   - the current pen (SGR) for the app's next output.
- * What it does not keep: the scrollback, a pending wrap at the right margin (the cursor is put back on
- * the last column), the DECSC saved cursor, insert mode (IRM), tab stops
+ * What it does not keep: the scrollback, a pending wrap at the right
+ * margin (the cursor is put back on the last column), the DECSC saved
+ * cursor, insert mode (IRM), double-width and double-height lines, tab stops
  * other than every 8 columns, the character sets in use (cells hold the
  * characters already translated, e.g. DEC line drawing as Unicode box
  * drawing, so a UTF-8 terminal shows them right), colour palette changes
