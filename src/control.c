@@ -448,6 +448,11 @@ const char *control_type_name(guint32 type)
 	case CONTROL_CHECKPOINT: return "CHECKPOINT";
 	case CONTROL_PAUSE: return "PAUSE";
 	case CONTROL_RESUME: return "RESUME";
+	case CONTROL_ATTACH: return "ATTACH";
+	case CONTROL_INPUT: return "INPUT";
+	case CONTROL_RESIZE: return "RESIZE";
+	case CONTROL_DETACH: return "DETACH";
+	case CONTROL_REDRAW: return "REDRAW";
 	default: return "unknown";
 	}
 }

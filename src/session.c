@@ -864,13 +864,21 @@ static void session_resume(SessionClient *c, GBytes *body)
 	session_client_send(c, CONTROL_DONE, NULL, 0);
 }
 
-/* Queues the model's redraw (REDRAW) to client C. */
+/* Queues the model's redraw to client C, as REDRAW messages of at most
+ * CONTROL_MAX_BODY bytes each (a full screen of coloured cells takes about
+ * 31 bytes a cell: 400x100 is over a megabyte); the client writes each as
+ * it comes. */
 static void session_send_redraw(SessionClient *c, GBytes *redraw)
 {
 	gsize len;
 	const guint8 *data = g_bytes_get_data(redraw, &len);
 
-	session_client_send(c, CONTROL_REDRAW, data, len);
+	do {
+		gsize n = MIN(len, CONTROL_MAX_BODY);
+		session_client_send(c, CONTROL_REDRAW, data, n);
+		data += n;
+		len -= n;
+	} while (len > 0);
 }
 
 /* A terminal request TYPE (ATTACH, INPUT, RESIZE, DETACH, REDRAW) with
