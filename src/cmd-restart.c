@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -73,20 +74,33 @@ static gboolean cmd_restart_x_prepare(const CkptMeta *meta, CmdRestartX *x,
 		g_prefix_error(error, "cannot restart the X apps here: ");
 		return FALSE;
 	}
-	/* The proxy's listening socket comes back with the same name. */
+	/* The proxy's listening sockets come back with the same names: the
+	 * file and the abstract socket of the same name. */
 	path = g_strdup_printf("/tmp/.X11-unix/X%s", num ? num + 1 : "");
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		struct sockaddr_un aa = { .sun_family = AF_UNIX };
+		gsize pl = MIN(strlen(path), sizeof(aa.sun_path) - 1);
+		memcpy(aa.sun_path + 1, path, pl);
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&aa,
+				       offsetof(struct sockaddr_un, sun_path) +
+				       1 + pl) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0) {	/* one of them answers */
 		close(fd);
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
 			    "display %s, the session's own, is taken on this "
-			    "machine (%s answers); end what serves it first",
+			    "machine (%s or its abstract twin answers); end "
+			    "what serves it first",
 			    meta->display, path);
 		return FALSE;
 	}
-	if (fd >= 0)
-		close(fd);
 	/* a stale socket file (the killed session's) is in CRIU's way */
 	g_unlink(path);
 	x->fds = g_new0(int, n + 1);

@@ -162,6 +162,20 @@ static gssize hooks_intern_atom_reply(HookArgs *a)
 	if (a->len < 32)
 		return -1;
 	atom = xlate_get32(a->buf + 8);
+	if (atom && a->hook_data && !xmap_is_identity(a->map) &&
+	    atom > XMAP_LAST_PREDEFINED_ATOM) {
+		/* After a restart: a name new to the client whose server
+		 * value passed unchanged may be a value the client already
+		 * knows as another atom; it gets a fresh client value. */
+		const char *name = g_quark_to_string(a->hook_data);
+		const char *known = xmap_atom_name(a->map, atom);
+		if (known && strcmp(known, name) != 0) {
+			guint32 fresh = xmap_atom_fresh(a->map);
+			xmap_add(a->map, PROTO_CLASS_ATOM, fresh, atom);
+			atom = fresh;
+			xlate_put32(a->buf + 8, atom);
+		}
+	}
 	if (atom && a->hook_data)
 		xmap_note_atom_name(a->map, atom,
 				    g_quark_to_string(a->hook_data));

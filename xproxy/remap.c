@@ -403,6 +403,7 @@ gboolean remap_connect(const XpDisplay *display, const guint8 *setup,
 
 		if (!r)
 			goto noanswer;
+		xmap_note_atom_name(map, a->atom, a->name);
 		if (r[0] == 1 && xlate_get32(r + 8))
 			xmap_add(map, PROTO_CLASS_ATOM, a->atom,
 				 xlate_get32(r + 8));

@@ -294,6 +294,22 @@ const char *xmap_atom_name(const XpMap *map, guint32 atom)
 	return g_hash_table_lookup(map->atom_names, GUINT_TO_POINTER(atom));
 }
 
+/* A client atom value above every known one. */
+guint32 xmap_atom_fresh(const XpMap *map)
+{
+	guint32 max = XMAP_LAST_PREDEFINED_ATOM;
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, map->atom.c2s);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		max = MAX(max, MAX(GPOINTER_TO_UINT(k), GPOINTER_TO_UINT(v)));
+	g_hash_table_iter_init(&it, map->atom_names);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		max = MAX(max, GPOINTER_TO_UINT(k));
+	return max + 1;
+}
+
 /* The atom recorded for NAME, or 0. */
 guint32 xmap_atom_by_name(const XpMap *map, const char *name)
 {

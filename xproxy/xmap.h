@@ -70,6 +70,11 @@ void xmap_note_atom_name(XpMap *map, guint32 atom, const char *name);
 /* The name of client atom ATOM (owned by MAP), or NULL if not known. */
 const char *xmap_atom_name(const XpMap *map, guint32 atom);
 
+/* A client atom value that no known atom uses: above every client atom
+ * the tables and the names know (for an atom new to the client after a
+ * restart whose server value the client already uses for another). */
+guint32 xmap_atom_fresh(const XpMap *map);
+
 /* The client atom called NAME, or 0 if not known. */
 guint32 xmap_atom_by_name(const XpMap *map, const char *name);
 

@@ -132,6 +132,52 @@ restart_app() {
 	t_check "$app: xckpt kill" "$XCKPT" kill "$app"
 }
 
+# refused WHAT DISPLAY MESSAGE: a checkpoint of xlogo cannot restart on
+# DISPLAY, which lacks something: restart fails before CRIU runs with one
+# line naming it (MESSAGE, a grep pattern), nothing comes up there, the
+# checkpoint still verifies and then restarts on B.
+refused() {
+	local what=$1 to=$2 msg=$3 dir n
+	DISPLAY=$A t_run_detached "xlogo-$what" xlogo -geometry 300x200+20+20 ||
+		{ t_fail "$what: xckpt run"; return; }
+	DISPLAY=$A t_wait_window '^xlogo$' 30 >/dev/null || { t_fail "$what: no window"; return; }
+	dir=$("$XCKPT" checkpoint --kill "xlogo-$what" 2>/dev/null | tail -n 1)
+	[ -d "$dir" ] || { t_fail "$what: checkpoint"; return; }
+	if "$XCKPT" restart --detach --display "$to" "$dir" >/dev/null 2>"$T_TMP/$what.err"; then
+		t_fail "$what: restart on $to succeeded"
+		return
+	fi
+	n=$(wc -l <"$T_TMP/$what.err")
+	if [ "$n" = 1 ] && grep -q "$msg" "$T_TMP/$what.err"; then
+		t_ok "$what: restart refused in one line: $(cat "$T_TMP/$what.err")"
+	else
+		t_fail "$what: restart's error: $(cat "$T_TMP/$what.err")"
+	fi
+	t_check "$what: no window on $to" \
+		sh -c "! DISPLAY=$to xdotool search --name '^xlogo\$' >/dev/null"
+	t_check "$what: the checkpoint still verifies" \
+		sh -c "'$XCKPT' inspect '$dir' >/dev/null"
+	if DISPLAY=$B "$XCKPT" restart --detach --display "$B" "$dir" >/dev/null 2>"$T_TMP/$what.err2"; then
+		t_ok "$what: and restarts on $B"
+		if DISPLAY=$B t_wait_window '^xlogo$' 20 >/dev/null; then
+			t_ok "$what: its window is on $B"
+		else
+			t_fail "$what: no window on $B"
+		fi
+	elif grep -q "is taken on this machine" "$T_TMP/$what.err2"; then
+		t_skip "$what: restart on $B: $(cat "$T_TMP/$what.err2")"
+	else
+		t_fail "$what: restart on $B: $(cat "$T_TMP/$what.err2")"
+	fi
+	"$XCKPT" kill "xlogo-$what" >/dev/null 2>&1
+}
+
+t_xvfb -extension RENDER
+refused no-render "$T_DISPLAY" "has no extension RENDER"
+t_xvfb -screen 0 800x600x16
+refused depth-16 "$T_DISPLAY" "root depth 16"
+export DISPLAY=$A
+
 TYPE_TEXT=""
 restart_app xlogo '^xlogo$' xlogo -geometry 300x200+20+20
 restart_app xeyes '^xeyes$' xeyes -geometry 300x200+340+20

@@ -617,6 +617,40 @@ static void test_intern_atom(void)
 	xmap_free(m);
 }
 
+/* InternAtom after a restart: a name new to the client whose server value
+ * the client already uses for another atom gets a fresh client value, and
+ * both atoms translate right both ways. */
+static void test_intern_atom_collision(void)
+{
+	XpMap *m = txm_map();
+	guint8 b[64];
+	XlateReq r;
+	guint32 fresh;
+
+	/* the client knows C_ATOM as WM_PROTOCOLS; the new server gave a
+	 * new name the value C_ATOM */
+	xmap_note_atom_name(m, C_ATOM, "WM_PROTOCOLS");
+	memset(b, 0, 24);
+	b[0] = 16;
+	P16(b + 2, 5);
+	P16(b + 4, 8);
+	memcpy(b + 8, "NEW_ATOM", 8);
+	CU_ASSERT_EQUAL(xlate_request(m, b, 16, FALSE, &r), XLATE_OK);
+	memset(b, 0, 32);
+	b[0] = 1;
+	P32(b + 8, C_ATOM);
+	CU_ASSERT_EQUAL(xlate_reply(m, &r, b, 32), 32);
+	fresh = G32(b + 8);
+	CU_ASSERT_NOT_EQUAL(fresh, C_ATOM);
+	CU_ASSERT_NOT_EQUAL(fresh, S_ATOM);
+	CU_ASSERT_STRING_EQUAL(xmap_atom_name(m, fresh), "NEW_ATOM");
+	CU_ASSERT_STRING_EQUAL(xmap_atom_name(m, C_ATOM), "WM_PROTOCOLS");
+	CU_ASSERT_EQUAL(xmap_to_server(m, PROTO_CLASS_ATOM, fresh), C_ATOM);
+	CU_ASSERT_EQUAL(xmap_to_server(m, PROTO_CLASS_ATOM, C_ATOM), S_ATOM);
+	CU_ASSERT_EQUAL(xmap_to_client(m, PROTO_CLASS_ATOM, C_ATOM), fresh);
+	xmap_free(m);
+}
+
 /* XC-MISC GetXIDRange: the range is given in the client's ID space. */
 static void test_xid_range(void)
 {
@@ -670,6 +704,7 @@ static CU_TestInfo txm_tests[] = {
 	{ "QueryExtension", test_query_extension },
 	{ "ListExtensions", test_list_extensions },
 	{ "InternAtom", test_intern_atom },
+	{ "InternAtom after a restart (collision)", test_intern_atom_collision },
 	{ "GetXIDRange", test_xid_range },
 	CU_TEST_INFO_NULL,
 };
