@@ -30,6 +30,7 @@
 #include "src/sessinfo.h"
 #include "src/statedir.h"
 #include "src/version.h"
+#include "src/xwindows.h"
 
 /* A checkpoint under way. */
 typedef struct {
@@ -216,6 +217,26 @@ gboolean cmd_checkpoint_resume(const char *dir, const char *name,
 	return TRUE;
 }
 
+/* For a session with a display (FACTS), lists the top-level windows that
+ * the session daemon DAEMON's connections have on the upstream display and
+ * saves their thumbnails into the checkpoint WRITER is writing; the list
+ * goes into WINDOWS.  A failure only costs the thumbnails (a log line with
+ * XCKPT_DEBUG). */
+static void cmd_checkpoint_windows(GKeyFile *facts, pid_t daemon,
+				   CkptWriter *writer, GKeyFile *windows)
+{
+	g_autofree char *upstream = g_key_file_get_string(facts, "checkpoint",
+							  "upstream", NULL);
+	g_autoptr(GError) error = NULL;
+
+	if (upstream == NULL)
+		return;
+	if (xwindows_snapshot(upstream, daemon, ckptdir_path(writer), windows,
+			      &error) < 0 && g_getenv("XCKPT_DEBUG"))
+		fprintf(stderr, "xckpt: no window thumbnails: %s\n",
+			error->message);
+}
+
 /* Fills a checkpoint's metadata from the daemon's FACTS (caller frees). */
 static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
 {
@@ -273,6 +294,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	g_autofree char *base = NULL;
 	g_autofree char *final = NULL;
 	g_autoptr(GKeyFile) facts = NULL;
+	g_autoptr(GKeyFile) windows = g_key_file_new();
 	g_autoptr(SessInfo) info = NULL;
 	g_autoptr(CkptMeta) meta = NULL;
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
@@ -348,6 +370,9 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		.progress = cmd_checkpoint_progress,
 		.progress_ud = &ck,
 	};
+	/* The windows go with --kill: their thumbnails are taken first. */
+	if (kill_it)
+		cmd_checkpoint_windows(facts, info->pid, writer, windows);
 	dumped = criu_dump(&d, &error);
 	if (ck.shown)
 		fputc('\n', stderr);
@@ -378,6 +403,9 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		return CMD_FAIL;
 	}
 	cmd_checkpoint_phase(&t, "resume");
+	/* Left running, the app is not held up by the thumbnails. */
+	if (!kill_it)
+		cmd_checkpoint_windows(facts, info->pid, writer, windows);
 	/* Keep CRIU's log with the images. */
 	g_autofree char *keep = g_build_filename(ckptdir_path(writer),
 						 "criu-dump.log", NULL);
@@ -391,6 +419,21 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		statedir_remove(dir, name);
 	criu = criu_log_version(text);
 	meta = cmd_checkpoint_meta(facts, criu);
+	g_auto(GStrv) groups = g_key_file_get_groups(windows, NULL);
+	if (groups[0] != NULL) {
+		if (meta->extra == NULL)
+			meta->extra = g_key_file_new();
+		for (guint i = 0; groups[i]; i++) {
+			g_auto(GStrv) keys = g_key_file_get_keys(windows,
+					groups[i], NULL, NULL);
+			for (guint k = 0; keys && keys[k]; k++) {
+				g_autofree char *v = g_key_file_get_value(
+					windows, groups[i], keys[k], NULL);
+				g_key_file_set_value(meta->extra, groups[i],
+						     keys[k], v);
+			}
+		}
+	}
 	final = ckptdir_commit(writer, meta, &error);
 	cmd_checkpoint_phase(&t, "commit (checksums, fsync, rename)");
 	if (final == NULL) {

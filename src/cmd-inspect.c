@@ -83,6 +83,52 @@ static char *cmd_inspect_time(const CkptMeta *meta)
 	return t ? g_date_time_format(t, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
 }
 
+/* The [window N] groups of META, in order (caller frees with
+ * g_strfreev; empty when it has none). */
+static char **cmd_inspect_windows(const CkptMeta *meta)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	for (int n = 1; meta->extra != NULL; n++) {
+		g_autofree char *g = g_strdup_printf("window %d", n);
+		if (!g_key_file_has_group(meta->extra, g))
+			break;
+		g_ptr_array_add(out, g_steal_pointer(&g));
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* Appends META's windows to OUT as a JSON array. */
+static void cmd_inspect_json_windows(GString *out, const CkptMeta *meta)
+{
+	g_auto(GStrv) wins = cmd_inspect_windows(meta);
+
+	g_string_append(out, "[");
+	for (guint i = 0; wins[i]; i++) {
+		g_autofree char *title = g_key_file_get_string(meta->extra,
+				wins[i], "title", NULL);
+		g_autofree char *geom = g_key_file_get_string(meta->extra,
+				wins[i], "geometry", NULL);
+		g_autofree char *thumb = g_key_file_get_string(meta->extra,
+				wins[i], "thumbnail", NULL);
+		int conn = g_key_file_get_integer(meta->extra, wins[i],
+						  "connection", NULL);
+		g_string_append(out, i ? ", {\"title\": " : "{\"title\": ");
+		cmd_json_string(out, title);
+		g_string_append(out, ", \"geometry\": ");
+		cmd_json_string(out, geom);
+		g_string_append_printf(out, ", \"connection\": %d, "
+				       "\"thumbnail\": ", conn);
+		if (thumb)
+			cmd_json_string(out, thumb);
+		else
+			g_string_append(out, "null");
+		g_string_append_c(out, '}');
+	}
+	g_string_append(out, "]");
+}
+
 /* Appends E to OUT as a JSON object; VERIFIED is the verification error or
  * NULL when it passed, and is left out when FULL is not set. */
 static void cmd_inspect_json(GString *out, const CmdInspectEntry *e,
@@ -110,6 +156,8 @@ static void cmd_inspect_json(GString *out, const CmdInspectEntry *e,
 		cmd_json_string(out, m->criu_version);
 		g_string_append(out, ", \"kernel\": ");
 		cmd_json_string(out, m->kernel);
+		g_string_append(out, ", \"windows\": ");
+		cmd_inspect_json_windows(out, m);
 		g_string_append(out, ", \"verified\": ");
 		g_string_append(out, verified ? "false" : "true");
 		if (verified) {
@@ -266,6 +314,22 @@ int cmd_inspect_exec(int argc, char **argv)
 		       e.meta->format, e.meta->xckpt_version,
 		       e.meta->criu_version, e.meta->kernel);
 		printf("verified    %s\n", problem ? "no" : "yes");
+		g_auto(GStrv) wins = cmd_inspect_windows(e.meta);
+		for (guint i = 0; wins[i]; i++) {
+			g_autofree char *title = g_key_file_get_string(
+				e.meta->extra, wins[i], "title", NULL);
+			g_autofree char *geom = g_key_file_get_string(
+				e.meta->extra, wins[i], "geometry", NULL);
+			g_autofree char *thumb = g_key_file_get_string(
+				e.meta->extra, wins[i], "thumbnail", NULL);
+			int conn = g_key_file_get_integer(e.meta->extra,
+							  wins[i], "connection",
+							  NULL);
+			printf("%-11s %s  connection %d  \"%s\"%s%s\n",
+			       i ? "" : "windows", geom ? geom : "?", conn,
+			       title ? title : "", thumb ? "  " : "",
+			       thumb ? thumb : "");
+		}
 	}
 	if (problem)
 		cmd_error("%s", problem->message);

@@ -45,6 +45,20 @@ continue_app() {
 		return 1
 	fi
 	t_check "$app: the checkpoint verifies" "$XCKPT" inspect "$dir"
+	# xckpt inspect lists the window (title, geometry, connection) and
+	# its thumbnail, a PNG saved in the checkpoint directory.
+	"$XCKPT" inspect --json "$dir" >"$T_TMP/$app-inspect.json"
+	thumb=$(python3 -c 'import json, re, sys
+w = json.load(open(sys.argv[1]))["windows"]
+ok = [x for x in w if re.search(sys.argv[2], x["title"])]
+print(ok[0]["thumbnail"] if ok and ok[0]["thumbnail"] else "")' \
+		"$T_TMP/$app-inspect.json" "$title")
+	if [ -n "$thumb" ] && [ -s "$dir/$thumb" ] &&
+		identify "$dir/$thumb" >/dev/null 2>&1; then
+		t_ok "$app: inspect lists its window, thumbnail $thumb"
+	else
+		t_fail "$app: inspect lists no window matching '$title' with a thumbnail ($(cat "$T_TMP/$app-inspect.json"))"
+	fi
 	sleep 0.5
 	t_check "$app: xev listened to its window across the checkpoint" \
 		t_alive "$xev"
