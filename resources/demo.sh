@@ -7,8 +7,8 @@
 # a verdict: the window is up, gedit talks to the proxy's display and not to
 # the server's, the typed text changed the pixels and reached the file.
 # Then, as far as this xckpt can do it for X apps (issue 4): checkpoints the
-# running session, ends it, restarts it, and checks that gedit is back and
-# works.
+# running session, ends it, restarts it on a fresh Xvfb, and checks that
+# gedit is back and works.
 # Everything lands in demo-out/TIMESTAMP/.  Only the processes started here
 # are ended, by pid.
 #
@@ -27,6 +27,7 @@ TEXT="Typed through the xckpt proxy."
 TEXT2="Typed after xckpt restart."
 
 XVFB_PID=
+XVFB2_PID=
 SESSION=
 OUT=
 FAILED=0
@@ -57,10 +58,12 @@ demo_cleanup() {
 	if [ -n "$SESSION" ]; then
 		"$XCKPT" kill "$SESSION" >/dev/null 2>&1 || true
 	fi
-	if [ -n "$XVFB_PID" ] && kill -0 "$XVFB_PID" 2>/dev/null; then
-		kill "$XVFB_PID" 2>/dev/null || true
-		wait "$XVFB_PID" 2>/dev/null || true
-	fi
+	for p in $XVFB_PID $XVFB2_PID; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
 }
 trap demo_cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -77,17 +80,20 @@ demo_wait() {
 	done
 }
 
-# demo_xvfb: start Xvfb on the first free display of RANGE, with a fresh
-# cookie in $OUT/Xauthority.  Sets DISPLAY_NUM and XVFB_PID.
+# demo_xvfb [FROM]: start Xvfb on the first free display of RANGE (above
+# FROM when given: a second one, whose cookie joins the first's), with a
+# fresh cookie in $OUT/Xauthority.  Sets DISPLAY_NUM and XVFB_PID.
 demo_xvfb() {
+	from=${1:-}
 	set -- $RANGE
 	n=$1
+	[ -z "$from" ] || n=$((from + 1))
 	while [ "$n" -le "$2" ]; do
 		if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then
-			: >"$OUT/Xauthority"
+			[ -n "$from" ] || : >"$OUT/Xauthority"
 			xauth -q -f "$OUT/Xauthority" add ":$n" . "$(mcookie)"
 			Xvfb ":$n" -screen 0 1024x768x24 -nolisten tcp -auth "$OUT/Xauthority" \
-				>"$OUT/xvfb.log" 2>&1 &
+				>"$OUT/xvfb-$n.log" 2>&1 &
 			XVFB_PID=$!
 			if demo_wait 10 env XAUTHORITY="$OUT/Xauthority" xdpyinfo -display ":$n"; then
 				DISPLAY_NUM=$n
@@ -143,7 +149,14 @@ demo_ckpt() {
 	SESSION=
 	if demo_wait 10 sh -c "! xwininfo -display '$DISPLAY' -id '$WID'"; then ok=0; else ok=1; fi
 	demo_check $ok "xckpt kill ended gedit"
-	if ! "$XCKPT" restart --detach "$dir" >"$OUT/restart.out" 2>"$OUT/restart.err"; then
+	# a fresh X server for the restart
+	first_pid=$XVFB_PID
+	demo_xvfb "$DISPLAY_NUM"
+	XVFB2_PID=$XVFB_PID
+	XVFB_PID=$first_pid
+	export DISPLAY=":$DISPLAY_NUM"
+	demo_say "restart on a fresh X server, $DISPLAY (its Xvfb's pid: $XVFB2_PID)"
+	if ! "$XCKPT" restart --detach --display "$DISPLAY" "$dir" >"$OUT/restart.out" 2>"$OUT/restart.err"; then
 		if grep -q 'not supported' "$OUT/restart.err"; then
 			echo "  SKIP  restart of gedit: not possible with this xckpt yet"
 			echo "        ($(tail -n1 "$OUT/restart.err"))"
@@ -157,7 +170,7 @@ demo_ckpt() {
 		demo_check 1 "no gedit window came back after xckpt restart"
 		return 0
 	fi
-	demo_check 0 "xckpt restart brought gedit back (session $SESSION, window 0x$(printf %x "$WID"))"
+	demo_check 0 "xckpt restart brought gedit back on the fresh $DISPLAY (session $SESSION, window 0x$(printf %x "$WID"))"
 	sleep 1.5
 	xdotool windowfocus --sync "$WID" 2>/dev/null || xdotool windowfocus "$WID"
 	sleep 0.5
