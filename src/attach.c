@@ -212,29 +212,17 @@ static void attach_message(Attach *a, guint32 type, GBytes *body)
 static gboolean attach_on_pause_poll(gpointer ud)
 {
 	Attach *a = ud;
-	g_autoptr(SessInfo) info = NULL;
-	g_autoptr(GError) error = NULL;
 
-	info = sessinfo_load(a->opt->info_path, NULL);
-	if (info == NULL && !g_file_test(a->opt->sock_path, G_FILE_TEST_EXISTS)) {
+	switch (cmd_come_back(a->opt->sock_path, a->opt->info_path, &a->fd)) {
+	case CMD_COME_BACK_WAIT:
+		return G_SOURCE_CONTINUE;
+	case CMD_COME_BACK_ENDED:
 		a->pause_src = 0;
 		attach_finish(a, ATTACH_ENDED, "the session was checkpointed "
 			      "and ended");
 		return G_SOURCE_REMOVE;
-	}
-	if (info == NULL || g_strcmp0(info->state, "checkpointing") == 0)
-		return G_SOURCE_CONTINUE;
-	a->fd = control_open(a->opt->sock_path, CONTROL_HELLO_OUTPUT, &error);
-	if (a->fd < 0) {
-		if (g_error_matches(error, CONTROL_ERROR_DOMAIN,
-				    CONTROL_ERROR_NO_DAEMON) &&
-		    kill(info->pid, 0) < 0) {
-			a->pause_src = 0;
-			attach_finish(a, ATTACH_ENDED, "the session was "
-				      "checkpointed and ended");
-			return G_SOURCE_REMOVE;
-		}
-		return G_SOURCE_CONTINUE;
+	case CMD_COME_BACK_OK:
+		break;
 	}
 	a->paused = FALSE;
 	g_unix_set_fd_nonblocking(a->fd, TRUE, NULL);

@@ -112,23 +112,20 @@ static void cmd_run_message(CmdRunClient *c, guint32 type, GBytes *body)
 static gboolean cmd_run_on_pause_poll(gpointer ud)
 {
 	CmdRunClient *c = ud;
-	g_autoptr(SessInfo) info = NULL;
-	g_autoptr(GError) error = NULL;
-	int status;
 
-	if (waitpid(c->daemon, &status, WNOHANG) == c->daemon ||
-	    kill(c->daemon, 0) < 0) {
+	/* (Our child, the keeper: reaped here when it has ended.) */
+	waitpid(c->daemon, NULL, WNOHANG);
+	switch (cmd_come_back(c->sock_path, c->info_path, &c->fd)) {
+	case CMD_COME_BACK_WAIT:
+		return G_SOURCE_CONTINUE;
+	case CMD_COME_BACK_ENDED:
 		c->error = g_strdup("the session was checkpointed and ended "
 				    "(checkpoint --kill)");
 		g_main_loop_quit(c->loop);
 		return G_SOURCE_REMOVE;
+	case CMD_COME_BACK_OK:
+		break;
 	}
-	info = sessinfo_load(c->info_path, NULL);
-	if (info == NULL || g_strcmp0(info->state, "checkpointing") == 0)
-		return G_SOURCE_CONTINUE;
-	c->fd = control_open(c->sock_path, CONTROL_HELLO_OUTPUT, &error);
-	if (c->fd < 0)
-		return G_SOURCE_CONTINUE;
 	c->paused = FALSE;
 	g_unix_set_fd_nonblocking(c->fd, TRUE, NULL);
 	c->in_src = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,

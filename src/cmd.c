@@ -180,3 +180,23 @@ gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
 	}
 	return TRUE;
 }
+
+/* One try at coming back to a session after PAUSE (see cmd.h). */
+CmdComeBack cmd_come_back(const char *sock_path, const char *info_path,
+			  int *fd)
+{
+	g_autoptr(SessInfo) info = sessinfo_load(info_path, NULL);
+	g_autoptr(GError) error = NULL;
+
+	*fd = -1;
+	if (info == NULL)
+		/* checkpoint --kill removes the session's files. */
+		return g_file_test(sock_path, G_FILE_TEST_EXISTS) ?
+		       CMD_COME_BACK_WAIT : CMD_COME_BACK_ENDED;
+	if (kill(info->pid, 0) < 0)
+		return CMD_COME_BACK_ENDED;
+	if (g_strcmp0(info->state, "checkpointing") == 0)
+		return CMD_COME_BACK_WAIT;
+	*fd = control_open(sock_path, CONTROL_HELLO_OUTPUT, &error);
+	return *fd >= 0 ? CMD_COME_BACK_OK : CMD_COME_BACK_WAIT;
+}

@@ -117,6 +117,21 @@ gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
  * returns. */
 G_GNUC_NORETURN void cmd_keep(pid_t child);
 
+/* How a client's try at coming back after a checkpoint's PAUSE went. */
+typedef enum {
+	CMD_COME_BACK_OK,	/* reconnected: *FD said HELLO with output */
+	CMD_COME_BACK_WAIT,	/* the checkpoint is still being taken */
+	CMD_COME_BACK_ENDED,	/* the session is gone (checkpoint --kill) */
+} CmdComeBack;
+
+/* One try at coming back to the session whose control socket is SOCK_PATH
+ * and metadata INFO_PATH after PAUSE: once its state is no longer
+ * "checkpointing", connects and says HELLO with CONTROL_HELLO_OUTPUT
+ * (the blocking fd in *FD, caller closes), and tells when the session has
+ * gone.  Shared by `xckpt run` in the foreground and the attach client. */
+CmdComeBack cmd_come_back(const char *sock_path, const char *info_path,
+			  int *fd);
+
 /* The commands (src/cmd-NAME.c). */
 int cmd_run_exec(int argc, char **argv);
 int cmd_list_exec(int argc, char **argv);
