@@ -79,6 +79,7 @@ static void xckpt_std_fds(void)
 			_exit(CMD_FAIL);
 }
 
+/* Runs the command named by argv[1]; returns its exit status (cmd.h). */
 int main(int argc, char **argv)
 {
 	const CmdEntry *cmd;
