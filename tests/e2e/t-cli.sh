@@ -106,17 +106,22 @@ else
 fi
 
 # Signals to the foreground xckpt reach the app.
-"$XCKPT" run -- sh -c 'trap "echo got-INT; exit 5" INT; echo ready; while :; do sleep 0.1; done' \
-	>"$T_TMP/sig.out" 2>&1 &
-fg=$!
-t_track "$fg"
-for i in $(seq 50); do grep -q ready "$T_TMP/sig.out" && break; sleep 0.1; done
-kill -INT "$fg"
-wait "$fg"
-rc=$?
-t_untrack "$fg"
-t_equal "SIGINT is forwarded to the app (its exit status)" 5 "$rc"
-t_check "SIGINT is forwarded to the app (its trap ran)" grep -q got-INT "$T_TMP/sig.out"
+code=5
+for sig in INT TERM HUP; do
+	"$XCKPT" run -- sh -c "trap 'echo got-$sig; exit $code' $sig; echo ready; while :; do sleep 0.1; done" \
+		>"$T_TMP/sig.out" 2>&1 &
+	fg=$!
+	t_track "$fg"
+	for i in $(seq 50); do grep -q ready "$T_TMP/sig.out" && break; sleep 0.1; done
+	kill -$sig "$fg"
+	wait "$fg"
+	rc=$?
+	t_untrack "$fg"
+	t_equal "SIG$sig is forwarded to the app (its exit status)" $code "$rc"
+	t_check "SIG$sig is forwarded to the app (its trap ran)" \
+		grep -q "got-$sig" "$T_TMP/sig.out"
+	code=$((code + 1))
+done
 
 # --- detach, list, kill -----------------------------------------------------
 t_check "run --detach prints the name last and exits 0" \
