@@ -33,6 +33,7 @@ const CmdEntry *cmd_find(const char *name)
 	return NULL;
 }
 #include "src/control.h"
+#include "src/reaper.h"
 #include "src/statedir.h"
 
 /* Prints "xckpt: MESSAGE" as one line on stderr. */
@@ -159,10 +160,17 @@ void cmd_keep(pid_t child)
 	 * come here too, and are reaped at once. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	for (;;) {
-		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+		pid_t pid = waitpid(-1, NULL, 0);
+
+		if (pid < 0 && errno == ECHILD)
 			break;
+		/* The daemon is gone.  It ends its session before it exits,
+		 * and a dump with --kill ends the whole tree: whatever is
+		 * left was orphaned by a crash, has lost its proxy, output and
+		 * control, and is ended too. */
+		if (pid == child)
+			reaper_signal_descendants(getpid(), SIGKILL);
 	}
-	(void)child;
 	_exit(0);
 }
 

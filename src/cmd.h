@@ -109,8 +109,9 @@ gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
 		     const char *what);
 
 /* Becomes the keeper of CHILD, a detached session daemon: closes every
- * fd, becomes a child subreaper, reaps CHILD and the orphans of its tree, and
- * exits when no child is left.  A detached daemon needs a parent that
+ * fd, becomes a child subreaper, reaps CHILD and the orphans of its tree
+ * (SIGKILL to those left when CHILD has died), and exits when no child is
+ * left.  A detached daemon needs a parent that
  * reaps it at once: this machine's pid 1 reaps orphans late, and a restart
  * right after `checkpoint --kill` needs the old pids free.  The keeper is
  * outside the checkpointed tree (which is rooted at the daemon).  Never

@@ -213,6 +213,33 @@ t_check "the session ends when its app exits: no state files left" \
 t_check "and it is not listed" \
 	sh -c "! '$XCKPT' list | awk '{ print \$1 }' | grep -qx short"
 
+# The session daemon crashes (SIGKILL): the foreground xckpt says so in one
+# line and exits 1, and nothing of the session is left running.
+"$XCKPT" run --name crash -- sh -c "sleep 1000 & echo \$! >'$T_TMP/crash.pid'; wait" \
+	>"$T_TMP/crash.out" 2>"$T_TMP/crash.err" &
+fg=$!
+t_track "$fg"
+for i in $(seq 50); do [ -s "$T_TMP/crash.pid" ] && break; sleep 0.1; done
+daemon=$(t_session_field crash 2)
+orphan=$(cat "$T_TMP/crash.pid")
+t_check "the crash session runs (daemon $daemon, child $orphan)" \
+	test -n "$daemon" -a -n "$orphan"
+kill -KILL "$daemon"
+for i in $(seq 100); do t_alive "$fg" || break; sleep 0.1; done
+wait "$fg"
+rc=$?
+t_untrack "$fg"
+t_equal "xckpt run exits 1 when its daemon is killed" 1 "$rc"
+t_equal "with one line on stderr" 1 "$(wc -l <"$T_TMP/crash.err")"
+for i in $(seq 30); do t_alive "$orphan" || break; sleep 0.1; done
+if t_alive "$orphan"; then
+	t_fail "the session's process $orphan outlived its killed daemon"
+	kill -KILL "$orphan"
+else
+	t_ok "the session's processes end with a killed daemon"
+fi
+t_equal "list no longer shows it" "" "$(t_session_field crash 1)"
+
 # Sessions started at once get distinct names, and all of them run.
 for i in 1 2 3 4; do
 	"$XCKPT" run --detach -- sleep 1000 >"$T_TMP/par-$i.out" 2>&1 &
