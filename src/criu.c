@@ -202,6 +202,13 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 	criu_add_verbosity(a);
 	if (opts->leave_running)
 		g_ptr_array_add(a, g_strdup("--leave-running"));
+	/* The session's mount namespace is a copy of the host's: CRIU need
+	 * not save what the host's mounts hold (tmpfs contents by tar, file
+	 * systems it cannot dump such as FUSE); at restore they are bound
+	 * from the host again.  Only the session's own mounts (its devpts)
+	 * are CRIU's. */
+	g_ptr_array_add(a, g_strdup("--external"));
+	g_ptr_array_add(a, g_strdup("mnt[]"));
 	for (guint i = 0; opts->external && opts->external[i]; i++) {
 		g_ptr_array_add(a, g_strdup("--external"));
 		g_ptr_array_add(a, g_strdup(opts->external[i]));
@@ -279,6 +286,8 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		 * host's root. */
 		g_ptr_array_add(a, g_strdup("--root"));
 		g_ptr_array_add(a, g_strdup("/"));
+		g_ptr_array_add(a, g_strdup("--external"));
+		g_ptr_array_add(a, g_strdup("mnt[]"));
 		g_ptr_array_add(a, g_strdup("--restore-detached"));
 		g_ptr_array_add(a, g_strdup("--restore-sibling"));
 		g_ptr_array_add(a, g_strdup("--pidfile"));

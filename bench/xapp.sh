@@ -1,0 +1,178 @@
+#!/bin/bash
+# bench/xapp.sh: the X section of `make bench` (issue 4, section 5), for
+# gedit with a file open:
+#   checkpoint  `xckpt checkpoint NAME` leaving it running, against a bare
+#               `criu dump --leave-running` of an equivalent tree (another
+#               xckpt session of gedit, its daemon's server connections given
+#               as --external, as xckpt does); target: ratio < 1.2;
+#   restart     from `xckpt restart --display B` on a fresh Xvfb until the
+#               gedit window shows exactly what it showed before the
+#               checkpoint (screenshots every 20 ms); target: < 1 s.
+# Each of BENCH_ROUNDS (3) rounds measures both; the table shows medians.
+# Results also go to $B/bench/xapp.txt.  Exits 0 unless a run failed; a
+# missed target is a MISS line.
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+APP_ENV="NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory"
+xapp_sessions=""	# xckpt sessions we started, killed at exit
+
+# Ends our sessions, then what bench/lib.sh tracks.
+xapp_cleanup() {
+	local s
+	for s in $xapp_sessions; do
+		"$XCKPT" kill "$s" >/dev/null 2>&1 || true
+	done
+	bench_cleanup
+}
+
+# Prints the time in nanoseconds.
+now_ns() {
+	date +%s%N
+}
+
+# Prints seconds from nanoseconds $1 to $2, with 3 decimals.
+secs() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+
+# Starts gedit in session $1 on display :$2; waits for its window and
+# prints the window's id once it has settled.
+start_gedit() {
+	local name=$1 disp=$2 wid i
+	DISPLAY=:$disp XDG_CONFIG_HOME=$bench_tmp/config "$XCKPT" run --detach \
+		--name "$name" -- env $APP_ENV gedit "$bench_tmp/note.txt" \
+		>/dev/null 2>"$bench_tmp/err" || bench_die "xckpt run: $(cat "$bench_tmp/err")"
+	xapp_sessions="$xapp_sessions $name"
+	wid=$(DISPLAY=:$disp timeout 30 xdotool search --sync --onlyvisible \
+		--name note.txt 2>/dev/null | head -n 1) || bench_die "no gedit window"
+	# Settled: two equal screenshots in a row.
+	for i in $(seq 40); do
+		shot "$disp" "$wid" "$bench_tmp/a.png"
+		sleep 0.3
+		shot "$disp" "$wid" "$bench_tmp/b.png"
+		same "$bench_tmp/a.png" "$bench_tmp/b.png" && break
+	done
+	echo "$wid"
+}
+
+# Saves window $2 of display :$1 as PNG $3 (the bottom 30 rows, gedit's
+# status bar with its timed messages, left out).
+shot() {
+	xwd -silent -display ":$1" -id "$2" 2>/dev/null |
+		convert xwd:- -gravity south -chop 0x30 "png:$3" 2>/dev/null
+}
+
+# Whether PNGs $1 and $2 are pixel-identical.
+same() {
+	[ "$(compare -metric AE "$1" "$2" null: 2>&1 | awk '{ print $1 }')" = 0 ]
+}
+
+# The CRIU --external names of the unix sockets that process $1 (a
+# session daemon) has connected to the X server $2 (pid).
+externals() {
+	local inodes
+	inodes=$(ss -xp 2>/dev/null | awk -v x="pid=$2," '$0 ~ x { print $6 }' | sort -u)
+	ss -xp 2>/dev/null | awk -v d="pid=$1," '$0 ~ d { print $6, $8 }' |
+		while read -r ino peer; do
+			echo "$inodes" | grep -qx "$peer" && echo "unix[$ino]"
+		done
+}
+
+# One round $1: prints "XCKPT_CKPT BARE_CKPT RESTART".
+round() {
+	local a b wid before dir t0 t1 t2 t3 ext daemon i
+	bench_start_xvfb
+	a=$bench_xvfb_display
+	apid=$bench_xvfb_pid
+	bench_start_xvfb
+	b=$bench_xvfb_display
+	# xckpt, leaving gedit running.
+	wid=$(start_gedit "x$1" "$a")
+	before=$bench_tmp/before-$1.png
+	shot "$a" "$wid" "$before"
+	sync
+	t0=$(now_ns)
+	dir=$("$XCKPT" checkpoint "x$1" 2>"$bench_tmp/err" | tail -n 1) ||
+		bench_die "xckpt checkpoint: $(cat "$bench_tmp/err")"
+	t1=$(now_ns)
+	# Bare CRIU on an equivalent session.
+	start_gedit "bare$1" "$a" >/dev/null
+	daemon=$("$XCKPT" list | awk -v n="bare$1" '$1 == n { print $2 }')
+	mapfile -t ext < <(externals "$daemon" "$apid")
+	mkdir -p "$bench_tmp/bare-$1"
+	sync
+	t2=$(now_ns)
+	"${CRIU[@]}" dump -t "$daemon" -D "$bench_tmp/bare-$1" -o dump.log \
+		--leave-running $(printf -- '--external %s ' "${ext[@]}") \
+		>/dev/null 2>&1 || bench_die "bare criu dump failed: $bench_tmp/bare-$1/dump.log"
+	t3=$(now_ns)
+	echo -n "$(secs "$t0" "$t1") $(secs "$t2" "$t3") "
+	"$XCKPT" kill "bare$1" >/dev/null 2>&1 || true
+	# Restart on the other Xvfb, until repainted.
+	"$XCKPT" kill "x$1" >/dev/null 2>&1 || true
+	sleep 0.5
+	t0=$(now_ns)
+	"$XCKPT" restart --detach --display ":$b" "$dir" >/dev/null 2>"$bench_tmp/err" ||
+		bench_die "xckpt restart: $(cat "$bench_tmp/err")"
+	for i in $(seq 500); do
+		wid=$(DISPLAY=:$b xdotool search --onlyvisible --name note.txt 2>/dev/null | head -n 1)
+		if [ -n "$wid" ] && shot "$b" "$wid" "$bench_tmp/after.png" &&
+			same "$before" "$bench_tmp/after.png"; then
+			break
+		fi
+		sleep 0.02
+	done
+	t1=$(now_ns)
+	same "$before" "$bench_tmp/after.png" || bench_die "gedit never repainted as before on :$b"
+	echo "$(secs "$t0" "$t1")"
+	"$XCKPT" kill "x$1" >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	bench_cleanup_xvfbs
+}
+
+# Ends this round's two Xvfb servers (by pid).
+bench_cleanup_xvfbs() {
+	local pid
+	for pid in $bench_pids; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	bench_pids=""
+}
+
+# Prints the median of the numbers on stdin.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+bench_init
+trap xapp_cleanup EXIT
+[ -f "$B/criu.path" ] || bench_die "no $B/criu.path: run make deps B=$B"
+read -r -a CRIU <"$B/criu.path"
+export XDG_RUNTIME_DIR=$bench_tmp/run XDG_DATA_HOME=$bench_tmp/data
+mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
+mkdir -p "$bench_tmp/config/gtk-3.0" "$B/bench"
+printf '[Settings]\ngtk-cursor-blink=false\n' >"$bench_tmp/config/gtk-3.0/settings.ini"
+printf 'Some text to checkpoint.\n' >"$bench_tmp/note.txt"
+
+: >"$bench_tmp/r.txt"
+for r in $(seq "$BENCH_ROUNDS"); do
+	round "$r" >>"$bench_tmp/r.txt"
+	bench_log "bench xapp: round $r: $(tail -n 1 "$bench_tmp/r.txt")"
+done
+{
+	x=$(cut -d' ' -f1 "$bench_tmp/r.txt" | median)
+	b=$(cut -d' ' -f2 "$bench_tmp/r.txt" | median)
+	r=$(cut -d' ' -f3 "$bench_tmp/r.txt" | median)
+	ratio=$(awk -v x="$x" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? x / b : 0 }')
+	echo "== xapp: gedit, medians of $BENCH_ROUNDS rounds"
+	printf '%-36s %8s %8s %8s\n' "" "bare" "xckpt" "ratio"
+	printf '%-36s %8s %8s %8s  %s\n' "leave-running checkpoint (s)" "$b" "$x" "$ratio" \
+		"$(awk -v q="$ratio" 'BEGIN { print (q < 1.2) ? "PASS (< 1.2)" : "MISS (< 1.2)" }')"
+	printf '%-36s %8s %8s %8s  %s\n' "restart to repainted (s)" "-" "$r" "-" \
+		"$(awk -v q="$r" 'BEGIN { print (q < 1.0) ? "PASS (< 1 s)" : "MISS (< 1 s)" }')"
+} | tee "$B/bench/xapp.txt"
