@@ -59,6 +59,7 @@ static gboolean cmd_restart_x_prepare(const CkptMeta *meta, CmdRestartX *x,
 	const char *num = strrchr(meta->display, ':');
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	gsize n = 0;
+	gboolean taken;
 	int fd;
 
 	if (meta->extra) {
@@ -75,30 +76,38 @@ static gboolean cmd_restart_x_prepare(const CkptMeta *meta, CmdRestartX *x,
 		return FALSE;
 	}
 	/* The proxy's listening sockets come back with the same names: the
-	 * file and the abstract socket of the same name. */
+	 * file and the abstract socket of the same name.  A killed
+	 * session's abstract name may stay bound a moment: wait for it. */
 	path = g_strdup_printf("/tmp/.X11-unix/X%s", num ? num + 1 : "");
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	taken = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; !taken && i < 50; i++) {
 		struct sockaddr_un aa = { .sun_family = AF_UNIX };
 		gsize pl = MIN(strlen(path), sizeof(aa.sun_path) - 1);
+		int r;
+
 		memcpy(aa.sun_path + 1, path, pl);
-		close(fd);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&aa,
-				       offsetof(struct sockaddr_un, sun_path) +
-				       1 + pl) != 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	if (fd >= 0) {	/* one of them answers */
+		if (fd < 0)
+			break;
+		r = bind(fd, (struct sockaddr *)&aa,
+			 offsetof(struct sockaddr_un, sun_path) + 1 + pl);
 		close(fd);
+		if (r == 0 || errno != EADDRINUSE)
+			break;
+		if (i == 49)
+			taken = TRUE;
+		else
+			g_usleep(100000);
+	}
+	if (taken) {
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IN_USE,
 			    "display %s, the session's own, is taken on this "
-			    "machine (%s or its abstract twin answers); end "
-			    "what serves it first",
-			    meta->display, path);
+			    "machine (%s or its abstract twin is bound); end "
+			    "what serves it first", meta->display, path);
 		return FALSE;
 	}
 	/* a stale socket file (the killed session's) is in CRIU's way */

@@ -857,6 +857,10 @@ static void session_resume(SessionClient *c, GBytes *body)
 		}
 		session_log(s, "X clients back on %s in %.3f s", dd,
 			    (g_get_monotonic_time() - t0) / 1e6);
+		/* xckpt list shows the new upstream (saved with the state,
+		 * below) */
+		g_free(s->info->upstream);
+		s->info->upstream = g_strdup(xproxy_upstream(s->proxy));
 	}
 	if (s->proxy != NULL)
 		xproxy_resume(s->proxy);

@@ -86,6 +86,8 @@ cycle() {
 	fi
 	t1=$(date +%s%N)
 	echo "# $app: restart to window on $to: $(((t1 - t0) / 1000000)) ms"
+	t_equal "$app: xckpt list shows the session on $to" "$to" \
+		"$(t_session_field "$app" 4)"
 	if ! DISPLAY=$to shot "$app" "$WID" "$T_TMP/$app-on-$to.png"; then
 		t_fail "$app: the window on $to never settles"
 		return 1
