@@ -76,6 +76,12 @@ bench_free_displays() {
 	done
 }
 
+# Prints the CPU time (ns, from schedstat) that the live threads of process
+# PID have used so far, or 0 when it is gone.
+bench_cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
+}
+
 # Waits up to 10 s for FILE to be non-empty while process PID lives.
 # Returns 0 when it is, 1 when PID died or time ran out.
 bench_wait_file() {

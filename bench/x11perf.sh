@@ -36,6 +36,10 @@ RELAY=${RELAY:-$B/relay}
 x11perf_failed=""	# the modes that failed too often, skipped from then on
 x11perf_failures=""	# one line per failed run: "TEST MODE round N: WHY"
 x11perf_run_opts=""	# extra `xckpt run` options (--no-dbus: x11perf needs no bus)
+# The shell that runs x11perf in a session and prints the CPU time its parent
+# (the session daemon, with the proxy) used meanwhile: "bench-cpu-ns N".
+x11perf_cpu_sh='cpu() { cat /proc/$PPID/task/*/schedstat 2>/dev/null | awk "{ s += \$1 } END { printf \"%d\", s }"; }
+a=$(cpu); "$@"; st=$?; b=$(cpu); echo "bench-cpu-ns $((b - a))"; exit $st'
 
 # Prints the count a test's calibration starts from (small enough for the
 # slowest mode, xtrace, to finish quickly).
@@ -51,11 +55,13 @@ x11perf_initial_count() {
 # Runs x11perf once: mode $1, test $2, count $3.  The count is the rep count
 # of one run, except for the window tests: x11perf caps their reps at the
 # windows that fit on the screen (a run of about 1 ms), so for them it is the
-# number of runs (-repeat).  Prints "REPS RATE", the total rep count x11perf
-# reports and its ops/s.  Returns 1 when x11perf failed, hung or printed no
-# result; its output stays in $bench_tmp/run.log and why in run.why.
+# number of runs (-repeat).  Prints "REPS RATE CPU": the total rep count
+# x11perf reports, its ops/s, and the CPU time (ns) the process in the middle
+# (relay, xtrace, or the session daemon that hosts the proxy) used meanwhile,
+# "-" for direct.  Returns 1 when x11perf failed, hung or printed no result;
+# its output stays in $bench_tmp/run.log and why in run.why.
 x11perf_once() {
-	local mode=$1 test=$2 count=$3 limit rc=0 log=$bench_tmp/run.log name
+	local mode=$1 test=$2 count=$3 limit rc=0 log=$bench_tmp/run.log name mid="" c0=0 c1=0
 	case $test in
 	# One subwindow count, not seven.
 	create|map) set -- -reps 1000000 -repeat "$count" -subs 25 "-$test" ;;
@@ -63,15 +69,20 @@ x11perf_once() {
 	esac
 	case $mode in
 	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
-	relay)  set -- x11perf -display ":$bench_relay_display" "$@" ;;
-	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@" ;;
+	relay)  set -- x11perf -display ":$bench_relay_display" "$@"; mid=$bench_relay_pid ;;
+	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@"; mid=$bench_xtrace_pid ;;
 	proxy)
+		# x11perf's parent in the session is the daemon hosting the
+		# proxy: a small shell between them reads its CPU time.
 		name=bench-$test-$RANDOM$RANDOM
-		set -- "$XCKPT" run $x11perf_run_opts --name "$name" --display ":$bench_xvfb_display" -- x11perf "$@" ;;
+		set -- "$XCKPT" run $x11perf_run_opts --name "$name" --display ":$bench_xvfb_display" -- \
+			sh -c "$x11perf_cpu_sh" sh x11perf "$@" ;;
 	*) bench_die "unknown mode: $mode" ;;
 	esac
 	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 10 + 10 * t }')
+	[ -z "$mid" ] || c0=$(bench_cpu_ns "$mid")
 	x11perf_run "$limit" "${name:-}" "$@" >"$log" 2>&1 </dev/null || rc=$?
+	[ -z "$mid" ] || c1=$(bench_cpu_ns "$mid")
 	if [ $rc -ne 0 ]; then
 		case $rc in
 		124) echo "no result after $limit s (killed)" ;;
@@ -79,10 +90,15 @@ x11perf_once() {
 		esac >"$bench_tmp/run.why"
 		return 1
 	fi
-	awk '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
+	awk -v mid="$mid" -v cpu=$((c1 - c0)) '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
 		r = substr($0, RSTART + 1, RLENGTH - 6); sub(/^ +/, "", r)
 		reps = $1; rate = r + 0; n++
-	} END { if (!n || rate <= 0) exit 1; print reps, rate }' "$log" ||
+	}
+	/^bench-cpu-ns [0-9]+$/ { mid = "sh"; cpu = $2 }
+	END {
+		if (!n || rate <= 0) exit 1
+		print reps, rate, (mid == "" || cpu <= 0 ? "-" : cpu)
+	}' "$log" ||
 		{ echo "no result line" >"$bench_tmp/run.why"; return 1; }
 }
 
@@ -141,12 +157,14 @@ x11perf_calibrate() {
 	reps=$(x11perf_initial_count "$test")
 	while :; do
 		out=$(x11perf_once "$mode" "$test" "$reps") || return 1
-		got=${out% *} rate=${out#* }
-		# Scale to the wanted time; trust the estimate once a run
-		# lasted at least a quarter of it, else grow at most 100-fold.
+		read -r got rate _ <<<"$out"
+		# Scale to the wanted time; trust the estimate once a run sized
+		# by an earlier estimate (not the first, which a hiccup on a
+		# busy machine can make look long) lasted at least a quarter
+		# of it; else grow at most 100-fold.
 		next=$(awk -v n="$reps" -v got="$got" -v rate="$rate" -v t="$BENCH_TIME" -v try="$try" 'BEGIN {
 			e = got / rate; f = t / e
-			if (e >= t / 4 || try >= 5) { printf "ok %d", (n * f < 1 ? 1 : n * f + 0.5); exit }
+			if ((e >= t / 4 && try >= 1) || try >= 5) { printf "ok %d", (n * f < 1 ? 1 : n * f + 0.5); exit }
 			if (f > 100) f = 100
 			printf "grow %d", n * f + 1 }')
 		reps=${next#* }
@@ -219,7 +237,19 @@ x11perf_report() {
 		return n ? median(list) : ""
 	}
 	function cell(v, fmt) { return v == "" ? sprintf("%" length(sprintf(fmt, 0)) "s", "-") : sprintf(fmt, v) }
-	{ runs[$1, $2] = runs[$1, $2] " " $5; rate[$1, $2, $3] = $5; if ($3 > maxround) maxround = $3 }
+	# The same for the CPU time per op of the process in the middle.
+	function cratio(t, x, y,   k, list, n) {
+		n = 0; list = ""
+		for (k = 1; k <= maxround; k++)
+			if ((t, x, k) in cpo && (t, y, k) in cpo && cpo[t, y, k] > 0) {
+				list = list " " cpo[t, x, k] / cpo[t, y, k]; n++
+			}
+		return n ? median(list) : ""
+	}
+	{
+		runs[$1, $2] = runs[$1, $2] " " $5; rate[$1, $2, $3] = $5; if ($3 > maxround) maxround = $3
+		if ($6 != "-" && $6 != "" && $4 > 0) { cpo[$1, $2, $3] = $6 / $4; cruns[$1, $2] = cruns[$1, $2] " " $6 / $4 }
+	}
 	END {
 		nt = split(tests, T, " ")
 		split("direct relay proxy xtrace", M, " ")
@@ -253,6 +283,25 @@ x11perf_report() {
 		for (c = 1; c <= nc; c++) printf " %s", cell(ng[c] ? exp(lg[c] / ng[c]) : "", "%7.3f")
 		printf "\n(ops/s: median of the rounds; ratios: median of the per-round ratios;\n"
 		printf " spread: the widest (max-min)/median of the row'"'"'s modes)\n\n"
+
+		# CPU per op: what the process in the middle costs, which
+		# other load on the machine disturbs less than throughput.
+		printf "CPU time of the process in the middle, ns per op (lower is better)\n"
+		printf "%-12s %11s %11s %11s %7s\n", "test", "relay", "proxy", "xtrace", "prx/rel"
+		lg[5] = ng[5] = 0
+		for (i = 1; i <= nt; i++) {
+			t = T[i]
+			printf "%-12s", t
+			for (m = 2; m <= 4; m++) {
+				v = ((t, M[m]) in cruns) ? median(cruns[t, M[m]]) : ""
+				printf " %s", cell(v, v != "" && v < 100 ? "%11.1f" : "%11.0f")
+			}
+			v = cratio(t, "proxy", "relay")
+			printf " %s\n", cell(v, "%7.3f")
+			if (v != "") { lg[5] += log(v); ng[5]++ }
+		}
+		printf "%-12s %11s %11s %11s %s\n", "geomean", "", "", "", cell(ng[5] ? exp(lg[5] / ng[5]) : "", "%7.3f")
+		printf "(proxy: the session daemon that hosts it, as a whole)\n\n"
 
 		if (index(" " modes " ", " proxy ") == 0) {
 			printf "SKIP proxy targets: the proxy was not measured (BENCH_MODES)\n"
