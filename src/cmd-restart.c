@@ -202,6 +202,14 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		 * the log. */
 		if (g_error_matches(*error, CRIU_ERROR, CRIU_ERROR_PID_BUSY))
 			g_unlink(log);
+		if (meta->display != NULL &&
+		    strstr((*error)->message, "Address already in use")) {
+			/* another proxy took the session's display number
+			 * between our check and CRIU's bind */
+			g_prefix_error(error, "display %s, the session's own, "
+				       "is taken on this machine (bound while "
+				       "restoring): ", meta->display);
+		}
 		return -1;
 	}
 	if (!cmd_checkpoint_resume(dir, meta->session, CONTROL_RESUME_RESTORED,

@@ -122,6 +122,13 @@ struct XpConn {
 	guint waiting;		/* injected checkpoint requests (GetImage,
 				 * the sync) not yet answered */
 	guint replay_errors;	/* replayed requests that failed */
+	guint64 replay_end;	/* server number of the last request of a
+				 * replay: events up to it were caused by the
+				 * replay (MapNotify of windows the client
+				 * mapped long ago...) and are dropped, but
+				 * Expose, which makes the app repaint */
+	gboolean dropped;	/* the last event was dropped (so is a
+				 * KeymapNotify that follows it) */
 };
 
 /* Core requests (by major opcode) the record wants: they leave the fast
@@ -607,7 +614,8 @@ static gssize conn_error(XpConn *c, guint8 *p)
 	return 32;
 }
 
-/* Handles one event of LEN bytes at P.  Returns LEN, or -1 on a desync. */
+/* Handles one event of LEN bytes at P.  Returns LEN, 0 when it was
+ * dropped (cut from the buffer), or -1 on a desync. */
 static gssize conn_event(XpConn *c, guint8 *p, gsize len)
 {
 	/* KeymapNotify (11) carries no sequence number. */
@@ -619,7 +627,13 @@ static gssize conn_event(XpConn *c, guint8 *p, gsize len)
 			return -1;
 		}
 		seq_response(c->seq, s);
+		c->dropped = G_UNLIKELY(s <= c->replay_end) &&
+			     (p[0] & 0x7f) != 12;
 		conn_put_seq(c, p, s);
+	}
+	if (G_UNLIKELY(c->dropped)) {
+		xbuf_cut(&c->sin, c->sin.parsed, len);
+		return 0;
 	}
 	if (!xlate_event(c->map, p, len, FALSE)) {
 		conn_fail(c, CONN_END_GARBAGE, "event %u does not fit its "
@@ -1171,6 +1185,7 @@ gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
 			conn_inject(c, sync, sizeof(sync), NULL, NULL);
 	}
 	conn_inject(c, sync, sizeof(sync), NULL, NULL);
+	c->replay_end = seq_server_sent(c->seq);
 	log_msg("client %u: on %s; %u requests replayed", c->params.id,
 		display_name(display), n);
 	conn_flush_server(c);
