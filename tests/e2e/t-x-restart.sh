@@ -180,6 +180,35 @@ t_xvfb -screen 0 800x600x16
 refused depth-16 "$T_DISPLAY" "root depth 16"
 export DISPLAY=$A
 
+# The app's X server exits after the checkpoint: the restart on B works.
+t_xvfb
+C=$T_DISPLAY
+C_PID=$T_XVFB_PID
+export DISPLAY=$A
+if DISPLAY=$C t_run_detached xlogo-gone xlogo -geometry 300x200+20+20 &&
+	DISPLAY=$C t_wait_window '^xlogo$' 30 >/dev/null; then
+	DISPLAY=$C t_shot_stable "$(DISPLAY=$C t_wait_window '^xlogo$' 1)" "$T_TMP/gone-on-C.png"
+	dir=$("$XCKPT" checkpoint --kill xlogo-gone 2>/dev/null | tail -n 1)
+	t_stop "$C_PID"
+	if "$XCKPT" restart --detach --display "$B" "$dir" >/dev/null 2>"$T_TMP/gone.err"; then
+		t_ok "server gone: restart on $B after $C exited"
+		if w=$(DISPLAY=$B t_wait_window '^xlogo$' 20) &&
+			DISPLAY=$B t_shot_stable "$w" "$T_TMP/gone-on-B.png"; then
+			t_same_png "server gone: the window on $B is pixel-identical" \
+				"$T_TMP/gone-on-C.png" "$T_TMP/gone-on-B.png"
+		else
+			t_fail "server gone: no window on $B"
+		fi
+	elif grep -q "is taken on this machine" "$T_TMP/gone.err"; then
+		t_skip "server gone: $(cat "$T_TMP/gone.err")"
+	else
+		t_fail "server gone: restart on $B: $(cat "$T_TMP/gone.err")"
+	fi
+	"$XCKPT" kill xlogo-gone >/dev/null 2>&1
+else
+	t_fail "server gone: xlogo on $C"
+fi
+
 TYPE_TEXT=""
 restart_app xlogo '^xlogo$' xlogo -geometry 300x200+20+20
 restart_app xeyes '^xeyes$' xeyes -geometry 300x200+340+20
