@@ -79,7 +79,7 @@ bench_free_displays() {
 # Prints the CPU time (ns, from schedstat) that the live threads of process
 # PID have used so far, or 0 when it is gone.
 bench_cpu_ns() {
-	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 
 # Waits up to 10 s for FILE to be non-empty while process PID lives.

@@ -38,7 +38,7 @@ x11perf_failures=""	# one line per failed run: "TEST MODE round N: WHY"
 x11perf_run_opts=""	# extra `xckpt run` options (--no-dbus: x11perf needs no bus)
 # The shell that runs x11perf in a session and prints the CPU time its parent
 # (the session daemon, with the proxy) used meanwhile: "bench-cpu-ns N".
-x11perf_cpu_sh='cpu() { cat /proc/$PPID/task/*/schedstat 2>/dev/null | awk "{ s += \$1 } END { printf \"%d\", s }"; }
+x11perf_cpu_sh='cpu() { cat /proc/$PPID/task/*/schedstat 2>/dev/null | awk "{ s += \$1 } END { printf \"%.0f\", s }"; }
 a=$(cpu); "$@"; st=$?; b=$(cpu); echo "bench-cpu-ns $((b - a))"; exit $st'
 
 # Prints the count a test's calibration starts from (small enough for the
@@ -97,7 +97,8 @@ x11perf_once() {
 	/^bench-cpu-ns [0-9]+$/ { mid = "sh"; cpu = $2 }
 	END {
 		if (!n || rate <= 0) exit 1
-		print reps, rate, (mid == "" || cpu <= 0 ? "-" : cpu)
+		if (mid == "" || cpu <= 0) print reps, rate, "-"
+		else printf "%s %s %.0f\n", reps, rate, cpu
 	}' "$log" ||
 		{ echo "no result line" >"$bench_tmp/run.why"; return 1; }
 }
