@@ -5,15 +5,18 @@
 #   direct   x11perf talks to Xvfb itself;
 #   relay    through bench/relay.c, a plain copy-only byte relay (the
 #            yardstick: a proxy that copies can at best match it);
-#   proxy    through the xckpt proxy: `xckpt run --display :U -- x11perf ...`;
+#   proxy    through the xckpt proxy: `xckpt run --display :U -- x11perf ...`
+#            (a small shell between the session daemon and x11perf reads
+#            the daemon's CPU time);
 #   xtrace   through xtrace, which parses and prints every message.
 # Each x11perf run does one test for a fixed rep count, calibrated per test
 # and mode (round 0, discarded) to last about BENCH_TIME seconds.  Then
 # BENCH_ROUNDS rounds each run every test in every mode, the modes in an order
 # that rotates from round to round, so that drift on this shared VM hits all
 # modes alike.  The table gives the median ops/s, the ratios, and their
-# geometric means; PASS/MISS lines judge the targets (reported, not
-# asserted).  Exits 0 unless a run failed (a FAIL line: an error, or no
+# geometric means; a second one the CPU time per op of the process in the
+# middle (robust to other load on the machine); PASS/MISS lines judge the
+# issue's targets (reported, not asserted).  Exits 0 unless a run failed (a FAIL line: an error, or no
 # result within 10 s + 10 x BENCH_TIME); a test that fails in a mode is not
 # run again in that mode, and a mode that fails three tests is dropped.
 #
