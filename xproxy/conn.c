@@ -1043,7 +1043,8 @@ gboolean conn_quiesce(XpConn *c)
 	static const guint8 sync[4] = { 43, 0, 1, 0 };
 	g_autoptr(GArray) pix = NULL;
 
-	if (c->state != CONN_RUNNING || !c->rec || c->pass || c->skip)
+	if (c->state != CONN_RUNNING || !c->rec || c->paused || c->pass ||
+	    c->skip)
 		return FALSE;
 	c->paused = TRUE;
 	pix = record_pixmaps(c->rec);
@@ -1064,10 +1065,13 @@ gboolean conn_quiesce(XpConn *c)
 	return TRUE;
 }
 
-/* How many answers a quiesce still waits for. */
+/* How many answers a quiesce still waits for: 1 more while a streamed
+ * request keeps it from starting (conn_quiesce() must be called again). */
 guint conn_waiting(const XpConn *c)
 {
-	return c->state == CONN_RUNNING ? c->waiting : 0;
+	if (c->state != CONN_RUNNING || !c->rec)
+		return 0;
+	return c->waiting + (c->paused ? 0 : 1);
 }
 
 /* Reads the client again after a quiesce; handles what it sent meanwhile. */

@@ -84,10 +84,13 @@ void conn_inject(XpConn *conn, const guint8 *req, gsize len, SeqReplyFn fn,
  * GetImage for every pixmap the record holds (their contents go to the
  * record) and a sync.  Once conn_waiting() says 0, no reply is in flight
  * and the record is complete.  Returns FALSE (and does nothing) when CONN
- * is not relaying, or is in the middle of a streamed request. */
+ * is not relaying, is quiesced already, or is in the middle of a streamed
+ * request. */
 gboolean conn_quiesce(XpConn *conn);
 
-/* How many answers of the quiesce are still to come (0 when not running). */
+/* How many answers of the quiesce are still to come (0 when not running);
+ * one more while a streamed request kept conn_quiesce() from starting, which
+ * must then be called again. */
 guint conn_waiting(const XpConn *conn);
 
 /* Reads the client again after conn_quiesce() (and conn_reconnect()),

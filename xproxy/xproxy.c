@@ -510,9 +510,14 @@ gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error)
 		conn_quiesce(g_ptr_array_index(proxy->conns, i));
 	for (;;) {
 		waiting = 0;
-		for (guint i = 0; i < proxy->conns->len; i++)
-			waiting += conn_waiting(g_ptr_array_index(proxy->conns,
-								  i));
+		for (guint i = 0; i < proxy->conns->len; i++) {
+			XpConn *c = g_ptr_array_index(proxy->conns, i);
+			guint w = conn_waiting(c);
+			/* one in the middle of a streamed request: again */
+			if (w && conn_quiesce(c))
+				w = conn_waiting(c);
+			waiting += w;
+		}
 		if (!waiting || g_get_monotonic_time() >= deadline)
 			break;
 		g_main_context_iteration(proxy->context, TRUE);
