@@ -106,7 +106,7 @@ round() {
 	sync
 	t2=$(now_ns)
 	# (The options xckpt gives CRIU: the same work for CRIU.)
-	"${CRIU[@]}" dump -t "$daemon" -D "$bench_tmp/bare-$1" -o dump.log \
+	"${CRIU[@]}" dump -t "$daemon" -D "$bench_tmp/bare-$1" -o dump.log -v3 \
 		--leave-running --external 'mnt[]' \
 		$(printf -- '--external %s ' "${ext[@]}") \
 		>/dev/null 2>&1 || bench_die "bare criu dump failed: $bench_tmp/bare-$1/dump.log"

@@ -406,6 +406,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	/* Left running, the app is not held up by the thumbnails. */
 	if (!kill_it)
 		cmd_checkpoint_windows(facts, info->pid, writer, windows);
+	cmd_checkpoint_phase(&t, "windows");
 	/* Keep CRIU's log with the images. */
 	g_autofree char *keep = g_build_filename(ckptdir_path(writer),
 						 "criu-dump.log", NULL);

@@ -58,7 +58,8 @@ char **criu_command(GError **error);
 char *criu_version(GError **error);
 
 /* The CRIU version that wrote LOG_TEXT, the text of a dump or restore log
- * (logs at -v4 say it), else the working criu's ("4.1.1"; "unknown").
+ * (logs at -v3 and up say it), else the working criu's ("4.1.1";
+ * "unknown").
  * Caller frees. */
 char *criu_log_version(const char *log_text);
 

@@ -132,6 +132,9 @@ static gboolean xwindows_write_png(const char *path, const guint8 *pix,
 		goto out;
 	}
 	png_init_io(png, f);
+	/* Fast rather than small: a thumbnail is written while the user
+	 * waits for the checkpoint. */
+	png_set_compression_level(png, 1);
 	png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB,
 		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
 		     PNG_FILTER_TYPE_DEFAULT);
