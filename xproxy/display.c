@@ -267,12 +267,14 @@ static gboolean display_wait(int fd, short events, gint64 deadline)
 	}
 }
 
-/* Writes all of DATA, or FALSE on error or timeout. */
-static gboolean display_write_all(int fd, const guint8 *data, gsize len,
-				  gint64 deadline)
+/* Writes all of DATA to non-blocking FD before DEADLINE (see display.h). */
+gboolean display_write_all(int fd, const guint8 *data, gsize len,
+			   gint64 deadline)
 {
 	while (len) {
 		gssize n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0 && errno == EAGAIN && display_wait(fd, POLLOUT,
 							      deadline))
 			continue;
@@ -284,12 +286,14 @@ static gboolean display_write_all(int fd, const guint8 *data, gsize len,
 	return TRUE;
 }
 
-/* Reads exactly LEN bytes, or FALSE on error, end of file or timeout. */
-static gboolean display_read_all(int fd, guint8 *data, gsize len,
-				 gint64 deadline)
+/* Reads exactly LEN bytes from non-blocking FD before DEADLINE (see
+ * display.h). */
+gboolean display_read_all(int fd, guint8 *data, gsize len, gint64 deadline)
 {
 	while (len) {
 		gssize n = read(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0 && errno == EAGAIN && display_wait(fd, POLLIN,
 							      deadline))
 			continue;

@@ -44,3 +44,12 @@ gboolean display_check(const XpDisplay *display, int timeout_ms,
 gboolean display_alive(const XpDisplay *display);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XpDisplay, display_free)
+
+/* Writes all LEN bytes of DATA to non-blocking FD before DEADLINE
+ * (monotonic us), waiting as needed.  FALSE on an error or the deadline. */
+gboolean display_write_all(int fd, const guint8 *data, gsize len,
+			   gint64 deadline);
+
+/* Reads exactly LEN bytes from non-blocking FD into DATA before DEADLINE.
+ * FALSE on an error, end of file or the deadline. */
+gboolean display_read_all(int fd, guint8 *data, gsize len, gint64 deadline);

@@ -155,67 +155,6 @@ static gboolean remap_check_visuals(const RemapSetup *old,
 	return TRUE;
 }
 
-/* Waits until FD is ready for EVENTS or DEADLINE (monotonic µs) passes. */
-static gboolean remap_wait(int fd, short events, gint64 deadline)
-{
-	for (;;) {
-		gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-		struct pollfd pf = { fd, events, 0 };
-		int n;
-
-		if (left <= 0)
-			return FALSE;
-		n = poll(&pf, 1, (int)MIN(left, G_MAXINT));
-		if (n > 0)
-			return TRUE;
-		if (n < 0 && errno != EINTR)
-			return FALSE;
-	}
-}
-
-/* Writes LEN bytes of BUF to non-blocking FD before DEADLINE. */
-static gboolean remap_write(int fd, const guint8 *buf, gsize len,
-			    gint64 deadline)
-{
-	while (len) {
-		gssize n = write(fd, buf, len);
-
-		if (n > 0) {
-			buf += n;
-			len -= n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			if (!remap_wait(fd, POLLOUT, deadline))
-				return FALSE;
-		} else {
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/* Reads exactly LEN bytes from non-blocking FD into BUF before DEADLINE. */
-static gboolean remap_read(int fd, guint8 *buf, gsize len, gint64 deadline)
-{
-	while (len) {
-		gssize n = read(fd, buf, len);
-
-		if (n > 0) {
-			buf += n;
-			len -= n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			if (!remap_wait(fd, POLLIN, deadline))
-				return FALSE;
-		} else {
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 /* Reads the next reply or error from FD (skipping events) into a new
  * buffer (caller frees).  NULL on a timeout or a closed socket. */
 static guint8 *remap_next_reply(int fd, gint64 deadline)
@@ -225,7 +164,7 @@ static guint8 *remap_next_reply(int fd, gint64 deadline)
 		gsize extra = 0;
 		guint8 *msg;
 
-		if (!remap_read(fd, head, 32, deadline))
+		if (!display_read_all(fd, head, 32, deadline))
 			return NULL;
 		if (head[0] == 1 || (head[0] & 0x7f) == 35)
 			extra = 4 * (gsize)xlate_get32(head + 4);
@@ -233,7 +172,7 @@ static guint8 *remap_next_reply(int fd, gint64 deadline)
 			return NULL;
 		msg = g_malloc(32 + extra);
 		memcpy(msg, head, 32);
-		if (!remap_read(fd, msg + 32, extra, deadline)) {
+		if (!display_read_all(fd, msg + 32, extra, deadline)) {
 			g_free(msg);
 			return NULL;
 		}
@@ -257,13 +196,13 @@ static int remap_open(const XpDisplay *display, gint64 deadline,
 
 	if (fd < 0)
 		return -1;
-	if (!remap_write(fd, data, len, deadline) ||
-	    !remap_read(fd, head, 8, deadline))
+	if (!display_write_all(fd, data, len, deadline) ||
+	    !display_read_all(fd, head, 8, deadline))
 		goto noanswer;
 	n = 4 * (gsize)xlate_get16(head + 6);
 	all = g_malloc(8 + n);
 	memcpy(all, head, 8);
-	if (!remap_read(fd, all + 8, n, deadline)) {
+	if (!display_read_all(fd, all + 8, n, deadline)) {
 		g_free(all);
 		goto noanswer;
 	}
@@ -374,7 +313,7 @@ gboolean remap_connect(const XpDisplay *display, const guint8 *setup,
 	for (guint i = 0; i < atoms->len; i++)
 		remap_intern_atom(reqs, g_array_index(atoms, RecordAtom,
 						      i).name);
-	if (!remap_write(fd, reqs->data, reqs->len, deadline))
+	if (!display_write_all(fd, reqs->data, reqs->len, deadline))
 		goto noanswer;
 	out->sent = nq + atoms->len;
 	for (guint i = 0; i < nq; i++) {
@@ -416,7 +355,7 @@ gboolean remap_connect(const XpDisplay *display, const guint8 *setup,
 		guint8 en[4] = { (guint8)big, 0, 1, 0 };
 		g_autofree guint8 *r = NULL;
 
-		if (!remap_write(fd, en, 4, deadline))
+		if (!display_write_all(fd, en, 4, deadline))
 			goto noanswer;
 		out->sent++;
 		r = remap_next_reply(fd, deadline);
@@ -474,7 +413,7 @@ gboolean remap_check(const XpDisplay *display, const guint8 *setup,
 		goto out;
 	for (guint i = 0; i < n; i++)
 		remap_query_extension(reqs, exts[i]);
-	if (n && !remap_write(fd, reqs->data, reqs->len, deadline))
+	if (n && !display_write_all(fd, reqs->data, reqs->len, deadline))
 		goto noanswer;
 	for (guint i = 0; i < n; i++) {
 		g_autofree guint8 *r = remap_next_reply(fd, deadline);
