@@ -5,12 +5,12 @@
 # and restore timings) by adding a script and a name to BENCH_SECTIONS.
 #
 # Environment: B (build directory), BIN (the xckpt command), passed by the
-# Makefile; BENCH_SECTIONS (default: x11perf); and each section's own (see
+# Makefile; BENCH_SECTIONS (default: x11perf ckpt xapp); and each section's own (see
 # bench/lib.sh and bench/x11perf.sh).  Exits 0 unless a section failed.
 set -eu
 cd "$(dirname "$0")/.."
 
-BENCH_SECTIONS=${BENCH_SECTIONS:-x11perf}
+BENCH_SECTIONS=${BENCH_SECTIONS:-x11perf ckpt xapp}
 B=${B:-build}
 BIN=${BIN:-xckpt}
 export B BIN
