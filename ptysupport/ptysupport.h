@@ -54,6 +54,7 @@
 #pragma once
 
 #include <glib.h>
+#include <vterm.h>
 
 /* A pty master and the model of its terminal (opaque). */
 typedef struct PtyTerm PtyTerm;
@@ -200,6 +201,10 @@ const char *ptyterm_get_title(PtyTerm *term);
  * turns it on while no client is attached, so that an app that waits for
  * an answer does not hang. */
 void ptyterm_set_answer(PtyTerm *term, gboolean answer);
+
+/* Whether colours A and B look the same on a terminal: both the default
+ * (of the same kind), the same palette index, or the same RGB. */
+gboolean ptyterm_color_equal(const VTermColor *a, const VTermColor *b);
 
 /* The model itself (owned by TERM), for tests and inspection: read it with
  * libvterm's screen and state functions, never write to it. */

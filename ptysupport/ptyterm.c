@@ -485,8 +485,9 @@ typedef struct {
 	VTermColor bg;			/* background colour */
 } PtyTermPen;
 
-/* Whether colours A and B are the same for the terminal. */
-static gboolean ptyterm_color_equal(const VTermColor *a, const VTermColor *b)
+/* Whether colours A and B are the same for the terminal (see
+ * ptysupport.h). */
+gboolean ptyterm_color_equal(const VTermColor *a, const VTermColor *b)
 {
 	if ((a->type & VTERM_COLOR_DEFAULT_MASK) !=
 	    (b->type & VTERM_COLOR_DEFAULT_MASK))

@@ -24,22 +24,6 @@ static void feed(PtyTerm *term, const char *s)
 	ptyterm_output(term, (const guint8 *)s, strlen(s));
 }
 
-/* Whether colours A and B are the same to a terminal. */
-static gboolean color_same(const VTermColor *a, const VTermColor *b)
-{
-	if ((a->type & VTERM_COLOR_DEFAULT_MASK) !=
-	    (b->type & VTERM_COLOR_DEFAULT_MASK))
-		return FALSE;
-	if (a->type & VTERM_COLOR_DEFAULT_MASK)
-		return TRUE;
-	if (VTERM_COLOR_IS_INDEXED(a) != VTERM_COLOR_IS_INDEXED(b))
-		return FALSE;
-	if (VTERM_COLOR_IS_INDEXED(a))
-		return a->indexed.idx == b->indexed.idx;
-	return a->rgb.red == b->rgb.red && a->rgb.green == b->rgb.green &&
-	       a->rgb.blue == b->rgb.blue;
-}
-
 /* Whether cells A and B look the same (a blank is a space). */
 static gboolean cell_same(const VTermScreenCell *a, const VTermScreenCell *b)
 {
@@ -58,7 +42,8 @@ static gboolean cell_same(const VTermScreenCell *a, const VTermScreenCell *b)
 	       a->attrs.blink == b->attrs.blink &&
 	       a->attrs.reverse == b->attrs.reverse &&
 	       a->attrs.strike == b->attrs.strike &&
-	       color_same(&a->fg, &b->fg) && color_same(&a->bg, &b->bg);
+	       ptyterm_color_equal(&a->fg, &b->fg) &&
+	       ptyterm_color_equal(&a->bg, &b->bg);
 }
 
 /* Counts the cells where A and B differ (printing the first few), and
