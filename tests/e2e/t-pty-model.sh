@@ -31,20 +31,8 @@ mkdir -m 0700 "$SCREENDIR"
 
 SCREEN_NAME=xckpt-t-$$
 
-# Ends our tmux server (our own socket only) and our screen session (its
-# backend leaves the pty's process group: it is not ended with the
-# frontend), then the rest.
-pty_cleanup() {
-	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
-	command -v screen >/dev/null && screen -S "$SCREEN_NAME" -X quit >/dev/null 2>&1
-	t_cleanup
-}
-trap pty_cleanup EXIT
-
-# tm ARGS...: tmux on our socket.
-tm() {
-	tmux -L "$TMUX_SOCK" -f /dev/null "$@"
-}
+. "$(dirname "$0")/tmux-lib.sh"
+trap tmux_cleanup EXIT
 
 # serve NAME ROWS COLS CMD...: a terminal session at $T_TMP/NAME.sock;
 # SERVE_PID is the server.  With SETSID=setsid, the server is a session
@@ -72,11 +60,6 @@ attach() {
 	tm new-session -d -s "$win" -x "$cols" -y "$rows" "$cmd"
 }
 
-# capture WINDOW: the pane's text with attributes.
-capture() {
-	tm capture-pane -p -e -t "=$1:"
-}
-
 # capture_acs WINDOW: capture, with the box drawing characters that the
 # redraw sends as Unicode written as the DEC line-drawing letters that tmux
 # shows for cells drawn in that character set.
@@ -88,33 +71,6 @@ capture_acs() {
 # other modes as tmux sees them.
 modes() {
 	tm display -p -t "=$1:" '#{scroll_region_upper} #{scroll_region_lower} #{alternate_on} #{cursor_x},#{cursor_y} #{cursor_flag} #{keypad_cursor_flag} #{keypad_flag} #{mouse_any_flag} #{mouse_sgr_flag} #{pane_height}x#{pane_width}'
-}
-
-# wait_for WINDOW REGEX [SECONDS]: waits until the pane's text matches.
-wait_for() {
-	local i
-	for i in $(seq $((${3:-10} * 10))); do
-		tm capture-pane -p -t "=$1:" | grep -Eq -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# settle WINDOW: waits until the pane's contents stop changing (0.5 s).
-settle() {
-	local a b i
-	a=$(capture "$1")
-	for i in $(seq 50); do
-		sleep 0.25
-		b=$(capture "$1")
-		[ "$a" = "$b" ] && return 0
-		a=$b
-	done
-}
-
-# last_line WINDOW: the pane's last line of text.
-last_line() {
-	tm capture-pane -p -t "=$1:" | tail -n 1
 }
 
 # --- GNU screen with a status line ------------------------------------------

@@ -26,19 +26,8 @@ export TERM=xterm-256color
 export SCREENDIR=$T_TMP/screen
 mkdir -m 0700 "$SCREENDIR"
 
-# Ends our tmux server (our own socket only) and our screen session, then
-# the rest (the test's sessions, by lib.sh).
-term_cleanup() {
-	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
-	command -v screen >/dev/null && screen -S "$SCREEN_NAME" -X quit >/dev/null 2>&1
-	t_cleanup
-}
-trap term_cleanup EXIT
-
-# tm ARGS...: tmux on our socket.
-tm() {
-	tmux -L "$TMUX_SOCK" -f /dev/null "$@"
-}
+. "$(dirname "$0")/tmux-lib.sh"
+trap tmux_cleanup EXIT
 
 # term WIN COLS ROWS CMD: a tmux session WIN (a user's terminal) of COLS x
 # ROWS running shell command CMD; the pane stays after CMD ends, with
@@ -49,46 +38,9 @@ term() {
 		"$4; echo \"exit \$?\"; sleep 600"
 }
 
-# capture WIN: the pane's text with attributes.
-capture() {
-	tm capture-pane -p -e -t "=$1:"
-}
-
-# text WIN: the pane's text.
-text() {
-	tm capture-pane -p -t "=$1:"
-}
-
 # modes WIN: what tmux says of the pane's modes.
 modes() {
 	tm display -p -t "=$1:" '#{alternate_on} #{cursor_x},#{cursor_y} #{cursor_flag} #{keypad_cursor_flag} #{keypad_flag} #{mouse_any_flag} #{pane_height}x#{pane_width}'
-}
-
-# wait_for WIN REGEX [SECONDS]: waits until the pane's text matches.
-wait_for() {
-	local i
-	for i in $(seq $((${3:-10} * 10))); do
-		text "$1" | grep -Eq -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# settle WIN: waits until the pane's contents stop changing (0.5 s).
-settle() {
-	local a b i
-	a=$(capture "$1")
-	for i in $(seq 40); do
-		sleep 0.5
-		b=$(capture "$1")
-		[ "$a" = "$b" ] && return 0
-		a=$b
-	done
-}
-
-# last_line WIN: the pane's last line, trailing blanks removed.
-last_line() {
-	text "$1" | tail -n 1 | sed 's/ *$//'
 }
 
 # ckpt NAME: checkpoint --kill; sets CK_DIR.  Returns its status.
