@@ -14,7 +14,7 @@
 #                         own slice of the display range, and its output is
 #                         printed whole when it ends
 # Arguments, when given, name the e2e scripts to run instead of all of them
-# (and the unit tests are skipped).
+# (and the unit tests are skipped): paths, or bare names such as t-ckpt.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -100,7 +100,12 @@ finish() {
 }
 
 for t in "$@"; do
-	[ -e "$t" ] || continue
+	[ -e "$t" ] || t=tests/e2e/${t%.sh}.sh
+	if [ ! -e "$t" ]; then
+		echo "run-check: no test $t" >&2
+		failed=$((failed + 1))
+		continue
+	fi
 	if [ "$T_JOBS" -eq 1 ]; then
 		start_in 0 "$t"
 		continue
