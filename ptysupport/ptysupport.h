@@ -179,8 +179,19 @@ gboolean ptyterm_kicking(PtyTerm *term);
  * the model's, ptyterm_resize() first (the model is resized the way libvterm
  * does it, the app redraws on SIGWINCH), else ptyterm_kick(); then returns
  * ptyterm_redraw() of the model at the new size (caller unrefs).  The
- * redraw must reach the client before any output read after this call. */
+ * redraw must reach the client before any output read after this call.
+ * The one exception: the first attach of an app that started at this very
+ * size and was never restored gets no kick.  There is nothing to repair
+ * (the app drew for this size, the model holds all of it), and a kick then
+ * lands while the app is still starting up: htop, for one, reads the
+ * interim size during its set-up, misses the second SIGWINCH, and leaves
+ * its function-key bar off the screen. */
 GBytes *ptyterm_attach(PtyTerm *term, guint rows, guint cols);
+
+/* Says that TERM's app was restored from a checkpoint: its next attach
+ * kicks even at an unchanged size (screen ignores a SIGWINCH whose size is
+ * unchanged, and a restarted app must redraw on its new terminal). */
+void ptyterm_restored(PtyTerm *term);
 
 /* The model's size. */
 void ptyterm_get_size(PtyTerm *term, guint *rows, guint *cols);

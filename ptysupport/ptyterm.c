@@ -58,6 +58,9 @@ struct PtyTerm {
 	gboolean kick_output;	/* output came during the kick */
 	gint64 changed;		/* when the pty's size was last set
 				 * (monotonic, us) */
+	gboolean shown;		/* the app's screen was shown (attached) or
+				 * restored since it started: an attach at the
+				 * same size kicks */
 	VTermScreenCell *primary;	/* the primary screen's cells while
 					 * the app is on the alternate one,
 					 * read as it switched (owned), or
@@ -906,9 +909,16 @@ GBytes *ptyterm_attach(PtyTerm *term, guint rows, guint cols)
 	cols = MAX(cols, 1);
 	if (rows != term->rows || cols != term->cols)
 		ptyterm_resize(term, rows, cols);
-	else
+	else if (term->shown)
 		ptyterm_kick(term, rows, cols);
+	term->shown = TRUE;
 	return ptyterm_redraw(term);
+}
+
+/* After a restore: the next attach kicks even at the same size. */
+void ptyterm_restored(PtyTerm *term)
+{
+	term->shown = TRUE;
 }
 
 /* The model's size. */

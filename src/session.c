@@ -840,6 +840,8 @@ static void session_resume(SessionClient *c, GBytes *body)
 	}
 	session_log(s, "%s", (flags & CONTROL_RESUME_RESTORED) ?
 		    "restored from a checkpoint" : "checkpoint taken");
+	if (s->pty != NULL && (flags & CONTROL_RESUME_RESTORED))
+		ptyterm_restored(s->pty);
 	if (s->proxy != NULL && (flags & CONTROL_RESUME_RESTORED)) {
 		/* The server connections are CRIU's placeholders: every
 		 * client gets a new one, and its windows back. */

@@ -152,6 +152,44 @@ if command -v vim >/dev/null; then
 	fi
 fi
 
+# --- htop (alternate screen, full-screen redraw at the new size) -----------
+# htop shows one process of ours (-p), with a fresh configuration, and
+# refreshes every 5 s. Its header changes on its own (uptime, load), so the
+# checks are on what does not: the alternate screen, the process row, and
+# the function-key bar on the last line, which after a restart into a
+# taller terminal is only there if htop saw the new size and redrew.
+# fkey_bar_last WIN: htop's function-key bar is WIN's last line.
+fkey_bar_last() {
+	last_line "$1" | grep -q '^F1Help.*F10Quit'
+}
+if command -v htop >/dev/null; then
+	sleep 600 &
+	watched=$!
+	mkdir -p "$T_TMP/htop-home"
+	term p1 80 24 "HOME='$T_TMP/htop-home' '$XCKPT' run --no-dbus --name htop -- htop -d 50 -p $watched"
+	wait_for p1 'F10Quit' 15
+	wait_for p1 'sleep 600' 10
+	settle p1
+	t_equal "htop: runs in the alternate screen, 24 rows" "1 24x80" "$(modes p1 | cut -d' ' -f1,7)"
+	check_ok "htop: its function-key bar is the last line" fkey_bar_last p1
+	if ckpt htop; then
+		t_ok "htop: checkpoint --kill"
+		term p2 100 30 "'$XCKPT' restart '$CK_DIR'"
+		wait_for p2 'F10Quit' 20
+		settle p2
+		t_equal "htop: after restart in 100x30, alternate screen on, 30 rows" "1 30x100" \
+			"$(modes p2 | cut -d' ' -f1,7)"
+		check_ok "htop: the function-key bar is on the new last line" fkey_bar_last p2
+		check_ok "htop: still shows its process" wait_for p2 "^ *$watched .*sleep 600" 5
+		tm send-keys -t =p2: q
+		check_ok "htop: q quits, xckpt exits 0" wait_for p2 '^exit 0' 10
+	else
+		t_fail "htop: checkpoint --kill"
+		"$XCKPT" kill htop >/dev/null 2>&1
+	fi
+	kill "$watched" 2>/dev/null
+fi
+
 # --- bash with a stopped job and stty -echo ---------------------------------
 term s1 80 24 "'$XCKPT' run --no-dbus --name sh -- bash --norc --noprofile"
 wait_for s1 '[$#] ?$' 15

@@ -20,9 +20,12 @@ tmux_cleanup() {
 	t_cleanup
 }
 
-# capture WIN: the pane's text with attributes.
+# capture WIN: the pane's text with attributes.  SGR sequences at the very
+# end of a line are dropped: nothing follows them, so they show nothing, and
+# tmux writes them or not depending on whether the cells after the text were
+# ever written (by the app's first draw, or by a redraw from the model).
 capture() {
-	tm capture-pane -p -e -t "=$1:"
+	tm capture-pane -p -e -t "=$1:" | sed 's/\(\x1b\[[0-9;]*m\)*$//'
 }
 
 # text WIN: the pane's text.

@@ -408,9 +408,14 @@ static void test_pty(void)
 	/* Another size. */
 	ptyterm_resize(r.term, 30, 100);
 	CU_ASSERT_TRUE(wait_for(&r, "size 30 100"));
-	/* An attach at the same size kicks too. */
+	/* The first attach at the app's size does not kick (nothing to
+	 * repair); the next one does. */
+	g_usleep((PTYTERM_KICK_MS + 50) * 1000);
+	g_bytes_unref(ptyterm_attach(r.term, 30, 100));
+	CU_ASSERT_FALSE(ptyterm_kicking(r.term));
 	g_string_truncate(r.seen, 0);
 	g_bytes_unref(ptyterm_attach(r.term, 30, 100));
+	CU_ASSERT_TRUE(ptyterm_kicking(r.term));
 	CU_ASSERT_TRUE(wait_for(&r, "size 30 100"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.seen->str, "size 29 100"));
 	/* Back and forth at once: the second change is a kick, so the shell
