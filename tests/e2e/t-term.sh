@@ -124,6 +124,47 @@ EOF
 	"$XCKPT" kill scr >/dev/null 2>&1
 fi
 
+# --- tmux inside the session ------------------------------------------------
+# A tmux (its own server, socket and config) as the app: nested ptys, a
+# daemonised server reparented to the session daemon, and a status line.
+
+# status_last WIN COLS: WIN's last line is the inner tmux's status line,
+# COLS wide.
+status_last() {
+	[ "$(tm capture-pane -p -t "=$1:" | tail -n 1 |
+		sed -n '/^TMUX-LEFT .* TMUX-RIGHT$/p' | wc -L)" = "$2" ]
+}
+if command -v tmux >/dev/null; then
+	cat >"$T_TMP/tmux.conf" <<'EOF'
+set -g status-left 'TMUX-LEFT '
+set -g status-right ' TMUX-RIGHT'
+set -g default-command 'bash --norc --noprofile'
+EOF
+	INNER=xckpt-inner-$$
+	term u1 80 24 "'$XCKPT' run --no-dbus --name tmux -- tmux -L $INNER -f '$T_TMP/tmux.conf'"
+	wait_for u1 'TMUX-RIGHT$' 15
+	tm send-keys -t =u1: 'echo inner-marker' Enter
+	wait_for u1 '^inner-marker' 5
+	settle u1
+	check_ok "tmux: its status line is the last line, 80 wide" status_last u1 80
+	if ckpt tmux; then
+		t_ok "tmux: checkpoint --kill"
+		term u2 100 30 "'$XCKPT' restart '$CK_DIR'"
+		wait_for u2 'TMUX-RIGHT$' 20
+		settle u2
+		check_ok "tmux: after restart in 100x30 the status line is last, 100 wide" \
+			status_last u2 100
+		check_ok "tmux: contents kept across the restart" wait_for u2 '^inner-marker' 1
+		tm send-keys -t =u2: 'echo after-$((6 * 7))' Enter
+		check_ok "tmux: the shell inside takes input after the restart" wait_for u2 '^after-42' 5
+		tm send-keys -t =u2: 'exit' Enter
+		check_ok "tmux: exit ends tmux, xckpt exits 0" wait_for u2 '^exit 0' 10
+	else
+		t_fail "tmux: checkpoint --kill"
+		"$XCKPT" kill tmux >/dev/null 2>&1
+	fi
+fi
+
 # --- vim in insert mode (alternate screen) ----------------------------------
 if command -v vim >/dev/null; then
 	printf 'first line\nsecond line\n' >"$T_TMP/file.txt"
