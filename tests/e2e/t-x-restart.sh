@@ -215,7 +215,7 @@ restart_app xeyes '^xeyes$' xeyes -geometry 300x200+340+20
 # xterm running bash, its pty inside the tree. The shell is bash, not dash:
 # dash opens /dev/tty, and CRIU 4.1.1's tty_verify_ctty() refuses a session
 # where a process holds /dev/tty while another holds the master ("ctty
-# inheritance detected"; later CRIU accepts it). t-term.sh shows that case.
+# inheritance detected"; 4.2.1 too). t-term.sh shows that case.
 # The typed command also appends to a file: proof that the shell itself ran
 # it, before the checkpoint and after the restart ("again" is appended to
 # the text typed after a restart).
