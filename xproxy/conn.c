@@ -10,11 +10,11 @@
  * not yet written) stops being read, so a fast client cannot make the proxy
  * buffer without limit.
  *
- * Both sockets are watched by one GSource per connection, with poll records
- * of our own, so a wake-up serves both directions and changing what is
- * watched costs nothing (see conn_update_watch()).  Big requests and replies
- * that need no translation are streamed (request bodies through a pipe with
- * splice(2)), never buffered whole.
+ * Both sockets are watched in the proxy's epoll loop (loop.h), which makes a
+ * system call only when what a socket is watched for changes (see
+ * conn_update_watch()).  Big requests and replies that need no translation
+ * are streamed (request bodies through a pipe with splice(2)), never
+ * buffered whole.
  *
  * Bad input.  A request with an unknown opcode or a bad length is rewritten
  * into a 4-byte request that the server itself rejects with the same error
@@ -34,6 +34,7 @@
 #include "xproxy/conn.h"
 #include "xproxy/hooks.h"
 #include "xproxy/log.h"
+#include "xproxy/loop.h"
 #include "xproxy/record.h"
 #include "xproxy/remap.h"
 #include "xproxy/replay.h"
@@ -78,12 +79,6 @@ typedef enum {
 	CONN_CLOSING,		/* writing what is queued, then closing */
 } ConnState;
 
-/* The GSource watching both sockets. */
-typedef struct {
-	GSource base;		/* the GLib part */
-	XpConn *conn;		/* the connection (not owned) */
-} ConnSource;
-
 struct XpConn {
 	XpConnParams params;	/* as given to conn_new() */
 	ConnState state;	/* where the connection is */
@@ -108,10 +103,9 @@ struct XpConn {
 	gboolean piped_full;	/* a splice into it found it full: do not
 				 * read the client until it drained */
 	const ProtoExt *bigreq;	/* BIG-REQUESTS' tables (or NULL) */
-	GSource *source;	/* the watch (owned) */
-	GPollFD cpoll;		/* the client socket in source's poll set */
-	GPollFD spoll;		/* the server socket, once connected */
-	gboolean spolled;	/* spoll is in the poll set */
+	XpWatch *cwatch;	/* the client socket's watch (owned) */
+	XpWatch *swatch;	/* the server socket's, once connected
+				 * (owned), else NULL */
 	gboolean ended;		/* end_fn must be called */
 	ConnEnd end;		/* how it ended */
 	char *why;		/* the reason to pass to end_fn (owned) */
@@ -197,6 +191,8 @@ static gboolean conn_same_secret(const guint8 *a, const guint8 *b, gsize n)
 	return d == 0;
 }
 
+static void conn_on_server(gpointer ud, guint32 revents);
+
 /* Handles the client's set-up request once it is complete: byte order,
  * cookie, then the server connection and our own set-up request. */
 static void conn_client_setup(XpConn *c)
@@ -241,9 +237,8 @@ static void conn_client_setup(XpConn *c)
 		conn_refuse(c, error->message, FALSE);
 		return;
 	}
-	c->spoll = (GPollFD){ .fd = c->sfd, .events = G_IO_IN };
-	g_source_add_poll(c->source, &c->spoll);
-	c->spolled = TRUE;
+	c->swatch = loop_watch_new(c->params.loop, c->sfd, LOOP_IN,
+				   conn_on_server, c);
 	/* Replace the client's set-up request by ours (same protocol
 	 * version, the user's cookie); nothing of the client's is kept. */
 	req = display_setup_request(c->params.upstream, xlate_get16(p + 2),
@@ -862,29 +857,33 @@ static void conn_read_server(XpConn *c)
 
 /* Sets what each socket is watched for: read a side only while the other
  * side's queue is short; write a side while something is queued for it.
- * The poll records are our own GPollFDs (g_source_add_poll()), read by GLib
- * at every iteration, so changing them costs nothing, whereas
- * g_source_modify_unix_fd() wakes the context up (an eventfd write and an
- * extra poll round) on every call. */
+ * The loop makes a system call only when this changes.  A connection that
+ * a checkpoint has parked (client paused, no answer of the quiesce in
+ * flight, nothing to write to the server) does not read its server either:
+ * its server socket leaves the epoll set, so nothing of it can fire while
+ * CRIU dumps the session, and a restore puts a new socket in its place
+ * before it is watched again. */
 static void conn_update_watch(XpConn *c)
 {
-	GIOCondition cc = 0, sc = 0;
+	guint32 cc = 0, sc = 0;
 	gboolean closing = c->state == CONN_CLOSING;
+	gboolean sout = xbuf_pending(&c->cin) || c->piped;
 
 	if (!closing && c->cin.parsed - c->cin.start < CONN_HIGH_WATER &&
 	    !c->piped_full && !c->paused)
-		cc |= G_IO_IN;
+		cc |= LOOP_IN;
 	if (xbuf_pending(&c->sin))
-		cc |= G_IO_OUT;
-	if (c->spolled) {
-		if (!closing && c->state != CONN_CLIENT_SETUP &&
-		    c->sin.parsed - c->sin.start < CONN_HIGH_WATER)
-			sc |= G_IO_IN;
-		if (xbuf_pending(&c->cin) || c->piped)
-			sc |= G_IO_OUT;
-		c->spoll.events = sc;
-	}
-	c->cpoll.events = cc;
+		cc |= LOOP_OUT;
+	loop_watch_set(c->cwatch, cc);
+	if (!c->swatch)
+		return;
+	if (!closing && c->state != CONN_CLIENT_SETUP &&
+	    c->sin.parsed - c->sin.start < CONN_HIGH_WATER &&
+	    !(c->paused && !c->waiting && !sout))
+		sc |= LOOP_IN;
+	if (sout)
+		sc |= LOOP_OUT;
+	loop_watch_set(c->swatch, sc);
 }
 
 /* Whether a closing connection has written all it can. */
@@ -894,48 +893,42 @@ static gboolean conn_drained(XpConn *c)
 	       (c->sfd < 0 || (!xbuf_pending(&c->cin) && !c->piped));
 }
 
-/* The GSource dispatch: serves both sockets, then either re-arms the watch
- * or, once a closing connection has drained, hands it to its owner. */
-static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer ud)
+/* Serves what happened on the client socket (CE) and the server socket
+ * (SE), then either re-arms the watches or, once a closing connection has
+ * drained, hands it to its owner (which frees it). */
+static void conn_serve(XpConn *c, guint32 ce, guint32 se)
 {
-	XpConn *c = ((ConnSource *)source)->conn;
-	GIOCondition ce = c->cpoll.revents;
-	GIOCondition se = c->spolled ? c->spoll.revents : 0;
-
-	if (se & G_IO_OUT)
+	if (se & LOOP_OUT)
 		conn_flush_server(c);
-	if (ce & G_IO_OUT)
+	if (ce & LOOP_OUT)
 		conn_flush_client(c);
-	if (c->state != CONN_CLOSING && (ce & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+	if (c->state != CONN_CLOSING && (ce & (LOOP_IN | LOOP_HUP | LOOP_ERR)))
 		conn_read_client(c);
-	if (c->state != CONN_CLOSING && (se & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+	if (c->state != CONN_CLOSING && (se & (LOOP_IN | LOOP_HUP | LOOP_ERR)))
 		conn_read_server(c);
 	if (c->state == CONN_CLOSING &&
-	    (conn_drained(c) || (ce | se) & (G_IO_HUP | G_IO_ERR))) {
+	    (conn_drained(c) || (ce | se) & (LOOP_HUP | LOOP_ERR))) {
 		g_autofree char *why = g_steal_pointer(&c->why);
 		if (c->cfd >= 0)
 			shutdown(c->cfd, SHUT_RDWR);
 		c->params.end_fn(c->params.ud, c, c->end,
 				 why ? why : "closed");
-		return G_SOURCE_REMOVE;	/* c may be freed */
+		return;	/* c may be freed */
 	}
 	conn_update_watch(c);
-	return G_SOURCE_CONTINUE;
 }
 
-/* The GSource check: whether poll found something on either socket. */
-static gboolean conn_check(GSource *source)
+/* The client socket's watch fired. */
+static void conn_on_client(gpointer ud, guint32 revents)
 {
-	XpConn *c = ((ConnSource *)source)->conn;
-
-	return c->cpoll.revents || (c->spolled && c->spoll.revents);
+	conn_serve(ud, revents, 0);
 }
 
-/* The GSource's function table. */
-static GSourceFuncs conn_source_funcs = {
-	.check = conn_check,
-	.dispatch = conn_dispatch,
-};
+/* The server socket's watch fired. */
+static void conn_on_server(gpointer ud, guint32 revents)
+{
+	conn_serve(ud, 0, revents);
+}
 
 /* Starts serving client socket FD. */
 XpConn *conn_new(int fd, const XpConnParams *params)
@@ -958,18 +951,8 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 			conn_rec_core[op] = record_wants(proto_core(), op);
 		conn_rec_core[0] = 2;
 	}
-	c->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
-	((ConnSource *)c->source)->conn = c;
-	g_source_set_name(c->source, "xproxy connection");
-	/* A source that may not recurse is "blocked" around each dispatch:
-	 * GLib removes its fds from the poll set and adds them back, waking
-	 * the context up each time (four eventfd writes per dispatch, and an
-	 * extra poll round).  The dispatch never runs a nested loop, so
-	 * allowing recursion is safe and saves all that. */
-	g_source_set_can_recurse(c->source, TRUE);
-	c->cpoll = (GPollFD){ .fd = fd, .events = G_IO_IN };
-	g_source_add_poll(c->source, &c->cpoll);
-	g_source_attach(c->source, params->context);
+	c->cwatch = loop_watch_new(params->loop, fd, LOOP_IN, conn_on_client,
+				   c);
 	return c;
 }
 
@@ -978,8 +961,10 @@ void conn_free(XpConn *c)
 {
 	if (!c)
 		return;
-	g_source_destroy(c->source);
-	g_source_unref(c->source);
+	/* out of the epoll set before the fds close (their numbers may be
+	 * reused at once) */
+	loop_watch_free(c->cwatch);
+	loop_watch_free(c->swatch);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->sfd >= 0)
@@ -1119,9 +1104,13 @@ gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
 	if (!remap_connect(display, setup, slen, c->map, c->rec,
 			   c->big_requests, timeout_ms, &rr, error))
 		return FALSE;
-	/* the new socket takes the old one's number (CRIU's placeholder) */
+	/* the new socket takes the old one's number (CRIU's placeholder);
+	 * the placeholder leaves the epoll set first: the restart command
+	 * still holds it open, so its registration would outlive dup2() */
 	if (c->sfd >= 0) {
+		loop_watch_remove(c->swatch);
 		if (dup2(rr.fd, c->sfd) < 0) {
+			loop_watch_add(c->swatch);
 			g_set_error(error, G_FILE_ERROR,
 				    g_file_error_from_errno(errno),
 				    "dup2: %s", g_strerror(errno));
@@ -1130,11 +1119,11 @@ gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
 			return FALSE;
 		}
 		close(rr.fd);
+		loop_watch_add(c->swatch);
 	} else {
 		c->sfd = rr.fd;
-		c->spoll = (GPollFD){ .fd = c->sfd, .events = G_IO_IN };
-		g_source_add_poll(c->source, &c->spoll);
-		c->spolled = TRUE;
+		c->swatch = loop_watch_new(c->params.loop, c->sfd, LOOP_IN,
+					   conn_on_server, c);
 	}
 	c->params.upstream = display;
 	xmap_free(c->map);

@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "xproxy/display.h"
+#include "xproxy/loop.h"
 #include "xproxy/seq.h"
 #include "xproxy/xmap.h"
 
@@ -43,7 +44,7 @@ typedef void (*ConnEndFn)(gpointer ud, XpConn *conn, ConnEnd end,
 /* What a connection needs from its proxy; conn_new() copies it, the pointers
  * must outlive the connection. */
 typedef struct {
-	GMainContext *context;		/* where to run */
+	XpLoop *loop;			/* where to run */
 	const XpDisplay *upstream;	/* the server to connect to */
 	const guint8 *cookie;		/* the proxy's MIT-MAGIC-COOKIE-1 */
 	gsize cookie_len;		/* its length (16) */

@@ -15,6 +15,16 @@
  * so it checks shortly after that the display still accepts connections;
  * only when it does not (or when a server sent garbage) are all clients
  * closed and the lost function called.
+ *
+ * Threads.  The proxy runs on a thread of its own with its own epoll loop
+ * (loop.h): the session daemon's main loop polls a dozen other fds, which
+ * made every X round trip pay for them.  Everything of the proxy (the
+ * listening sockets, the connections, their records) lives on that thread;
+ * the public functions below, called from the owner's thread, run their
+ * work there with loop_call() and wait for it, and the lost function is
+ * handed back to the owner's main context.  So no state is ever shared
+ * between two running threads, and a checkpoint's quiesce parks the proxy
+ * thread in epoll_wait() with nothing of a parked connection in its set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +39,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <X11/Xauth.h>
-#include <glib-unix.h>
 
 #include "xproxy/conn.h"
 #include "xproxy/display.h"
 #include "xproxy/hooks.h"
 #include "xproxy/log.h"
+#include "xproxy/loop.h"
 #include "xproxy/remap.h"
 #include "xproxy/xlate.h"
 #include "xproxy/xproxy.h"
@@ -51,7 +61,10 @@
 #define XPROXY_ALIVE_DELAY_MS 100
 
 struct XProxy {
-	GMainContext *context;	/* where everything runs (a reference) */
+	GMainContext *context;	/* the owner's context, where the lost
+				 * function is called (a reference) */
+	XpLoop *loop;		/* where everything else runs, on the
+				 * proxy's thread (owned) */
 	XpDisplay *upstream;	/* the upstream display (owned) */
 	int number;		/* our display number, -1 before one is got */
 	char *name;		/* ":N" (owned) */
@@ -59,8 +72,8 @@ struct XProxy {
 	char *socket_path;	/* /tmp/.X11-unix/XN, NULL if not bound */
 	int fd;			/* listening socket on socket_path, or -1 */
 	int afd;		/* listening abstract socket, or -1 */
-	GSource *src;		/* watch on fd (owned) */
-	GSource *asrc;		/* watch on afd (owned) */
+	XpWatch *src;		/* watch on fd (owned) */
+	XpWatch *asrc;		/* watch on afd (owned) */
 	guint8 cookie[XPROXY_COOKIE_LEN]; /* our MIT-MAGIC-COOKIE-1 */
 	char *xauthority;	/* the private Xauthority file (owned) */
 	GPtrArray *conns;	/* open connections (XpConn, owned) */
@@ -68,7 +81,12 @@ struct XProxy {
 	XProxyLostFn lost_fn;	/* called when the server is lost */
 	gpointer lost_ud;	/* its user data */
 	gboolean lost;		/* the server has been lost */
-	GSource *alive_src;	/* pending upstream check, or NULL (owned) */
+	XpTimer *alive_src;	/* pending upstream check, or NULL (owned) */
+	GSource *lost_src;	/* the call of lost_fn queued on context, or
+				 * NULL (owned; under lost_lock: the proxy's
+				 * thread sets it, the owner's clears it) */
+	char *lost_why;		/* its message (owned; under lost_lock) */
+	GMutex lost_lock;	/* guards lost_src and lost_why */
 };
 
 G_DEFINE_QUARK(xproxy-error-quark, xproxy_error)
@@ -84,29 +102,43 @@ static void xproxy_unlink(XProxy *proxy)
 		unlink(proxy->xauthority);
 }
 
-/* Stops listening, closes every connection, removes what the proxy made and
- * frees it. */
-void xproxy_free(XProxy *proxy)
+/* Frees what lives on the proxy's loop: the timer, the watches (before
+ * their sockets close) and the connections.  Runs on the proxy's thread. */
+static void xproxy_teardown(gpointer ud)
 {
-	if (!proxy)
-		return;
-	if (proxy->alive_src) {
-		g_source_destroy(proxy->alive_src);
-		g_source_unref(proxy->alive_src);
-	}
-	GSource *srcs[] = { proxy->src, proxy->asrc };
-	for (guint i = 0; i < G_N_ELEMENTS(srcs); i++) {
-		if (srcs[i]) {
-			g_source_destroy(srcs[i]);
-			g_source_unref(srcs[i]);
-		}
-	}
+	XProxy *proxy = ud;
+
+	g_clear_pointer(&proxy->alive_src, loop_timer_free);
+	g_clear_pointer(&proxy->src, loop_watch_free);
+	g_clear_pointer(&proxy->asrc, loop_watch_free);
 	if (proxy->fd >= 0)
 		close(proxy->fd);
 	if (proxy->afd >= 0)
 		close(proxy->afd);
 	if (proxy->conns)
 		g_ptr_array_free(proxy->conns, TRUE);
+	proxy->conns = NULL;
+}
+
+/* Stops listening, closes every connection, stops the proxy's thread,
+ * removes what the proxy made and frees it. */
+void xproxy_free(XProxy *proxy)
+{
+	if (!proxy)
+		return;
+	if (proxy->loop) {
+		loop_call(proxy->loop, xproxy_teardown, proxy);
+		loop_free(proxy->loop);
+	} else {
+		xproxy_teardown(proxy);
+	}
+	/* (the proxy's thread is gone: no lock needed) */
+	if (proxy->lost_src) {
+		g_source_destroy(proxy->lost_src);
+		g_source_unref(proxy->lost_src);
+	}
+	g_free(proxy->lost_why);
+	g_mutex_clear(&proxy->lost_lock);
 	xproxy_unlink(proxy);
 	display_free(proxy->upstream);
 	g_free(proxy->name);
@@ -283,8 +315,24 @@ static gboolean xproxy_write_xauth(XProxy *proxy, const char *path,
 	return ok;
 }
 
-/* Closes every connection and tells the owner the server is lost (once).
- * PROXY may be freed by the lost function: nothing touches it afterwards. */
+/* On the owner's context: calls the lost function.  PROXY may be freed by
+ * it: nothing touches it afterwards. */
+static gboolean xproxy_lost_call(gpointer ud)
+{
+	XProxy *proxy = ud;
+	g_autofree char *why = NULL;
+
+	g_mutex_lock(&proxy->lost_lock);
+	why = g_steal_pointer(&proxy->lost_why);
+	g_clear_pointer(&proxy->lost_src, g_source_unref);
+	g_mutex_unlock(&proxy->lost_lock);
+	if (proxy->lost_fn)
+		proxy->lost_fn(proxy->lost_ud, why);
+	return G_SOURCE_REMOVE;
+}
+
+/* Closes every connection and has the owner told, on its own context, that
+ * the server is lost (once). */
 static void xproxy_lose(XProxy *proxy, const char *why)
 {
 	if (proxy->lost)
@@ -293,19 +341,25 @@ static void xproxy_lose(XProxy *proxy, const char *why)
 	log_msg("upstream display %s lost (%s); closing %u client(s)",
 		display_name(proxy->upstream), why, proxy->conns->len);
 	g_ptr_array_set_size(proxy->conns, 0);
-	if (proxy->lost_fn)
-		proxy->lost_fn(proxy->lost_ud, why);
+	g_mutex_lock(&proxy->lost_lock);
+	if (!proxy->lost_src) {
+		proxy->lost_why = g_strdup(why);
+		proxy->lost_src = g_idle_source_new();
+		g_source_set_callback(proxy->lost_src, xproxy_lost_call, proxy,
+				      NULL);
+		g_source_attach(proxy->lost_src, proxy->context);
+	}
+	g_mutex_unlock(&proxy->lost_lock);
 }
 
 /* Timer: the upstream check after a server connection closed. */
-static gboolean xproxy_alive_check(gpointer data)
+static void xproxy_alive_check(gpointer data)
 {
 	XProxy *proxy = data;
 
-	g_clear_pointer(&proxy->alive_src, g_source_unref);
+	proxy->alive_src = NULL;	/* the loop frees it */
 	if (!display_alive(proxy->upstream))
 		xproxy_lose(proxy, "the server went away");
-	return G_SOURCE_REMOVE;
 }
 
 /* A connection has ended: frees it; for a server-side end, checks the
@@ -323,18 +377,15 @@ static void xproxy_conn_end(gpointer ud, XpConn *conn, ConnEnd end,
 		xproxy_lose(proxy, msg);
 	} else if (end == CONN_END_SERVER && !proxy->alive_src &&
 		   !proxy->lost) {
-		proxy->alive_src = g_timeout_source_new(XPROXY_ALIVE_DELAY_MS);
-		g_source_set_callback(proxy->alive_src, xproxy_alive_check,
-				      proxy, NULL);
-		g_source_attach(proxy->alive_src, proxy->context);
+		proxy->alive_src = loop_timer_new(proxy->loop,
+						  XPROXY_ALIVE_DELAY_MS,
+						  xproxy_alive_check, proxy);
 	}
 }
 
-/* A listening socket is readable: accepts every waiting client. */
-static gboolean xproxy_accept(gint fd, GIOCondition cond, gpointer data)
+/* Accepts every client waiting on listening socket FD. */
+static void xproxy_accept(XProxy *proxy, int fd)
 {
-	XProxy *proxy = data;
-
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
@@ -343,7 +394,7 @@ static gboolean xproxy_accept(gint fd, GIOCondition cond, gpointer data)
 			break;
 		}
 		XpConnParams params = {
-			.context = proxy->context,
+			.loop = proxy->loop,
 			.upstream = proxy->upstream,
 			.cookie = proxy->cookie,
 			.cookie_len = sizeof(proxy->cookie),
@@ -354,18 +405,22 @@ static gboolean xproxy_accept(gint fd, GIOCondition cond, gpointer data)
 		g_ptr_array_add(proxy->conns, conn_new(cfd, &params));
 		log_debug("client %u connected", proxy->next_id);
 	}
-	return G_SOURCE_CONTINUE;
 }
 
-/* Watches listening socket FD on the proxy's context. */
-static GSource *xproxy_watch(XProxy *proxy, int fd)
+/* The unix socket's watch fired. */
+static void xproxy_on_listen(gpointer ud, guint32 revents)
 {
-	GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
+	XProxy *proxy = ud;
 
-	g_source_set_callback(src, (GSourceFunc)(void (*)(void))xproxy_accept,
-			      proxy, NULL);
-	g_source_attach(src, proxy->context);
-	return src;
+	xproxy_accept(proxy, proxy->fd);
+}
+
+/* The abstract socket's watch fired. */
+static void xproxy_on_alisten(gpointer ud, guint32 revents)
+{
+	XProxy *proxy = ud;
+
+	xproxy_accept(proxy, proxy->afd);
 }
 
 /* Whether environment variable NAME is set to something other than 0. */
@@ -398,12 +453,16 @@ XProxy *xproxy_new(const XProxyConfig *config, GError **error)
 
 	log_init();
 	xproxy_read_env();
+	g_mutex_init(&proxy->lost_lock);
 	proxy->fd = proxy->afd = -1;
 	proxy->number = -1;
 	proxy->conns = g_ptr_array_new_with_free_func((GDestroyNotify)conn_free);
 	proxy->context = config->context ? g_main_context_ref(config->context)
 					 : g_main_context_ref(
 						   g_main_context_default());
+	proxy->loop = loop_new(error);
+	if (!proxy->loop)
+		return NULL;
 	if (!upstream || !*upstream) {
 		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_BAD_DISPLAY,
 			    "no display to connect to: DISPLAY is not set");
@@ -430,8 +489,12 @@ XProxy *xproxy_new(const XProxyConfig *config, GError **error)
 	}
 	if (!xproxy_write_cookie(proxy, config->xauthority, error))
 		return NULL;
-	proxy->src = xproxy_watch(proxy, proxy->fd);
-	proxy->asrc = xproxy_watch(proxy, proxy->afd);
+	proxy->src = loop_watch_new(proxy->loop, proxy->fd, LOOP_IN,
+				    xproxy_on_listen, proxy);
+	proxy->asrc = loop_watch_new(proxy->loop, proxy->afd, LOOP_IN,
+				     xproxy_on_alisten, proxy);
+	if (!loop_start(proxy->loop, "xproxy", error))
+		return NULL;
 	log_debug("listening as %s for %s", proxy->name, upstream);
 	return g_steal_pointer(&proxy);
 }
@@ -467,15 +530,33 @@ const char *xproxy_upstream(XProxy *proxy)
 	return display_name(proxy->upstream);
 }
 
-/* The number of open connections. */
-guint xproxy_n_clients(XProxy *proxy)
+/* The arguments and results of a public function's work on the proxy's
+ * thread (loop_call()). */
+typedef struct {
+	XProxy *proxy;		/* the proxy */
+	int timeout_ms;		/* quiesce, reconnect: the time allowed */
+	const char *display;	/* reconnect: the new display */
+	GKeyFile *kf;		/* describe: where to write */
+	const char *group;	/* describe: its group */
+	GError **error;		/* where a failure goes */
+	gboolean ok;		/* the result */
+	guint n;		/* n_clients: the result */
+	char **strv;		/* externals: the result (caller's) */
+} XproxyCall;
+
+/* Counts the open connections (on the proxy's thread). */
+static void xproxy_do_n_clients(gpointer ud)
 {
-	return proxy->conns->len;
+	XproxyCall *a = ud;
+
+	a->n = a->proxy->conns->len;
 }
 
-/* CRIU's names of the proxy's server connections (see xproxy.h). */
-char **xproxy_externals(XProxy *proxy)
+/* Lists CRIU's names of the server connections (on the proxy's thread). */
+static void xproxy_do_externals(gpointer ud)
 {
+	XproxyCall *a = ud;
+	XProxy *proxy = a->proxy;
 	GPtrArray *out = g_ptr_array_new();
 
 	for (guint i = 0; i < proxy->conns->len; i++) {
@@ -487,28 +568,23 @@ char **xproxy_externals(XProxy *proxy)
 						(unsigned long)st.st_ino));
 	}
 	g_ptr_array_add(out, NULL);
-	return (char **)g_ptr_array_free(out, FALSE);
+	a->strv = (char **)g_ptr_array_free(out, FALSE);
 }
 
-/* A timer that only wakes the main loop up. */
-static gboolean xproxy_wake(gpointer ud)
+/* Quiesces every connection (on the proxy's thread, running its loop
+ * nested until the answers are in or the deadline). */
+static void xproxy_do_quiesce(gpointer ud)
 {
-	return G_SOURCE_CONTINUE;
-}
-
-/* Quiesces every client connection for a checkpoint (see xproxy.h). */
-gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error)
-{
-	gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
-	GSource *timer = g_timeout_source_new(MAX(timeout_ms, 1));
+	XproxyCall *a = ud;
+	XProxy *proxy = a->proxy;
+	gint64 deadline = g_get_monotonic_time() + a->timeout_ms * 1000LL;
 	guint waiting = 0;
 
-	/* the timer only wakes the loop up at the deadline */
-	g_source_set_callback(timer, xproxy_wake, NULL, NULL);
-	g_source_attach(timer, proxy->context);
 	for (guint i = 0; i < proxy->conns->len; i++)
 		conn_quiesce(g_ptr_array_index(proxy->conns, i));
 	for (;;) {
+		gint64 left;
+
 		waiting = 0;
 		for (guint i = 0; i < proxy->conns->len; i++) {
 			XpConn *c = g_ptr_array_index(proxy->conns, i);
@@ -518,48 +594,48 @@ gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error)
 				w = conn_waiting(c);
 			waiting += w;
 		}
-		if (!waiting || g_get_monotonic_time() >= deadline)
+		left = deadline - g_get_monotonic_time();
+		if (!waiting || left <= 0)
 			break;
-		g_main_context_iteration(proxy->context, TRUE);
+		loop_iterate(proxy->loop, (int)MAX((left + 999) / 1000, 1));
 	}
-	g_source_destroy(timer);
-	g_source_unref(timer);
-	if (waiting) {
-		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
+	a->ok = !waiting;
+	if (waiting)
+		g_set_error(a->error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
 			    "upstream display %s: %u answer(s) still missing "
 			    "after %d ms", display_name(proxy->upstream),
-			    waiting, timeout_ms);
-		return FALSE;
-	}
-	return TRUE;
+			    waiting, a->timeout_ms);
 }
 
-/* Lets every client connection go on after a quiesce. */
-void xproxy_resume(XProxy *proxy)
+/* Unpauses every connection (on the proxy's thread). */
+static void xproxy_do_resume(gpointer ud)
 {
-	for (guint i = 0; i < proxy->conns->len; i++)
-		conn_unpause(g_ptr_array_index(proxy->conns, i));
+	XproxyCall *a = ud;
+
+	for (guint i = 0; i < a->proxy->conns->len; i++)
+		conn_unpause(g_ptr_array_index(a->proxy->conns, i));
 }
 
-/* Moves every client connection to DISPLAY after a restore (see
- * xproxy.h). */
-gboolean xproxy_reconnect(XProxy *proxy, const char *display, int timeout_ms,
-			  GError **error)
+/* Moves every connection to the new display (on the proxy's thread). */
+static void xproxy_do_reconnect(gpointer ud)
 {
-	g_autoptr(XpDisplay) d = display_new(display, error);
+	XproxyCall *a = ud;
+	XProxy *proxy = a->proxy;
+	g_autoptr(XpDisplay) d = display_new(a->display, a->error);
 	gboolean ok = TRUE;
 
+	a->ok = FALSE;
 	if (!d)
-		return FALSE;
+		return;
 	for (guint i = 0; i < proxy->conns->len; i++) {
 		XpConn *c = g_ptr_array_index(proxy->conns, i);
 		g_autoptr(GError) e = NULL;
 
-		if (conn_reconnect(c, d, timeout_ms, &e))
+		if (conn_reconnect(c, d, a->timeout_ms, &e))
 			continue;
 		log_msg("client %u: %s", conn_id(c), e->message);
 		if (ok)
-			g_propagate_error(error, g_steal_pointer(&e));
+			g_propagate_error(a->error, g_steal_pointer(&e));
 		ok = FALSE;
 	}
 	/* Connections that failed still point at the old display (they end
@@ -569,7 +645,55 @@ gboolean xproxy_reconnect(XProxy *proxy, const char *display, int timeout_ms,
 		display_free(proxy->upstream);
 	proxy->upstream = g_steal_pointer(&d);
 	proxy->lost = FALSE;
-	return ok;
+	a->ok = ok;
+}
+
+/* The number of open connections. */
+guint xproxy_n_clients(XProxy *proxy)
+{
+	XproxyCall a = { .proxy = proxy };
+
+	loop_call(proxy->loop, xproxy_do_n_clients, &a);
+	return a.n;
+}
+
+/* CRIU's names of the proxy's server connections (see xproxy.h). */
+char **xproxy_externals(XProxy *proxy)
+{
+	XproxyCall a = { .proxy = proxy };
+
+	loop_call(proxy->loop, xproxy_do_externals, &a);
+	return a.strv;
+}
+
+/* Quiesces every client connection for a checkpoint (see xproxy.h). */
+gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error)
+{
+	XproxyCall a = { .proxy = proxy, .timeout_ms = timeout_ms,
+			 .error = error };
+
+	loop_call(proxy->loop, xproxy_do_quiesce, &a);
+	return a.ok;
+}
+
+/* Lets every client connection go on after a quiesce. */
+void xproxy_resume(XProxy *proxy)
+{
+	XproxyCall a = { .proxy = proxy };
+
+	loop_call(proxy->loop, xproxy_do_resume, &a);
+}
+
+/* Moves every client connection to DISPLAY after a restore (see
+ * xproxy.h). */
+gboolean xproxy_reconnect(XProxy *proxy, const char *display, int timeout_ms,
+			  GError **error)
+{
+	XproxyCall a = { .proxy = proxy, .display = display,
+			 .timeout_ms = timeout_ms, .error = error };
+
+	loop_call(proxy->loop, xproxy_do_reconnect, &a);
+	return a.ok;
 }
 
 /* Writes the private Xauthority file again (see xproxy.h). */
@@ -578,9 +702,13 @@ gboolean xproxy_rewrite_xauthority(XProxy *proxy, GError **error)
 	return xproxy_write_xauth(proxy, proxy->xauthority, error);
 }
 
-/* What a restart must find on a display (see xproxy.h). */
-void xproxy_describe(XProxy *proxy, GKeyFile *kf, const char *group)
+/* Writes what a restart must find (on the proxy's thread). */
+static void xproxy_do_describe(gpointer ud)
 {
+	XproxyCall *a = ud;
+	XProxy *proxy = a->proxy;
+	GKeyFile *kf = a->kf;
+	const char *group = a->group;
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
 	GBytes *setup = NULL;
 
@@ -610,6 +738,14 @@ void xproxy_describe(XProxy *proxy, GKeyFile *kf, const char *group)
 		g_autofree char *b64 = g_base64_encode(p, len);
 		g_key_file_set_string(kf, group, "setup", b64);
 	}
+}
+
+/* What a restart must find on a display (see xproxy.h). */
+void xproxy_describe(XProxy *proxy, GKeyFile *kf, const char *group)
+{
+	XproxyCall a = { .proxy = proxy, .kf = kf, .group = group };
+
+	loop_call(proxy->loop, xproxy_do_describe, &a);
 }
 
 /* Checks a display before a restart (see xproxy.h). */

@@ -9,7 +9,9 @@
  * resource IDs, atoms, sequence numbers and extension opcodes between the
  * client's view and the server's.
  *
- * The proxy runs on a GLib main context; it never blocks it.
+ * The proxy runs on a thread of its own, with its own event loop; the
+ * functions below are called from the owner's thread (they run their work
+ * on the proxy's thread and wait for it).
  */
 #pragma once
 
@@ -40,12 +42,14 @@ typedef struct {
 				 * the first free one from 100 up */
 	const char *xauthority;	/* where to write the private cookie file;
 				 * NULL picks a file in g_get_tmp_dir() */
-	GMainContext *context;	/* the main context to run on; NULL for the
-				 * default one */
+	GMainContext *context;	/* the owner's main context, where the lost
+				 * function is called; NULL for the default
+				 * one */
 } XProxyConfig;
 
 /* Called once when the upstream server has gone away or sent garbage and the
- * proxy has closed its clients.  MESSAGE says why. */
+ * proxy has closed its clients, on the owner's main context.  MESSAGE says
+ * why. */
 typedef void (*XProxyLostFn)(gpointer ud, const char *message);
 
 /* Starts a proxy as CONFIG says.  Before returning it checks that the
@@ -86,9 +90,10 @@ char **xproxy_externals(XProxy *proxy);
 
 /* Checkpoint (issue 4).  Quiesces every client connection: stops reading
  * the clients, reads the contents of every recorded pixmap and waits until
- * no server reply is in flight, running PROXY's main context for at most
- * TIMEOUT_MS.  The clients stay paused until xproxy_resume().  FALSE with
- * ERROR when answers are still missing at the deadline. */
+ * no server reply is in flight, for at most TIMEOUT_MS; a connection so
+ * quiesced is parked (the proxy's thread reads neither side).  The clients
+ * stay paused until xproxy_resume().  FALSE with ERROR when answers are
+ * still missing at the deadline. */
 gboolean xproxy_quiesce(XProxy *proxy, int timeout_ms, GError **error);
 
 /* Lets the clients go on after xproxy_quiesce() (and xproxy_reconnect()). */

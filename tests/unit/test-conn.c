@@ -23,7 +23,7 @@ static const guint8 tcn_cookie[16] = "0123456789abcdef";
 
 /* One test's world. */
 typedef struct {
-	GMainContext *ctx;	/* the proxy's context */
+	XpLoop *loop;		/* the proxy's loop (served by the test) */
 	char *dir;		/* temporary directory (owned) */
 	int lfd;		/* the fake server's listening socket */
 	int cfd;		/* the client's end */
@@ -44,7 +44,7 @@ static void tcn_end(gpointer ud, XpConn *conn, ConnEnd end, const char *why)
 	t->end = end;
 }
 
-/* Runs the proxy's context until FD has LEN bytes to read into BUF (or, for
+/* Runs the proxy's loop until FD has LEN bytes to read into BUF (or, for
  * LEN 0, until the connection ended).  Fails the test after 3 s. */
 static void tcn_read(Tcn *t, int fd, guint8 *buf, gsize len)
 {
@@ -59,7 +59,7 @@ static void tcn_read(Tcn *t, int fd, guint8 *buf, gsize len)
 		}
 		CU_ASSERT_FATAL(n != 0);
 		CU_ASSERT_FATAL(g_get_monotonic_time() < deadline);
-		g_main_context_iteration(t->ctx, FALSE);
+		loop_iterate(t->loop, 0);
 		g_usleep(100);
 	}
 }
@@ -73,7 +73,7 @@ static void tcn_write(Tcn *t, int fd, const void *buf, gsize len)
 		gssize n = write(fd, p, len);
 		if (n < 0) {
 			CU_ASSERT_FATAL(errno == EAGAIN);
-			g_main_context_iteration(t->ctx, FALSE);
+			loop_iterate(t->loop, 0);
 			continue;
 		}
 		p += n;
@@ -107,7 +107,8 @@ static void tcn_init(Tcn *t)
 
 	memset(t, 0, sizeof(*t));
 	t->sfd = -1;
-	t->ctx = g_main_context_new();
+	t->loop = loop_new(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->loop);
 	t->dir = g_dir_make_tmp("xckpt-unit-XXXXXX", NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t->dir);
 	g_autofree char *auth = g_build_filename(t->dir, "xauth", NULL);
@@ -127,7 +128,7 @@ static void tcn_init(Tcn *t)
 	fcntl(t->cfd, F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	XpConnParams params = {
-		.context = t->ctx, .upstream = t->display,
+		.loop = t->loop, .upstream = t->display,
 		.cookie = tcn_cookie, .cookie_len = sizeof(tcn_cookie),
 		.end_fn = tcn_end, .ud = t, .id = 1,
 	};
@@ -149,7 +150,7 @@ static void tcn_fini(Tcn *t)
 	g_unlink(path);
 	g_rmdir(t->dir);
 	g_free(t->dir);
-	g_main_context_unref(t->ctx);
+	loop_free(t->loop);
 }
 
 /* Sends a client set-up request: byte order ORDER, cookie COOKIE. */
@@ -180,7 +181,7 @@ static void tcn_setup(Tcn *t)
 	tcn_client_setup(t, 'l', tcn_cookie);
 	fcntl(t->lfd, F_SETFL, O_NONBLOCK);
 	while ((t->sfd = accept(t->lfd, NULL, NULL)) < 0) {
-		g_main_context_iteration(t->ctx, FALSE);
+		loop_iterate(t->loop, 0);
 		CU_ASSERT_FATAL(g_get_monotonic_time() < deadline);
 		g_usleep(100);
 	}
@@ -331,10 +332,10 @@ static void test_conn_stream(void)
 	xlate_put16(img + 2, IMG / 4);
 	tcn_write(&t, t.cfd, img, 100);
 	for (int i = 0; i < 20; i++)
-		g_main_context_iteration(t.ctx, FALSE);
+		loop_iterate(t.loop, 0);
 	tcn_write(&t, t.cfd, img + 100, 90000);
 	for (int i = 0; i < 20; i++)
-		g_main_context_iteration(t.ctx, FALSE);
+		loop_iterate(t.loop, 0);
 	tcn_write(&t, t.cfd, img + 90100, IMG - 90100);
 	tcn_write(&t, t.cfd, tail, 8);
 	tcn_read(&t, t.sfd, got, IMG);
@@ -348,7 +349,7 @@ static void test_conn_stream(void)
 		memcpy(img + i, "\x7f\0\x01\0", 4);	/* look like NoOps */
 	tcn_write(&t, t.cfd, img, 10000);
 	for (int i = 0; i < 20; i++)
-		g_main_context_iteration(t.ctx, FALSE);
+		loop_iterate(t.loop, 0);
 	tcn_write(&t, t.cfd, img + 10000, 10000);
 	tcn_read(&t, t.sfd, got, 20000);
 	CU_ASSERT_EQUAL(memcmp(got, img, 20000), 0);
@@ -363,7 +364,7 @@ static void test_conn_stream(void)
 	xlate_put32(got + 4, (REPLY - 32) / 4);
 	tcn_write(&t, t.sfd, got, 5000);
 	for (int i = 0; i < 20; i++)
-		g_main_context_iteration(t.ctx, FALSE);
+		loop_iterate(t.loop, 0);
 	tcn_write(&t, t.sfd, got + 5000, REPLY - 5000);
 	/* then an event after it */
 	guint8 ev[32] = { 34 };
