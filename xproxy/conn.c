@@ -117,10 +117,14 @@ struct XpConn {
 				 * the sync) not yet answered */
 	guint replay_errors;	/* replayed requests that failed */
 	guint64 replay_end;	/* server number of the last request of a
-				 * replay: events up to it were caused by the
-				 * replay (MapNotify of windows the client
-				 * mapped long ago...) and are dropped, but
-				 * Expose, which makes the app repaint */
+				 * replay, until the reply to the sync after
+				 * it came (then 0): events up to it were
+				 * caused by the replay (MapNotify of windows
+				 * the client mapped long ago...) and are
+				 * dropped, but Expose, which makes the app
+				 * repaint.  Events after that reply carry the
+				 * same number while the client is idle: they
+				 * are its own */
 	gboolean dropped;	/* the last event was dropped (so is a
 				 * KeymapNotify that follows it) */
 };
@@ -1085,9 +1089,17 @@ static void conn_replay_reply(gpointer ud, const guint8 *msg, gsize len)
 	}
 }
 
+/* The reply to the sync after a replay: the replay's events are all in. */
+static void conn_replay_done(gpointer ud, const guint8 *msg, gsize len)
+{
+	XpConn *c = ud;
+
+	c->replay_end = 0;
+}
+
 /* Moves CONN to a new server connection on DISPLAY (see conn.h). */
 gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
-			GError **error)
+			guint32 time_shift, GError **error)
 {
 	static const guint8 sync[4] = { 43, 0, 1, 0 };
 	g_autoptr(XpReplay) rp = NULL;
@@ -1126,6 +1138,7 @@ gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
 					   conn_on_server, c);
 	}
 	c->params.upstream = display;
+	xmap_set_time_offset(rr.map, xmap_time_offset(c->map) + time_shift);
 	xmap_free(c->map);
 	c->map = rr.map;
 	csent = seq_client_sent(c->seq);
@@ -1177,8 +1190,8 @@ gboolean conn_reconnect(XpConn *c, const XpDisplay *display, int timeout_ms,
 		if (i % 16384 == 16383)
 			conn_inject(c, sync, sizeof(sync), NULL, NULL);
 	}
-	conn_inject(c, sync, sizeof(sync), NULL, NULL);
 	c->replay_end = seq_server_sent(c->seq);
+	conn_inject(c, sync, sizeof(sync), conn_replay_done, c);
 	log_msg("client %u: on %s; %u requests replayed", c->params.id,
 		display_name(display), n);
 	conn_flush_server(c);

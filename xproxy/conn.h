@@ -104,9 +104,11 @@ void conn_unpause(XpConn *conn);
  * to the new server (remap.h), puts the new socket in place of the old one
  * (same fd number) and injects the replay of the record (replay.h),
  * translated like live traffic, ahead of anything the client sent; the
- * server's Expose events then make the app repaint.  The client stays
+ * server's Expose events then make the app repaint.  The client's clock
+ * moves by TIME_SHIFT ms against the server's: timestamps go on from where
+ * the client saw them at the checkpoint (xproxy.c).  The client stays
  * paused: conn_unpause() lets it go on.  Returns FALSE with a one-line
  * ERROR when the display cannot take the client (CONN is unchanged).
  */
 gboolean conn_reconnect(XpConn *conn, const XpDisplay *display,
-			int timeout_ms, GError **error);
+			int timeout_ms, guint32 time_shift, GError **error);

@@ -155,9 +155,10 @@ static gboolean remap_check_visuals(const RemapSetup *old,
 	return TRUE;
 }
 
-/* Reads the next reply or error from FD (skipping events) into a new
- * buffer (caller frees).  NULL on a timeout or a closed socket. */
-static guint8 *remap_next_reply(int fd, gint64 deadline)
+/* Reads the next reply or error from FD into a new buffer (caller frees),
+ * or, when EVENT is not 0, the next event of that code if it comes first;
+ * other events are skipped.  NULL on a timeout or a closed socket. */
+static guint8 *remap_next_message(int fd, gint64 deadline, guint8 event)
 {
 	for (;;) {
 		guint8 head[32];
@@ -176,10 +177,17 @@ static guint8 *remap_next_reply(int fd, gint64 deadline)
 			g_free(msg);
 			return NULL;
 		}
-		if (head[0] <= 1)
+		if (head[0] <= 1 || (event && (head[0] & 0x7f) == event))
 			return msg;
 		g_free(msg);	/* an event: nothing of ours yet */
 	}
+}
+
+/* Reads the next reply or error from FD (skipping events) into a new
+ * buffer (caller frees).  NULL on a timeout or a closed socket. */
+static guint8 *remap_next_reply(int fd, gint64 deadline)
+{
+	return remap_next_message(fd, deadline, 0);
 }
 
 /* Connects to DISPLAY and completes the set-up; returns the socket with
@@ -435,5 +443,93 @@ out:
 	close(fd);
 	remap_setup_clear(&os);
 	remap_setup_clear(&ns);
+	return ok;
+}
+
+/* The X core codes remap_server_time() uses. */
+enum {
+	REMAP_CHANGE_WINDOW_ATTRIBUTES = 2,
+	REMAP_CHANGE_PROPERTY = 18,
+	REMAP_DELETE_PROPERTY = 19,
+	REMAP_PROPERTY_NOTIFY = 28,
+	REMAP_CW_EVENT_MASK = 0x800,
+	REMAP_PROPERTY_CHANGE_MASK = 0x400000,
+	REMAP_PROP_MODE_APPEND = 2,
+	REMAP_ATOM_STRING = 31,
+};
+
+/* Asks DISPLAY for its current time (see remap.h). */
+gboolean remap_server_time(const XpDisplay *display, int timeout_ms,
+			   guint32 *now, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+	g_autoptr(GBytes) reply = NULL;
+	g_autoptr(GByteArray) reqs = g_byte_array_new();
+	g_autofree guint8 *r = NULL;
+	g_autofree guint8 *ev = NULL;
+	RemapSetup st;
+	guint8 cwa[16] = { REMAP_CHANGE_WINDOW_ATTRIBUTES, 0, 4, 0 };
+	guint8 cp[24] = { REMAP_CHANGE_PROPERTY, REMAP_PROP_MODE_APPEND, 6, 0 };
+	guint8 dp[12] = { REMAP_DELETE_PROPERTY, 0, 3, 0 };
+	const guint8 *p;
+	gsize len;
+	guint32 atom;
+	gboolean ok = FALSE;
+	int fd;
+
+	memset(&st, 0, sizeof(st));
+	fd = remap_open(display, deadline, &reply, error);
+	if (fd < 0)
+		return FALSE;
+	p = g_bytes_get_data(reply, &len);
+	if (!remap_parse_setup(p, len, &st)) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "a set-up reply is too short");
+		goto out;
+	}
+	remap_intern_atom(reqs, "_XCKPT_TIME");
+	if (!display_write_all(fd, reqs->data, reqs->len, deadline) ||
+	    !(r = remap_next_reply(fd, deadline)))
+		goto noanswer;
+	if (r[0] != 1 || !(atom = xlate_get32(r + 8))) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "display %s: InternAtom failed",
+			    display_name(display));
+		goto out;
+	}
+	/* Our own connection selects PropertyChange on the root (nobody
+	 * else's mask changes), appends nothing to a property of ours, and
+	 * deletes it again: the first PropertyNotify carries the time. */
+	xlate_put32(cwa + 4, st.root);
+	xlate_put32(cwa + 8, REMAP_CW_EVENT_MASK);
+	xlate_put32(cwa + 12, REMAP_PROPERTY_CHANGE_MASK);
+	xlate_put32(cp + 4, st.root);
+	xlate_put32(cp + 8, atom);
+	xlate_put32(cp + 12, REMAP_ATOM_STRING);
+	cp[16] = 8;
+	xlate_put32(dp + 4, st.root);
+	xlate_put32(dp + 8, atom);
+	g_byte_array_set_size(reqs, 0);
+	g_byte_array_append(reqs, cwa, sizeof(cwa));
+	g_byte_array_append(reqs, cp, sizeof(cp));
+	g_byte_array_append(reqs, dp, sizeof(dp));
+	if (!display_write_all(fd, reqs->data, reqs->len, deadline) ||
+	    !(ev = remap_next_message(fd, deadline, REMAP_PROPERTY_NOTIFY)))
+		goto noanswer;
+	if (ev[0] == 0) {
+		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
+			    "display %s: error %u reading its time",
+			    display_name(display), ev[1]);
+		goto out;
+	}
+	*now = xlate_get32(ev + 12);
+	ok = TRUE;
+	goto out;
+noanswer:
+	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
+		    "display %s does not answer", display_name(display));
+out:
+	close(fd);
+	remap_setup_clear(&st);
 	return ok;
 }

@@ -52,3 +52,11 @@ gboolean remap_connect(const XpDisplay *display, const guint8 *setup,
 gboolean remap_check(const XpDisplay *display, const guint8 *setup,
 		     gsize len, const char *const *exts, int timeout_ms,
 		     GError **error);
+
+/*
+ * Asks DISPLAY for its current time (the timestamp of a PropertyNotify on a
+ * connection of its own, closed again), waiting at most TIMEOUT_MS.  Sets
+ * *NOW and returns TRUE, or FALSE with ERROR.
+ */
+gboolean remap_server_time(const XpDisplay *display, int timeout_ms,
+			   guint32 *now, GError **error);

@@ -196,6 +196,12 @@ void xmap_set_time_offset(XpMap *map, guint32 offset)
 	xmap_update_identity(map);
 }
 
+/* The timestamp offset. */
+guint32 xmap_time_offset(const XpMap *map)
+{
+	return map->time_offset;
+}
+
 /* Looks V up in TABLE; V itself when absent. */
 static inline guint32 xmap_lookup(GHashTable *table, guint32 v)
 {

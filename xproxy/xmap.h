@@ -52,6 +52,9 @@ void xmap_remove(XpMap *map, ProtoClass cls, guint32 client);
 /* Sets the timestamp offset: server time = client time + OFFSET. */
 void xmap_set_time_offset(XpMap *map, guint32 offset);
 
+/* The timestamp offset. */
+guint32 xmap_time_offset(const XpMap *map);
+
 /* Test mode (XCKPT_XPROXY_REMAP=1): every non-predefined atom that the
  * table does not know is MASK XOR its value on the other side (a bijection,
  * so a live server's atoms can look different to the client). */

@@ -87,7 +87,47 @@ struct XProxy {
 				 * thread sets it, the owner's clears it) */
 	char *lost_why;		/* its message (owned; under lost_lock) */
 	GMutex lost_lock;	/* guards lost_src and lost_why */
+	gboolean clock_known;	/* clock_server and clock_mono are set */
+	guint32 clock_server;	/* the upstream server's time (ms) when it was
+				 * last read */
+	gint64 clock_mono;	/* our monotonic time (us) then */
+	gboolean ckpt_known;	/* ckpt_time is set */
+	guint32 ckpt_time;	/* the server's time at the last quiesce */
 };
+
+/*
+ * X timestamps after a restart.  A server's time is its own clock (on Linux
+ * CLOCK_MONOTONIC in ms: it starts near 0 after a reboot, and another
+ * machine's is unrelated).  An app restarted on a server whose clock is
+ * behind would see time go back, and a timestamp it kept (the last user
+ * event's, for SetInputFocus or SetSelectionOwner) would lie in the
+ * server's future, where the server ignores such requests.  So the maps
+ * carry a time offset: at a restart the client's clock goes on from the
+ * server time at the checkpoint.  The proxy reads the server's time once at
+ * start and after each reconnect (remap_server_time(): one short connection
+ * of its own), and extrapolates it with the monotonic clock: the quiesce
+ * costs no X round trip for it.
+ */
+
+/* Reads display D's clock into PROXY; logs and forgets it on failure. */
+static void xproxy_read_clock(XProxy *proxy, const XpDisplay *d)
+{
+	g_autoptr(GError) error = NULL;
+
+	proxy->clock_known = remap_server_time(d, XPROXY_CHECK_TIMEOUT_MS,
+					       &proxy->clock_server, &error);
+	proxy->clock_mono = g_get_monotonic_time();
+	if (!proxy->clock_known)
+		log_msg("cannot read the time of %s: %s", display_name(d),
+			error->message);
+}
+
+/* The upstream server's time now, extrapolated from the last reading. */
+static guint32 xproxy_server_now(const XProxy *proxy)
+{
+	return proxy->clock_server +
+	       (guint32)((g_get_monotonic_time() - proxy->clock_mono) / 1000);
+}
 
 G_DEFINE_QUARK(xproxy-error-quark, xproxy_error)
 
@@ -472,6 +512,7 @@ XProxy *xproxy_new(const XProxyConfig *config, GError **error)
 	if (!proxy->upstream ||
 	    !display_check(proxy->upstream, XPROXY_CHECK_TIMEOUT_MS, error))
 		return NULL;
+	xproxy_read_clock(proxy, proxy->upstream);
 	mkdir("/tmp/.X11-unix", 01777);
 	first = config->display >= 0 ? config->display : XPROXY_FIRST_DISPLAY;
 	last = config->display >= 0 ? config->display : XPROXY_LAST_DISPLAY;
@@ -605,6 +646,10 @@ static void xproxy_do_quiesce(gpointer ud)
 			    "upstream display %s: %u answer(s) still missing "
 			    "after %d ms", display_name(proxy->upstream),
 			    waiting, a->timeout_ms);
+	else {
+		proxy->ckpt_known = proxy->clock_known;
+		proxy->ckpt_time = xproxy_server_now(proxy);
+	}
 }
 
 /* Unpauses every connection (on the proxy's thread). */
@@ -623,15 +668,19 @@ static void xproxy_do_reconnect(gpointer ud)
 	XProxy *proxy = a->proxy;
 	g_autoptr(XpDisplay) d = display_new(a->display, a->error);
 	gboolean ok = TRUE;
+	guint32 shift = 0;
 
 	a->ok = FALSE;
 	if (!d)
 		return;
+	xproxy_read_clock(proxy, d);
+	if (proxy->clock_known && proxy->ckpt_known)
+		shift = proxy->clock_server - proxy->ckpt_time;
 	for (guint i = 0; i < proxy->conns->len; i++) {
 		XpConn *c = g_ptr_array_index(proxy->conns, i);
 		g_autoptr(GError) e = NULL;
 
-		if (conn_reconnect(c, d, a->timeout_ms, &e))
+		if (conn_reconnect(c, d, a->timeout_ms, shift, &e))
 			continue;
 		log_msg("client %u: %s", conn_id(c), e->message);
 		if (ok)

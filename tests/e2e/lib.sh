@@ -175,8 +175,9 @@ t_wait_display() {
 
 # t_xvfb [XVFB-ARG...]: starts a private Xvfb (1024x768x24) on a free
 # display from XCKPT_TEST_DISPLAYS; sets T_DISPLAY, T_XVFB_PID and exports
-# DISPLAY.  Extra arguments go to Xvfb (e.g. -auth FILE).  Fails the test
-# when no display can be started.
+# DISPLAY.  Extra arguments go to Xvfb (e.g. -auth FILE); T_XVFB_WRAP, when
+# set, is a command Xvfb runs under (e.g. unshare for another clock).
+# Fails the test when no display can be started.
 t_xvfb() {
 	local range=${XCKPT_TEST_DISPLAYS:-50-99}
 	local first=${range%-*} last=${range#*-} n pid
@@ -186,8 +187,8 @@ t_xvfb() {
 	for i in $(seq 0 $((span - 1))); do
 		n=$((first + (off + i) % span))
 		t_display_free "$n" || continue
-		Xvfb ":$n" -screen 0 1024x768x24 -nolisten tcp -noreset "$@" \
-			>"$T_TMP/xvfb-$n.log" 2>&1 &
+		${T_XVFB_WRAP:-} Xvfb ":$n" -screen 0 1024x768x24 -nolisten tcp \
+			-noreset "$@" >"$T_TMP/xvfb-$n.log" 2>&1 &
 		pid=$!
 		t_track "$pid"
 		if t_wait_display ":$n" 10 && t_alive "$pid"; then
