@@ -1322,6 +1322,39 @@ static void session_detach_fds(const int *keep, int n)
 	}
 }
 
+/* Detaches, in the session's own mount namespace, every FUSE mount it
+ * inherited from the host.  CRIU cannot dump a FUSE mount ("failed to dump
+ * fs ... (fuse): always fail"), and a desktop has some whether or not the
+ * app uses them (xdg-document-portal's $XDG_RUNTIME_DIR/doc, gvfs): the
+ * session does without them, the host keeps them.  Mountinfo lists parents
+ * before children, so the list is walked backwards.  Failures are logged:
+ * the checkpoint will then say which mount is in the way. */
+static void session_drop_fuse(void)
+{
+	g_autofree char *info = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return;
+	lines = g_strsplit(info, "\n", -1);
+	for (gint i = (gint)g_strv_length(lines) - 1; i >= 0; i--) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", -1);
+		g_autofree char *point = NULL;
+		guint n = g_strv_length(f), dash;
+
+		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE */
+		for (dash = 6; dash < n && strcmp(f[dash], "-") != 0; dash++)
+			;
+		if (dash + 1 >= n || (strcmp(f[dash + 1], "fuse") != 0 &&
+				      !g_str_has_prefix(f[dash + 1], "fuse.")))
+			continue;
+		point = g_strcompress(f[4]);
+		if (umount2(point, MNT_DETACH) < 0)
+			g_printerr("xckpt: cannot detach the FUSE mount %s in "
+				   "the session: %s\n", point, g_strerror(errno));
+	}
+}
+
 /* In the session's new mount namespace: makes every mount private (nothing
  * the session mounts leaks out) and gives the session its own devpts
  * instance, on /dev/pts with /dev/ptmx bound to its ptmx.  CRIU restores a
@@ -1348,6 +1381,7 @@ static gboolean session_private_pts(GError **error)
 			    g_strerror(e));
 		return FALSE;
 	}
+	session_drop_fuse();
 	return TRUE;
 }
 

@@ -288,7 +288,38 @@ c_progress() {
 	c_check "$name: xckpt kill" "$XCKPT" kill "$name"
 }
 
+# c_fuse: FUSE mounts on the host (as a desktop has: the document portal's,
+# gvfs's) do not stop a checkpoint: the session detaches the FUSE mounts it
+# inherits, which CRIU cannot dump.  The hard case: the mount is there when
+# the session starts and gone from the host at the checkpoint (the portal
+# exited), so CRIU cannot take it for the host's either.
+c_fuse() {
+	local name=fuse mnt=$T_TMP/fuse pid
+	mkdir -p "$T_TMP/fuse-src" "$mnt"
+	if ! bindfs "$T_TMP/fuse-src" "$mnt" 2>"$T_TMP/bindfs.err"; then
+		t_skip "fuse: bindfs cannot mount here: $(head -n 1 "$T_TMP/bindfs.err")"
+		return 0
+	fi
+	z_start "$name" counter || { fusermount -u "$mnt"; return 0; }
+	pid=$(z_pid "$name")
+	c_check "fuse: the session does not see the host's FUSE mount" \
+		sh -c "! grep -q ' - fuse' /proc/$pid/mountinfo"
+	c_check "fuse: the host unmounts it" fusermount -u "$mnt"
+	c_ckpt "$name" --kill || true
+	c_report "$name: xckpt checkpoint --kill after a FUSE mount came and went" ||
+		return 0
+	c_restart "$C_DIR" --detach || true
+	c_report "$name: xckpt restart --detach" || return 0
+	z_check "$name" "passes after the restart" || true
+	c_check "$name: xckpt kill" "$XCKPT" kill "$name"
+}
+
 c_progress
+if command -v bindfs >/dev/null && command -v fusermount >/dev/null; then
+	c_fuse
+else
+	t_skip "bindfs or fusermount is missing: the FUSE case"
+fi
 if command -v dbus-send >/dev/null && command -v gdbus >/dev/null; then
 	c_dbus
 else
