@@ -17,8 +17,20 @@ t_xvfb
 A=$T_DISPLAY
 t_xvfb
 B=$T_DISPLAY
+# wm_ready DISPLAY: waits (10 s at most) until the WM on DISPLAY has set
+# itself up (it announces itself with _NET_SUPPORTING_WM_CHECK on the root).
+wm_ready() {
+	local i
+	for i in $(seq 100); do
+		DISPLAY=$1 xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null |
+			grep -q 'window id' && return 0
+		sleep 0.1
+	done
+	return 1
+}
 for d in "$A" "$B"; do
 	DISPLAY=$d t_spawn openbox --sm-disable >/dev/null
+	wm_ready "$d" || { t_fail "openbox does not start on $d"; t_done; }
 done
 OUT=$T_TMP/typed
 
@@ -54,7 +66,11 @@ if ! DISPLAY=$A t_run_detached xterm xterm -geometry 80x24+40+40 -title xckpt-wm
 	t_fail "xterm: xckpt run --detach on $A"
 	t_done
 fi
-wid=$(DISPLAY=$A t_wait_window '^xckpt-wm$' 20) || { t_fail "xterm: no window on $A"; t_done; }
+if ! wid=$(DISPLAY=$A t_wait_window '^xckpt-wm$' 20); then
+	t_fail "xterm: no window on $A"
+	tail -n 5 "$XDG_RUNTIME_DIR/xckpt/xterm.log" 2>/dev/null | sed 's/^/    # /'
+	t_done
+fi
 sleep 0.5
 t_check "xterm: the WM on $A put the window in a frame" framed "$A" "$wid"
 type_line "$A" "$wid" "echo one \$((6 * 7)) >>$OUT"
