@@ -202,6 +202,9 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 	criu_add_verbosity(a);
 	if (opts->leave_running)
 		g_ptr_array_add(a, g_strdup("--leave-running"));
+	/* Apps hold file locks (sqlite databases, mail folders): without
+	 * this CRIU refuses the whole tree. */
+	g_ptr_array_add(a, g_strdup("--file-locks"));
 	/* The session's mount namespace is a copy of the host's: CRIU need
 	 * not save what the host's mounts hold (tmpfs contents by tar, file
 	 * systems it cannot dump such as FUSE); at restore they are bound
@@ -290,6 +293,7 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		g_ptr_array_add(a, g_strdup("mnt[]"));
 		g_ptr_array_add(a, g_strdup("--restore-detached"));
 		g_ptr_array_add(a, g_strdup("--restore-sibling"));
+		g_ptr_array_add(a, g_strdup("--file-locks"));
 		g_ptr_array_add(a, g_strdup("--pidfile"));
 		g_ptr_array_add(a, g_strdup(pidfile));
 		for (guint i = 0; i < opts->n_inherit; i++) {

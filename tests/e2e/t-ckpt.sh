@@ -9,6 +9,7 @@
 #   envcwd      environment and working directory
 #   ptypair     a child holding a pty pair: termios, window size, data
 #   output      endless stdout and stderr, through the session (its log)
+#   flocks      a flock and a POSIX lock held by the program
 # Then a chain of three checkpoint --kill / restart cycles of the counter,
 # one of them with --dir, the last one after the runtime directory was
 # removed (as by a reboot); a restart in the foreground; and the session's
@@ -216,7 +217,7 @@ c_foreground() {
 	t_untrack "$fg"
 }
 
-for prog in counter fileoffset pipe envcwd ptypair output; do
+for prog in counter fileoffset pipe envcwd ptypair output flocks; do
 	z_cycle "$prog" kill
 	z_cycle "$prog" run
 done
