@@ -115,13 +115,13 @@ round_bare() {
 	sync
 	t0=$(now_ns)
 	# (The options xckpt gives CRIU: the same work for CRIU.)
-	"${CRIU[@]}" dump -t "$daemon" -D "$dir" -o dump.log -v3 --external 'mnt[]' >/dev/null 2>&1 ||
+	"${CRIU[@]}" dump -t "$daemon" -D "$dir" -o dump.log -v3 --external 'mnt[]' --file-locks >/dev/null 2>&1 ||
 		bench_die "criu dump failed: $dir/dump.log"
 	t1=$(now_ns)
 	wait_gone "$pid"
 	wait_gone "$daemon"
 	t2=$(now_ns)
-	"${CRIU[@]}" restore -d --root / --external 'mnt[]' -D "$dir" -o restore.log -v3 >/dev/null 2>&1 ||
+	"${CRIU[@]}" restore -d --root / --external 'mnt[]' --file-locks -D "$dir" -o restore.log -v3 >/dev/null 2>&1 ||
 		bench_die "criu restore failed: $dir/restore.log"
 	t3=$(now_ns)
 	kill -0 "$pid" 2>/dev/null || bench_die "criu restore did not bring back pid $pid"

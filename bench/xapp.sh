@@ -107,7 +107,7 @@ round() {
 	t2=$(now_ns)
 	# (The options xckpt gives CRIU: the same work for CRIU.)
 	"${CRIU[@]}" dump -t "$daemon" -D "$bench_tmp/bare-$1" -o dump.log -v3 \
-		--leave-running --external 'mnt[]' \
+		--leave-running --external 'mnt[]' --file-locks \
 		$(printf -- '--external %s ' "${ext[@]}") \
 		>/dev/null 2>&1 || bench_die "bare criu dump failed: $bench_tmp/bare-$1/dump.log"
 	t3=$(now_ns)
