@@ -12,7 +12,7 @@ DESTDIR   ?=
 
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := glib-2.0 xcb xcb-res xau zlib libpng
+PKGS      := glib-2.0 xcb xcb-res xau zlib libpng libxxhash
 B         ?= build
 BIN       ?= xckpt
 

@@ -11,15 +11,21 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
-#include <zlib.h>
 
 #include "src/ckptdir.h"
+#include "src/ckptsum.h"
 
 #define CKPTDIR_META "xckpt.meta"
 #define CKPTDIR_MANIFEST "MANIFEST"
 #define CKPTDIR_GROUP "checkpoint"
 #define CKPTDIR_TMP_TAG ".tmp-"
-#define CKPTDIR_READ_CHUNK (1 << 20)
+
+/* How often the follower looks at the page images CRIU is writing, in us:
+ * at ~3 GB/s, 2 ms is 6 MB, summed in about half a millisecond. */
+#define CKPTDIR_FOLLOW_US 2000
+
+/* At most this many threads verify a checkpoint. */
+#define CKPTDIR_VERIFY_THREADS 4
 
 /* A checkpoint directory being written. */
 struct CkptWriter {
@@ -27,6 +33,15 @@ struct CkptWriter {
 	char *images;		/* TMP/images */
 	char *final;		/* where it goes: PARENT/NAME */
 	char *parent;		/* PARENT */
+	GThread *follower;	/* sums the page images while CRIU writes
+				 * them (ckptdir_follow()), or NULL */
+	GMutex lock;		/* guards stop */
+	GCond wake;		/* signalled when stop is set */
+	gboolean stop;		/* the follower is to end */
+	GHashTable *followed;	/* relative path ("images/pages-2.img") ->
+				 * CkptsumFile, or NULL once the follower
+				 * gave up on that file (owned; the
+				 * follower's until it has ended) */
 };
 
 G_DEFINE_QUARK(xckpt-ckptdir-error-quark, ckptdir_error)
@@ -131,6 +146,10 @@ CkptWriter *ckptdir_begin(const char *parent, const char *name,
 	w->images = g_build_filename(w->tmp, "images", NULL);
 	w->final = g_steal_pointer(&final);
 	w->parent = g_strdup(parent);
+	g_mutex_init(&w->lock);
+	g_cond_init(&w->wake);
+	w->followed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+			(GDestroyNotify)ckptsum_file_free);
 	if (g_mkdir(w->images, 0700) < 0) {
 		ckptdir_fail_errno(error, "cannot create", w->images);
 		ckptdir_abort(w);
@@ -149,10 +168,26 @@ const char *ckptdir_images(CkptWriter *writer)
 	return writer->images;
 }
 
+/* Ends WRITER's follower, if it runs, and waits for it. */
+static void ckptdir_follow_stop(CkptWriter *writer)
+{
+	if (writer->follower == NULL)
+		return;
+	g_mutex_lock(&writer->lock);
+	writer->stop = TRUE;
+	g_cond_signal(&writer->wake);
+	g_mutex_unlock(&writer->lock);
+	g_thread_join(g_steal_pointer(&writer->follower));
+}
+
 void ckptdir_abort(CkptWriter *writer)
 {
 	if (!writer)
 		return;
+	ckptdir_follow_stop(writer);
+	g_hash_table_destroy(writer->followed);
+	g_mutex_clear(&writer->lock);
+	g_cond_clear(&writer->wake);
 	ckptdir_rmtree(writer->tmp);
 	g_free(writer->tmp);
 	g_free(writer->images);
@@ -161,42 +196,64 @@ void ckptdir_abort(CkptWriter *writer)
 	g_free(writer);
 }
 
-/* Computes the checksum (CRC-32, 8 hex digits) and size of the regular
- * file PATH.  Returns the checksum (caller frees) and sets *SIZE, or NULL
- * with ERROR set.
- *
- * Why CRC-32 and not a cryptographic hash: the manifest is there to catch
- * truncated, damaged or half-copied images before CRIU sees them.  It cannot
- * stop a deliberate change (whoever can rewrite an image can rewrite the
- * manifest too; ownership and modes guard against that), and CRC-32 runs at
- * several GB/s where SHA-256 would add ~0.4 s to every 200 MB checkpoint
- * (measured here: 7 GB/s against 540 MB/s). */
-static char *ckptdir_checksum(const char *path, gint64 *size, GError **error)
+/* One look of the follower at WRITER's images: sums what CRIU has appended
+ * to each page image since the last look and starts its writeback. */
+static void ckptdir_follow_pass(CkptWriter *writer)
 {
-	uLong sum = crc32(0L, Z_NULL, 0);
-	g_autofree guint8 *buf = g_malloc(CKPTDIR_READ_CHUNK);
-	gint64 total = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	CkptsumKind kind = ckptsum_kind(CKPTDIR_FORMAT_VERSION);
+	GDir *d = g_dir_open(writer->images, 0, NULL);
+	const char *n;
 
-	if (fd < 0) {
-		ckptdir_fail_errno(error, "cannot read", path);
-		return NULL;
-	}
-	while ((n = read(fd, buf, CKPTDIR_READ_CHUNK)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ckptdir_fail_errno(error, "cannot read", path);
-			close(fd);
-			return NULL;
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *rel = NULL;
+		gpointer f = NULL;
+
+		if (!g_str_has_prefix(n, "pages-") ||
+		    !g_str_has_suffix(n, ".img"))
+			continue;
+		rel = g_build_filename("images", n, NULL);
+		if (!g_hash_table_lookup_extended(writer->followed, rel, NULL,
+						  &f)) {
+			g_autofree char *full = g_build_filename(writer->tmp,
+								 rel, NULL);
+			f = ckptsum_file_open(full, kind, NULL);
+			g_hash_table_insert(writer->followed, g_strdup(rel), f);
 		}
-		sum = crc32(sum, buf, (uInt)n);
-		total += n;
+		/* A file it cannot follow is summed whole at commit. */
+		if (f != NULL && !ckptsum_file_advance(f, TRUE, NULL))
+			g_hash_table_insert(writer->followed, g_strdup(rel),
+					    NULL);
 	}
-	close(fd);
-	*size = total;
-	return g_strdup_printf("%08lx", sum & 0xffffffffUL);
+	if (d)
+		g_dir_close(d);
+}
+
+/* The follower thread of the writer UD: a pass every CKPTDIR_FOLLOW_US
+ * until it is stopped.  Returns NULL. */
+static gpointer ckptdir_follow_thread(gpointer ud)
+{
+	CkptWriter *writer = ud;
+
+	g_mutex_lock(&writer->lock);
+	while (!writer->stop) {
+		gint64 until;
+		g_mutex_unlock(&writer->lock);
+		ckptdir_follow_pass(writer);
+		g_mutex_lock(&writer->lock);
+		until = g_get_monotonic_time() + CKPTDIR_FOLLOW_US;
+		while (!writer->stop &&
+		       g_cond_wait_until(&writer->wake, &writer->lock, until))
+			;
+	}
+	g_mutex_unlock(&writer->lock);
+	return NULL;
+}
+
+void ckptdir_follow(CkptWriter *writer)
+{
+	if (writer->follower == NULL)
+		writer->follower = g_thread_new("ckptdir-follow",
+						ckptdir_follow_thread, writer);
 }
 
 /* Appends to FILES the paths of the regular files below DIR/REL (relative
@@ -288,7 +345,9 @@ static char *ckptdir_meta_to_data(const CkptMeta *meta)
 }
 
 /* Writes DATA into the new file PATH (0600), and fsyncs it when SYNC is
- * set.  Returns TRUE or FALSE with ERROR set. */
+ * set, else starts its writeback (so that a later fsync of any file of the
+ * directory commits it to the journal with the rest).  Returns TRUE or
+ * FALSE with ERROR set. */
 static gboolean ckptdir_write_file(const char *path, const char *data,
 				   gboolean sync, GError **error)
 {
@@ -311,28 +370,47 @@ static gboolean ckptdir_write_file(const char *path, const char *data,
 		close(fd);
 		return ckptdir_fail_errno(error, "cannot fsync", path);
 	}
+	if (!sync)
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	close(fd);
 	return TRUE;
 }
 
-/* The thread that syncs the file system of directory UD (a path): returns
- * 0, or errno + 1 on failure. */
-static gpointer ckptdir_sync_thread(gpointer ud)
+/* Sums the file REL of WRITER's directory, going on from what the
+ * follower summed of it, and starts its writeback.  Returns the open file
+ * (caller frees), its checksum in *SUM (caller frees) and its size in
+ * *SIZE, or NULL with ERROR. */
+static CkptsumFile *ckptdir_sum(CkptWriter *writer, const char *rel,
+				char **sum, gint64 *size, GError **error)
 {
-	int fd = open(ud, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int e = 0;
+	g_autofree char *full = g_build_filename(writer->tmp, rel, NULL);
+	g_autoptr(CkptsumFile) f = NULL;
+	g_autofree char *key = NULL;
+	gpointer followed = NULL;
 
-	if (fd < 0 || syncfs(fd) < 0)
-		e = errno;
-	if (fd >= 0)
-		close(fd);
-	return GINT_TO_POINTER(e ? e + 1 : 0);
+	if (g_hash_table_steal_extended(writer->followed, rel,
+					(gpointer *)&key, &followed)) {
+		f = followed;
+		*sum = f ? ckptsum_file_finish(f, TRUE, size, NULL) : NULL;
+		if (*sum != NULL)
+			return g_steal_pointer(&f);
+		/* Not appended to only, after all: summed anew, whole. */
+		g_clear_pointer(&f, ckptsum_file_free);
+	}
+	f = ckptsum_file_open(full, ckptsum_kind(CKPTDIR_FORMAT_VERSION),
+			      error);
+	if (f == NULL)
+		return NULL;
+	*sum = ckptsum_file_finish(f, TRUE, size, error);
+	return *sum ? g_steal_pointer(&f) : NULL;
 }
 
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		     GError **error)
 {
 	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)ckptsum_file_free);
 	g_autoptr(GString) manifest = g_string_new(NULL);
 	g_autofree char *meta_data = ckptdir_meta_to_data(meta);
 	g_autofree char *meta_path = g_build_filename(writer->tmp,
@@ -340,38 +418,43 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	g_autofree char *man_path = g_build_filename(writer->tmp,
 						     CKPTDIR_MANIFEST, NULL);
 	char *final = NULL;
-	GThread *sync = NULL;
-	int sync_err;
 
+	ckptdir_follow_stop(writer);
 	if (!ckptdir_write_file(meta_path, meta_data, FALSE, error) ||
 	    !ckptdir_collect(writer->tmp, NULL, files, TRUE, error))
 		goto out;
 	g_ptr_array_sort(files, ckptdir_cmp);
-	/* One syncfs for every image (one journal commit, not one per file)
-	 * in a thread, while this one reads them back for the checksums:
-	 * the commit costs about the longer of the two, not their sum. */
-	sync = g_thread_new("ckptdir-sync", ckptdir_sync_thread, writer->tmp);
+	/* Each file is summed (the page images mostly by the follower
+	 * already) and its writeback started; the fsyncs come after, when
+	 * all of it is on its way to the disk. */
 	for (guint i = 0; i < files->len; i++) {
 		const char *rel = files->pdata[i];
-		g_autofree char *full = g_build_filename(writer->tmp, rel,
-							 NULL);
+		g_autofree char *sum = NULL;
 		gint64 size;
-		g_autofree char *sum = ckptdir_checksum(full, &size, error);
-		if (!sum)
+		CkptsumFile *f = ckptdir_sum(writer, rel, &sum, &size, error);
+
+		if (f == NULL)
 			goto out;
+		g_ptr_array_add(open, f);
 		g_string_append_printf(manifest, "%s %" G_GINT64_FORMAT " %s\n",
 				       sum, size, rel);
 	}
-	sync_err = GPOINTER_TO_INT(g_thread_join(g_steal_pointer(&sync)));
-	if (sync_err != 0) {
-		errno = sync_err - 1;
-		ckptdir_fail_errno(error, "cannot sync", writer->tmp);
-		goto out;
-	}
 	g_string_append_printf(manifest, "end %u\n", files->len);
-	if (!ckptdir_write_file(man_path, manifest->str, TRUE, error))
+	if (!ckptdir_write_file(man_path, manifest->str, FALSE, error))
 		goto out;
-	if (ckptdir_fsync_path(writer->images) < 0 ||
+	/* The first fsync commits the journal for every file (their data
+	 * written back already, or on its way); the others find their part
+	 * done. */
+	for (guint i = 0; i < open->len; i++) {
+		if (fsync(ckptsum_file_fd(open->pdata[i])) < 0) {
+			g_autofree char *full = g_build_filename(
+				writer->tmp, files->pdata[i], NULL);
+			ckptdir_fail_errno(error, "cannot fsync", full);
+			goto out;
+		}
+	}
+	if (ckptdir_fsync_path(man_path) < 0 ||
+	    ckptdir_fsync_path(writer->images) < 0 ||
 	    ckptdir_fsync_path(writer->tmp) < 0) {
 		ckptdir_fail_errno(error, "cannot fsync", writer->tmp);
 		goto out;
@@ -383,8 +466,6 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	ckptdir_fsync_path(writer->parent);
 	final = g_strdup(writer->final);
 out:
-	if (sync != NULL)
-		g_thread_join(sync);
 	ckptdir_abort(writer);
 	return final;
 }
@@ -452,24 +533,98 @@ CkptMeta *ckptdir_read_meta(const char *dir, GError **error)
 }
 
 /* Checks that PATH belongs to the caller's user and that its mode gives
- * nothing to group or others.  Returns TRUE or FALSE with ERROR set. */
-static gboolean ckptdir_check_owner(const char *path, GError **error)
+ * nothing to group or others; fills *ST (may be NULL) with its lstat.
+ * Returns TRUE or FALSE with ERROR set. */
+static gboolean ckptdir_check_owner(const char *path, struct stat *st,
+				    GError **error)
 {
-	struct stat st;
+	struct stat own;
 
-	if (lstat(path, &st) < 0)
+	if (st == NULL)
+		st = &own;
+	if (lstat(path, st) < 0)
 		return ckptdir_fail_errno(error, "cannot stat", path);
-	if (st.st_uid != geteuid()) {
+	if (st->st_uid != geteuid()) {
 		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_OWNER,
 			    "%s belongs to uid %u, not to you (uid %u)", path,
-			    (unsigned)st.st_uid, (unsigned)geteuid());
+			    (unsigned)st->st_uid, (unsigned)geteuid());
 		return FALSE;
 	}
-	if (st.st_mode & 077) {
+	if (st->st_mode & 077) {
 		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_OWNER,
 			    "%s is open to other users (mode %04o); images "
 			    "hold process memory", path,
-			    (unsigned)(st.st_mode & 07777));
+			    (unsigned)(st->st_mode & 07777));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Sets ERROR for file REL of checkpoint DIR having SIZE bytes where the
+ * manifest says WANT; returns FALSE. */
+static gboolean ckptdir_fail_size(GError **error, const char *dir,
+				  const char *rel, gint64 size, gint64 want)
+{
+	g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+		    "%s: %s is truncated or altered (%" G_GINT64_FORMAT
+		    " bytes, the manifest says %" G_GINT64_FORMAT ")",
+		    dir, rel, size, want);
+	return FALSE;
+}
+
+/* Checks every line of manifest LINES of checkpoint DIR before anything is
+ * read: a sane relative path, a file there of the caller's, of the size
+ * listed; the closing "end N" line.  Appends the full paths to PATHS, the
+ * relative ones to RELS, the checksums to SUMS and the sizes to SIZES.
+ * Returns TRUE or FALSE with a one-line ERROR. */
+static gboolean ckptdir_parse_manifest(const char *dir, char **lines,
+				       GPtrArray *paths, GPtrArray *rels,
+				       GPtrArray *sums, GArray *sizes,
+				       GError **error)
+{
+	guint n = 0, end = G_MAXUINT;
+
+	for (guint i = 0; lines[i] && *lines[i]; i++) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
+		g_autofree char *full = NULL;
+		struct stat st;
+		gint64 want;
+
+		if (g_strv_length(f) == 2 && strcmp(f[0], "end") == 0) {
+			end = (guint)g_ascii_strtoull(f[1], NULL, 10);
+			break;
+		}
+		if (g_strv_length(f) != 3) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: corrupt manifest line %u", dir, i + 1);
+			return FALSE;
+		}
+		if (strstr(f[2], "..") || f[2][0] == '/') {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: corrupt manifest path %s", dir, f[2]);
+			return FALSE;
+		}
+		full = g_build_filename(dir, f[2], NULL);
+		if (!g_file_test(full, G_FILE_TEST_EXISTS)) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is missing", dir, f[2]);
+			return FALSE;
+		}
+		if (!ckptdir_check_owner(full, &st, error))
+			return FALSE;
+		want = g_ascii_strtoll(f[1], NULL, 10);
+		if (!S_ISREG(st.st_mode) || st.st_size != want)
+			return ckptdir_fail_size(error, dir, f[2], st.st_size,
+						 want);
+		g_ptr_array_add(paths, g_steal_pointer(&full));
+		g_ptr_array_add(rels, g_strdup(f[2]));
+		g_ptr_array_add(sums, g_strdup(f[0]));
+		g_array_append_val(sizes, want);
+		n++;
+	}
+	if (end != n) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+			    "%s: incomplete manifest", dir);
 		return FALSE;
 	}
 	return TRUE;
@@ -480,14 +635,18 @@ CkptMeta *ckptdir_verify(const char *dir, GError **error)
 	g_autofree char *man_path = g_build_filename(dir, CKPTDIR_MANIFEST,
 						     NULL);
 	g_autofree char *manifest = NULL;
-	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GHashTable) listed = g_hash_table_new(g_str_hash,
-							g_str_equal);
+	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) rels = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GArray) want_sizes = g_array_new(FALSE, FALSE,
+						   sizeof(gint64));
+	g_autoptr(GError) local = NULL;
 	g_auto(GStrv) lines = NULL;
+	g_auto(GStrv) sums = NULL;
+	g_autofree gint64 *sizes = NULL;
 	g_autoptr(CkptMeta) meta = ckptdir_read_meta(dir, error);
-	guint n = 0, end = G_MAXUINT;
 
-	if (!meta || !ckptdir_check_owner(dir, error))
+	if (!meta || !ckptdir_check_owner(dir, NULL, error))
 		return NULL;
 	if (!g_file_get_contents(man_path, &manifest, NULL, NULL)) {
 		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
@@ -496,53 +655,35 @@ CkptMeta *ckptdir_verify(const char *dir, GError **error)
 		return NULL;
 	}
 	lines = g_strsplit(manifest, "\n", -1);
-	for (guint i = 0; lines[i] && *lines[i]; i++) {
-		g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
-		if (g_strv_length(f) == 2 && strcmp(f[0], "end") == 0) {
-			end = (guint)g_ascii_strtoull(f[1], NULL, 10);
-			break;
-		}
-		if (g_strv_length(f) != 3) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: corrupt manifest line %u", dir, i + 1);
-			return NULL;
-		}
-		g_autofree char *full = g_build_filename(dir, f[2], NULL);
-		gint64 size, want = g_ascii_strtoll(f[1], NULL, 10);
-		if (strstr(f[2], "..")) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: corrupt manifest path %s", dir, f[2]);
-			return NULL;
-		}
-		if (!g_file_test(full, G_FILE_TEST_EXISTS)) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: %s is missing", dir, f[2]);
-			return NULL;
-		}
-		if (!ckptdir_check_owner(full, error))
-			return NULL;
-		g_autofree char *sum = ckptdir_checksum(full, &size, error);
-		if (!sum)
-			return NULL;
-		if (size != want) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: %s is truncated or altered (%" G_GINT64_FORMAT
-				    " bytes, the manifest says %" G_GINT64_FORMAT ")",
-				    dir, f[2], size, want);
-			return NULL;
-		}
-		if (strcmp(sum, f[0]) != 0) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: %s is corrupt (CRC mismatch)", dir,
-				    f[2]);
-			return NULL;
-		}
-		n++;
-	}
-	if (end != n) {
-		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-			    "%s: incomplete manifest", dir);
+	if (!ckptdir_parse_manifest(dir, lines, paths, rels, want, want_sizes,
+				    error))
 		return NULL;
+	/* Every file read back and summed, on every core: the restart waits
+	 * for this before CRIU may look at anything. */
+	sums = g_new0(char *, paths->len + 1);
+	sizes = g_new0(gint64, paths->len + 1);
+	if (!ckptsum_files((char *const *)paths->pdata, paths->len,
+			   ckptsum_kind(meta->format),
+			   MIN(g_get_num_processors(), CKPTDIR_VERIFY_THREADS),
+			   sums, sizes, &local)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO, "%s",
+			    local->message);
+		return NULL;
+	}
+	for (guint i = 0; i < paths->len; i++) {
+		const char *rel = rels->pdata[i];
+		gint64 w = g_array_index(want_sizes, gint64, i);
+
+		if (sizes[i] != w) {
+			ckptdir_fail_size(error, dir, rel, sizes[i], w);
+			return NULL;
+		}
+		if (strcmp(sums[i], want->pdata[i]) != 0) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is corrupt (checksum mismatch)",
+				    dir, rel);
+			return NULL;
+		}
 	}
 	return g_steal_pointer(&meta);
 }

@@ -4,13 +4,16 @@
  * A checkpoint is one directory, written whole or not at all:
  *
  *   DIR/xckpt.meta     metadata (GKeyFile, group [checkpoint]), versioned
- *   DIR/MANIFEST       one line per file: "CRC32 SIZE PATH", sorted by PATH;
- *                      its own last line is "end N" (N = the number of files)
+ *   DIR/MANIFEST       one line per file: "CHECKSUM SIZE PATH", sorted by
+ *                      PATH; its own last line is "end N" (N = the number
+ *                      of files).  The checksum is the format's (ckptsum.h):
+ *                      CRC-32 in format 1, segmented XXH3-128 from format 2
  *   DIR/images/        CRIU's images
  *   DIR/...            anything else the writer adds (logs, thumbnails)
  *
  * It is built in a hidden sibling directory (PARENT/.NAME.tmp-XXXXXX), every
- * file fsync'd, then renamed into place and the parent fsync'd: an
+ * file summed and fsync'd, then renamed into place and the parent fsync'd:
+ * an
  * interrupted or failed checkpoint leaves the previous ones untouched and no
  * half directory behind (a stale .tmp is removed by the next writer).
  * Directories are 0700 and files 0600: images hold process memory.
@@ -35,8 +38,9 @@ typedef enum {
 	CKPTDIR_ERROR_OWNER,	/* another user's, or open to others */
 } CkptdirError;
 
-/* The format this build writes, and the newest it reads. */
-#define CKPTDIR_FORMAT_VERSION 1
+/* The format this build writes, and the newest it reads (it reads every
+ * older one: format 1 differs only in its manifest's checksums). */
+#define CKPTDIR_FORMAT_VERSION 2
 
 /* The metadata of one checkpoint. */
 typedef struct {
@@ -75,6 +79,18 @@ const char *ckptdir_path(CkptWriter *writer);
 /* The images/ directory inside it, where CRIU writes (owned by WRITER). */
 const char *ckptdir_images(CkptWriter *writer);
 
+/* Starts summing the page images CRIU writes into WRITER's images/ as
+ * they grow, on a thread of its own, and pushing them toward the disk
+ * (writeback without waiting), so that the commit finds little left to
+ * read or to sync.  The thread ends at commit or abort.
+ *
+ * Why this is sound: CRIU writes a pages-N.img from start to end, each
+ * byte once (splice from the dumped process, appended), and no one else
+ * writes there; what has been summed is final.  Should that not hold, the
+ * commit notices (the file shrank, or was replaced) and sums it again,
+ * whole.  The other images are small and summed at commit. */
+void ckptdir_follow(CkptWriter *writer);
+
 /* Writes META and the manifest, makes every file 0600 and directory 0700,
  * fsyncs everything, and renames the directory into place.  Frees WRITER in
  * every case; on failure the temporary directory is removed.  Returns the
@@ -92,7 +108,7 @@ CkptMeta *ckptdir_read_meta(const char *dir, GError **error);
 
 /* Verifies DIR: it belongs to the caller's user and is not open to others,
  * its format is not newer than this build's, and every file matches the
- * manifest (size and CRC-32), with no file missing.  Returns the metadata
+ * manifest (size and checksum, read on every core), with no file missing.  Returns the metadata
  * (caller frees) or NULL with a one-line ERROR naming the problem. */
 CkptMeta *ckptdir_verify(const char *dir, GError **error);
 

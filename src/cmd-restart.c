@@ -191,7 +191,10 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 			  .inherit_fds = x->fds,
 			  .inherit_keys = (const char *const *)x->keys,
 			  .n_inherit = x->n };
+	gint64 t = g_get_monotonic_time();
 	pid_t root = criu_restore(&r, error);
+
+	cmd_phase(&t, "restart", "criu restore");
 
 	if (root < 0) {
 		/* What CRIU may have bound before failing goes; its log
@@ -220,6 +223,7 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 			       name, (int)root);
 		return -1;
 	}
+	cmd_phase(&t, "restart", "resume");
 	g_unlink(log);
 	cmd_restart_x_close(x);
 	return root;
@@ -281,6 +285,7 @@ int cmd_restart_exec(int argc, char **argv)
 	const char *ckpt;
 	CmdRestartX x = { 0 };
 	pid_t root, keeper;
+	gint64 t = g_get_monotonic_time();
 	int report[2];
 
 	if (!cmd_parse(entry, entries,
@@ -297,6 +302,7 @@ int cmd_restart_exec(int argc, char **argv)
 	if (name != NULL && !statedir_name_valid(name, &error))
 		return cmd_usage_error(entry, "%s", error->message);
 	meta = ckptdir_verify(ckpt, &error);
+	cmd_phase(&t, "restart", "verify");
 	if (meta == NULL) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
@@ -323,6 +329,7 @@ int cmd_restart_exec(int argc, char **argv)
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
+	cmd_phase(&t, "restart", "checks");
 	images = g_build_filename(ckpt, "images", NULL);
 	log = statedir_file(dir, name, "restore.log");
 	/* The restored daemon becomes the child of whoever runs CRIU: a

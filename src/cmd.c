@@ -36,6 +36,18 @@ const CmdEntry *cmd_find(const char *name)
 #include "src/reaper.h"
 #include "src/statedir.h"
 
+/* Prints the time phase WHAT of CMD took since *T (see cmd.h). */
+void cmd_phase(gint64 *t, const char *cmd, const char *what)
+{
+	const char *debug = g_getenv("XCKPT_DEBUG");
+	gint64 now = g_get_monotonic_time();
+
+	if (debug && *debug && strcmp(debug, "0") != 0)
+		fprintf(stderr, "xckpt: %s: %s %.3f s\n", cmd, what,
+			(now - *t) / 1e6);
+	*t = now;
+}
+
 /* Prints "xckpt: MESSAGE" as one line on stderr. */
 void cmd_error(const char *fmt, ...)
 {

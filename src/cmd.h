@@ -33,6 +33,11 @@ typedef struct {
 	int (*exec)(int argc, char **argv);	/* runs it */
 } CmdEntry;
 
+/* With XCKPT_DEBUG set (not empty, not "0"), prints on stderr how long
+ * phase WHAT of command CMD took since *T, and restarts *T, so that the
+ * cost of each step can be measured. */
+void cmd_phase(gint64 *t, const char *cmd, const char *what);
+
 /* Prints "xckpt: MESSAGE" (printf-style) as one line on stderr. */
 G_GNUC_PRINTF(1, 2)
 void cmd_error(const char *fmt, ...);

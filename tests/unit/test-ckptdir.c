@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <zlib.h>
 
 #include "src/ckptdir.h"
 #include "tests/unit/unit.h"
@@ -238,16 +240,26 @@ static void test_abort_and_exists(void)
 	tck_rm(parent);
 }
 
+/* Starts writing checkpoint NAME in PARENT; the path of images/IMG in it
+ * goes to *PATH (caller frees).  Returns the writer. */
+static CkptWriter *tck_begin(const char *parent, const char *name,
+			     const char *img, char **path)
+{
+	CkptWriter *w = ckptdir_begin(parent, name, NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	*path = g_build_filename(ckptdir_images(w), img, NULL);
+	return w;
+}
+
 /* A commit that fails (an unreadable special file among the images)
  * leaves no directory behind, neither final nor temporary. */
 static void test_failed_commit(void)
 {
 	g_autofree char *parent = tck_parent();
 	g_autoptr(GError) err = NULL;
-	CkptWriter *w = ckptdir_begin(parent, "bad", &err);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-	g_autofree char *fifo = g_build_filename(ckptdir_images(w), "fifo",
-						 NULL);
+	g_autofree char *fifo = NULL;
+	CkptWriter *w = tck_begin(parent, "bad", "fifo", &fifo);
 	CU_ASSERT_EQUAL(mkfifo(fifo, 0600), 0);
 	char *argv[] = { "x", NULL };
 	CkptMeta meta = { .session = "s", .argv = argv };
@@ -255,6 +267,97 @@ static void test_failed_commit(void)
 	CU_ASSERT_PTR_NULL(final);
 	CU_ASSERT_PTR_NOT_NULL(err);
 	CU_ASSERT_EQUAL(tck_count(parent), 0);
+	tck_rm(parent);
+}
+
+/* Rewrites checkpoint DIR as format 1 wrote it: format=1 in the metadata
+ * and CRC-32 checksums in the manifest (computed here with zlib). */
+static void tck_to_format1(const char *dir)
+{
+	g_autofree char *mp = g_build_filename(dir, "xckpt.meta", NULL);
+	g_autofree char *man = g_build_filename(dir, "MANIFEST", NULL);
+	g_autofree char *meta = NULL, *text = NULL;
+	g_autofree char *fmt = g_strdup_printf("format=%d",
+					       CKPTDIR_FORMAT_VERSION);
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_auto(GStrv) lines = NULL;
+
+	CU_ASSERT_TRUE_FATAL(g_file_get_contents(mp, &meta, NULL, NULL));
+	char *f = strstr(meta, fmt);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	f[7] = '1';
+	CU_ASSERT_TRUE(g_file_set_contents(mp, meta, -1, NULL));
+	g_chmod(mp, 0600);
+	CU_ASSERT_TRUE_FATAL(g_file_get_contents(man, &text, NULL, NULL));
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] && *lines[i]; i++) {
+		g_auto(GStrv) w = g_strsplit(lines[i], " ", 3);
+		if (g_strv_length(w) != 3) {
+			g_string_append_printf(out, "%s\n", lines[i]);
+			continue;
+		}
+		g_autofree char *p = g_build_filename(dir, w[2], NULL);
+		g_autofree char *data = NULL;
+		gsize len;
+		CU_ASSERT_TRUE_FATAL(g_file_get_contents(p, &data, &len, NULL));
+		g_string_append_printf(out, "%08lx %s %s\n",
+				       crc32(0L, (guint8 *)data, (uInt)len),
+				       w[1], w[2]);
+	}
+	CU_ASSERT_TRUE(g_file_set_contents(man, out->str, -1, NULL));
+	g_chmod(man, 0600);
+}
+
+/* Damage: a format 1 checkpoint (CRC-32 manifest) with a byte flipped. */
+static void dmg_format1_flip(const char *dir)
+{
+	tck_to_format1(dir);
+	dmg_flip(dir);
+}
+
+/* A checkpoint of format 1 still verifies, and a byte flipped in it is
+ * still caught. */
+static void test_format1(void)
+{
+	g_autofree char *parent = tck_parent();
+	g_autofree char *dir = tck_make(parent, "old");
+
+	tck_to_format1(dir);
+	g_autoptr(CkptMeta) m = ckptdir_verify(dir, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(m->format, 1);
+	tck_rm(parent);
+	tck_expect(dmg_format1_flip, CKPTDIR_ERROR_CORRUPT);
+}
+
+/* A page image written in pieces while the writer follows it (as CRIU
+ * writes one) commits with the right checksum: the directory verifies,
+ * and the manifest names it with its full size. */
+static void test_followed(void)
+{
+	g_autofree char *parent = tck_parent();
+	g_autoptr(GError) err = NULL;
+	g_autofree char *pages = NULL;
+	CkptWriter *w = tck_begin(parent, "f", "pages-1.img", &pages);
+	g_autofree guint8 *buf = g_malloc(1 << 20);
+	int fd;
+
+	ckptdir_follow(w);
+	fd = open(pages, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	for (int i = 0; i < 24; i++) {
+		memset(buf, 'a' + i, 1 << 20);
+		CU_ASSERT_EQUAL(write(fd, buf, (1 << 20) - i), (1 << 20) - i);
+		g_usleep(1000);
+	}
+	close(fd);
+	char *argv[] = { "x", NULL };
+	CkptMeta meta = { .session = "s", .argv = argv };
+	g_autofree char *final = ckptdir_commit(w, &meta, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(final);
+	g_autoptr(CkptMeta) m = ckptdir_verify(final, &err);
+	CU_ASSERT_PTR_NOT_NULL(m);
+	CU_ASSERT_EQUAL(ckptdir_size(final) > 24 * ((1 << 20) - 23), TRUE);
 	tck_rm(parent);
 }
 
@@ -271,6 +374,8 @@ static CU_TestInfo tck_tests[] = {
 	{ "other owner", test_owner },
 	{ "abort, exists, sweep", test_abort_and_exists },
 	{ "failed commit", test_failed_commit },
+	{ "format 1 (CRC-32) still read", test_format1 },
+	{ "page image followed while written", test_followed },
 	CU_TEST_INFO_NULL,
 };
 
