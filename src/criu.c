@@ -210,6 +210,11 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 	/* Apps hold file locks (sqlite databases, mail folders): without
 	 * this CRIU refuses the whole tree. */
 	g_ptr_array_add(a, g_strdup("--file-locks"));
+	/* An app's TCP connections (a mail server, a remote X display's
+	 * upstream) come back closed, as after a network outage, and it
+	 * connects again: a connection's state cannot outlive the peer's
+	 * patience anyway, and without this CRIU refuses the whole tree. */
+	g_ptr_array_add(a, g_strdup("--tcp-close"));
 	/* The session's mount namespace is a copy of the host's: CRIU need
 	 * not save what the host's mounts hold (tmpfs contents by tar, file
 	 * systems it cannot dump such as FUSE); at restore they are bound
@@ -299,6 +304,7 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		g_ptr_array_add(a, g_strdup("--restore-detached"));
 		g_ptr_array_add(a, g_strdup("--restore-sibling"));
 		g_ptr_array_add(a, g_strdup("--file-locks"));
+		g_ptr_array_add(a, g_strdup("--tcp-close"));
 		g_ptr_array_add(a, g_strdup("--pidfile"));
 		g_ptr_array_add(a, g_strdup(pidfile));
 		for (guint i = 0; i < opts->n_inherit; i++) {
