@@ -216,10 +216,11 @@ gboolean criu_dump(const CriuDump *opts, GError **error)
 	 * patience anyway, and without this CRIU refuses the whole tree. */
 	g_ptr_array_add(a, g_strdup("--tcp-close"));
 	/* The session's mount namespace is a copy of the host's: CRIU need
-	 * not save what the host's mounts hold (tmpfs contents by tar, file
-	 * systems it cannot dump such as FUSE); at restore they are bound
-	 * from the host again.  Only the session's own mounts (its devpts)
-	 * are CRIU's. */
+	 * not save what the host's mounts hold (tmpfs contents by tar); at
+	 * restore they are bound from the host again.  Only the session's own
+	 * mounts (its devpts) are CRIU's.  FUSE mounts are not in the copy
+	 * at all (session.c detaches them): one the host has since lost
+	 * could be neither bound nor dumped. */
 	g_ptr_array_add(a, g_strdup("--external"));
 	g_ptr_array_add(a, g_strdup("mnt[]"));
 	for (guint i = 0; opts->external && opts->external[i]; i++) {
