@@ -16,7 +16,11 @@
 #   B            build directory (default: build)
 #   XCKPT_CACHE  where downloaded .debs and the private apt lists are kept
 #                across builds (default: ${XDG_CACHE_HOME:-$HOME/.cache}/xckpt)
-#   XCKPT_CRIU_SUITE  Debian suite to fetch criu from (default: trixie)
+#   XCKPT_CRIU_SUITE  Debian suite to fetch criu from (default: trixie).
+#                Its package list is resources/criu-packages-SUITE.txt when
+#                there is one (sid: criu 4.2, which dumps inet sockets on
+#                kernels from 6.16 on), else criu-packages.txt; its
+#                downloads are kept apart, in $XCKPT_CACHE/SUITE.
 #   XCKPT_APT_ETC  the apt configuration to derive the archive from (default:
 #                /etc/apt; for tests)
 #
@@ -27,6 +31,11 @@ B=${B:-build}
 RES=$(cd "$(dirname "$0")" && pwd)
 CACHE=${XCKPT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/xckpt}
 SUITE=${XCKPT_CRIU_SUITE:-trixie}
+CRIU_PKGS=$RES/criu-packages.txt
+if [ -f "$RES/criu-packages-$SUITE.txt" ]; then
+	CRIU_PKGS=$RES/criu-packages-$SUITE.txt
+fi
+[ "$SUITE" = trixie ] || CACHE=$CACHE/$SUITE
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 APT_ETC=${XCKPT_APT_ETC:-/etc/apt}
 
@@ -154,9 +163,9 @@ deps_archive_uri() {
 }
 
 # deps_fetch_debs: make sure $CACHE/debs holds one .deb for every package of
-# criu-packages.txt, downloading them from $SUITE when any is missing.
+# $CRIU_PKGS, downloading them from $SUITE when any is missing.
 deps_fetch_debs() {
-	pkgs=$(deps_list "$RES/criu-packages.txt")
+	pkgs=$(deps_list "$CRIU_PKGS")
 	need=
 	for p in $pkgs; do
 		set -- "$CACHE/debs/${p}"_*.deb
@@ -220,7 +229,7 @@ deps_private_criu() {
 	new=$B/criu.new
 	rm -rf "$new"
 	mkdir -p "$new/root" "$new/bin"
-	for p in $(deps_list "$RES/criu-packages.txt"); do
+	for p in $(deps_list "$CRIU_PKGS"); do
 		set -- "$CACHE/debs/${p}"_*.deb
 		dpkg -x "$1" "$new/root" || deps_die "cannot unpack $1 (remove it from $CACHE/debs and retry)"
 	done
@@ -230,7 +239,7 @@ deps_private_criu() {
 		deps_die "the unpacked criu from $SUITE lacks usr/sbin/criu or its loader"
 	cat >"$new/bin/criu" <<-'EOF'
 	#!/bin/sh
-	# criu from Debian trixie, unpacked by resources/deps.sh and run through
+	# criu from Debian, unpacked by resources/deps.sh and run through
 	# its own loader and libraries (this system's glibc is too old for it).
 	set -eu
 	root=$(cd "$(dirname "$(readlink -f "$0")")/../root" && pwd)
@@ -240,7 +249,7 @@ deps_private_criu() {
 	chmod 0755 "$new/bin/criu"
 	missing=$("$new/root/$lib/ld-linux-x86-64.so.2" --library-path "$new/root/$lib" \
 		--list "$new/root/usr/sbin/criu" 2>&1 | awk '/not found/ { printf "%s ", $1 }')
-	[ -z "$missing" ] || deps_die "the unpacked criu lacks libraries: $missing(add their packages to resources/criu-packages.txt)"
+	[ -z "$missing" ] || deps_die "the unpacked criu lacks libraries: $missing(add their packages to $CRIU_PKGS)"
 	rm -rf "$B/criu"
 	mv "$new" "$B/criu"
 	deps_criu_check "$B/criu/bin/criu" ||
