@@ -190,6 +190,13 @@ static guint8 *remap_next_reply(int fd, gint64 deadline)
 	return remap_next_message(fd, deadline, 0);
 }
 
+/* Sets ERROR to "DISPLAY does not answer" (a timeout or a closed socket). */
+static void remap_no_answer(const XpDisplay *display, GError **error)
+{
+	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
+		    "display %s does not answer", display_name(display));
+}
+
 /* Connects to DISPLAY and completes the set-up; returns the socket with
  * the server's set-up reply in *REPLY (caller frees), or -1 with ERROR. */
 static int remap_open(const XpDisplay *display, gint64 deadline,
@@ -227,8 +234,7 @@ static int remap_open(const XpDisplay *display, gint64 deadline,
 	*reply = g_bytes_new_take(all, 8 + n);
 	return fd;
 noanswer:
-	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
-		    "display %s does not answer", display_name(display));
+	remap_no_answer(display, error);
 	close(fd);
 	return -1;
 }
@@ -378,8 +384,7 @@ gboolean remap_connect(const XpDisplay *display, const guint8 *setup,
 	ok = TRUE;
 	goto out;
 noanswer:
-	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
-		    "display %s does not answer", display_name(display));
+	remap_no_answer(display, error);
 out:
 	if (map)
 		xmap_free(map);
@@ -437,8 +442,7 @@ gboolean remap_check(const XpDisplay *display, const guint8 *setup,
 	ok = TRUE;
 	goto out;
 noanswer:
-	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
-		    "display %s does not answer", display_name(display));
+	remap_no_answer(display, error);
 out:
 	close(fd);
 	remap_setup_clear(&os);
@@ -489,8 +493,10 @@ gboolean remap_server_time(const XpDisplay *display, int timeout_ms,
 	}
 	remap_intern_atom(reqs, "_XCKPT_TIME");
 	if (!display_write_all(fd, reqs->data, reqs->len, deadline) ||
-	    !(r = remap_next_reply(fd, deadline)))
-		goto noanswer;
+	    !(r = remap_next_reply(fd, deadline))) {
+		remap_no_answer(display, error);
+		goto out;
+	}
 	if (r[0] != 1 || !(atom = xlate_get32(r + 8))) {
 		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
 			    "display %s: InternAtom failed",
@@ -515,19 +521,15 @@ gboolean remap_server_time(const XpDisplay *display, int timeout_ms,
 	g_byte_array_append(reqs, dp, sizeof(dp));
 	if (!display_write_all(fd, reqs->data, reqs->len, deadline) ||
 	    !(ev = remap_next_message(fd, deadline, REMAP_PROPERTY_NOTIFY)))
-		goto noanswer;
-	if (ev[0] == 0) {
+		remap_no_answer(display, error);
+	else if (ev[0] == 0)
 		g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_FAILED,
 			    "display %s: error %u reading its time",
 			    display_name(display), ev[1]);
-		goto out;
+	else {
+		*now = xlate_get32(ev + 12);
+		ok = TRUE;
 	}
-	*now = xlate_get32(ev + 12);
-	ok = TRUE;
-	goto out;
-noanswer:
-	g_set_error(error, XPROXY_ERROR, XPROXY_ERROR_UNREACHABLE,
-		    "display %s does not answer", display_name(display));
 out:
 	close(fd);
 	remap_setup_clear(&st);
