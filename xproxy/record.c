@@ -47,13 +47,19 @@
  * record.  Other failed requests are not undone (a mod on a foreign window
  * that fails again at replay is flagged foreign there).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "xproxy/record.h"
+#include "xproxy/xidtab.h"
 #include "xproxy/xlate.h"
 
 /* Recent creations remembered for record_error(). */
 #define REC_RING 512
+/* Freed entries kept for reuse, at most (about 170 bytes each: at most
+ * 2.8 MB, and only after the client had that many resources at once;
+ * x11perf -create makes and destroys 2600 windows at a time). */
+#define REC_FREE_MAX 16384
 /* Extensions whose client major opcode the record can remember. */
 #define REC_MAX_EXTS 32
 
@@ -365,7 +371,10 @@ struct XpRecord {
 	guint32 mask;		/* client resource-ID mask */
 	guint32 root;		/* client-view root window */
 	guint8 root_depth;	/* its depth */
-	GHashTable *res;	/* XID -> RecRes * (owned) */
+	XidTab res;		/* XID -> RecRes * (owned) */
+	RecRes *free_res;	/* freed entries for reuse, linked through
+				 * their above pointers (owned) */
+	guint n_free_res;	/* how many */
 	RecRes *global;		/* the global entry (owned) */
 	guint64 serial;		/* last serial given */
 	guint32 next_placeholder; /* last placeholder number given */
@@ -524,7 +533,7 @@ static void rec_refs_visit(gpointer ud, ProtoKind kind, guint8 *field)
 	if (proto_kind_class(kind) != PROTO_CLASS_XID || v <= 1 ||
 	    v == w->self)
 		return;
-	e = g_hash_table_lookup(w->rec->res, GUINT_TO_POINTER(v));
+	e = xidtab_lookup(&w->rec->res, v);
 	if (!e || e->kind == REC_FOREIGN)
 		return;
 	if (w->delta > 0) {
@@ -582,36 +591,58 @@ static void rec_rename_in(const XpRecord *rec, guint8 *buf, gsize len,
 /* A new entry for XID of KIND, in the table. */
 static RecRes *rec_res_new(XpRecord *rec, guint32 xid, RecKind kind)
 {
-	RecRes *e = g_new0(RecRes, 1);
+	RecRes *e = rec->free_res;
 
+	/* a freed entry when there is one: windows made and destroyed by
+	 * the dozen would otherwise cost a malloc and a free each */
+	if (e) {
+		rec->free_res = e->above;
+		rec->n_free_res--;
+		memset(e, 0, offsetof(RecRes, create_buf));
+	} else {
+		e = g_new0(RecRes, 1);
+	}
 	e->xid = xid;
 	e->kind = kind;
 	e->serial = ++rec->serial;
-	g_hash_table_insert(rec->res, GUINT_TO_POINTER(xid), e);
+	xidtab_insert(&rec->res, xid, e);
 	return e;
 }
 
-/* Frees entry E's memory (no reference bookkeeping). */
-static void rec_res_free(gpointer p)
+/* Frees what entry E holds (no reference bookkeeping) and E itself, or
+ * keeps E for reuse when REC is given. */
+static void rec_res_free(XpRecord *rec, RecRes *e)
 {
-	RecRes *e = p;
-
 	if (!e)
 		return;
-	g_free(e->create);
+	if (e->create != e->create_buf)
+		g_free(e->create);
 	if (e->mods)
 		g_ptr_array_unref(e->mods);
 	if (e->image)
 		g_bytes_unref(e->image);
 	if (e->glyphs)
 		g_hash_table_unref(e->glyphs);
-	g_free(e);
+	if (rec && rec->n_free_res < REC_FREE_MAX) {
+		e->above = rec->free_res;
+		rec->free_res = e;
+		rec->n_free_res++;
+	} else {
+		g_free(e);
+	}
+}
+
+/* Takes entry E out of the table and frees it. */
+static void rec_res_remove(XpRecord *rec, RecRes *e)
+{
+	xidtab_remove(&rec->res, e->xid);
+	rec_res_free(rec, e);
 }
 
 /* The entry for a resource the client does not own (made on demand). */
 static RecRes *rec_foreign(XpRecord *rec, guint32 xid)
 {
-	RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xid));
+	RecRes *e = xidtab_lookup(&rec->res, xid);
 
 	if (e)
 		return e;
@@ -627,7 +658,7 @@ static RecRes *rec_target(XpRecord *rec, guint32 xid, gboolean make)
 
 	if (xid == 0)
 		return rec->global;
-	e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xid));
+	e = xidtab_lookup(&rec->res, xid);
 	if (e)
 		return e->flags & REC_F_ZOMBIE ? NULL : e;
 	if (record_is_own(rec, xid) || !make)
@@ -635,8 +666,8 @@ static RecRes *rec_target(XpRecord *rec, guint32 xid, gboolean make)
 	return rec_foreign(rec, xid);
 }
 
-/* Replaces E's creation request by BUF (LEN bytes, owned from now on),
- * moving the references. */
+/* Replaces E's creation request by BUF (LEN bytes, owned from now on, or
+ * E's create_buf), moving the references. */
 static void rec_set_create(XpRecord *rec, RecRes *e, guint8 *buf, gsize len,
 			   gboolean big)
 {
@@ -649,7 +680,8 @@ static void rec_set_create(XpRecord *rec, RecRes *e, guint8 *buf, gsize len,
 	e->create_len = len;
 	e->create_big = big;
 	rec_refs(rec, e->xid, old, old_len, old_big, -1);
-	g_free(old);
+	if (old != e->create_buf)
+		g_free(old);
 }
 
 /* ---- the window tree ---- */
@@ -693,13 +725,13 @@ static void rec_foreign_gc(XpRecord *rec, RecRes *e)
 {
 	if (e && e->kind == REC_FOREIGN && !e->bottom &&
 	    (!e->mods || !e->mods->len))
-		g_hash_table_remove(rec->res, GUINT_TO_POINTER(e->xid));
+		rec_res_remove(rec, e);
 }
 
 /* The entry window PARENT stands for as a parent (own or foreign). */
 static RecRes *rec_parent_entry(XpRecord *rec, guint32 parent)
 {
-	RecRes *p = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(parent));
+	RecRes *p = xidtab_lookup(&rec->res, parent);
 
 	if (p && !(p->flags & REC_F_ZOMBIE))
 		return p;
@@ -954,7 +986,7 @@ static void rec_stale_visit(gpointer ud, ProtoKind kind, guint8 *field)
 	if (proto_kind_class(kind) != PROTO_CLASS_XID ||
 	    !record_is_own(st->rec, v))
 		return;
-	e = g_hash_table_lookup(st->rec->res, GUINT_TO_POINTER(v));
+	e = xidtab_lookup(&st->rec->res, v);
 	if (!e || (e->flags & REC_F_ZOMBIE))
 		st->stale++;
 }
@@ -1182,13 +1214,11 @@ static void rec_rename_zombie(XpRecord *rec, RecRes *e)
 {
 	guint32 from = e->xid;
 	guint32 to = RECORD_PLACEHOLDER_BIT | ++rec->next_placeholder;
-	GHashTableIter it;
-	gpointer v;
+	RecRes *o;
+	guint pos = 0;
 
-	g_hash_table_steal(rec->res, GUINT_TO_POINTER(from));
-	g_hash_table_iter_init(&it, rec->res);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		RecRes *o = v;
+	xidtab_remove(&rec->res, from);
+	while ((o = xidtab_next(&rec->res, &pos))) {
 		rec_rename_in(rec, o->create, o->create_len, o->create_big,
 			      from, to);
 		for (guint i = 0; o->mods && i < o->mods->len; i++) {
@@ -1203,7 +1233,7 @@ static void rec_rename_zombie(XpRecord *rec, RecRes *e)
 			rec_rename_in(rec, m->data, m->len, m->big, from, to);
 		}
 	e->xid = to;
-	g_hash_table_insert(rec->res, GUINT_TO_POINTER(to), e);
+	xidtab_insert(&rec->res, to, e);
 }
 
 /* Makes a new entry for the resource created by R (XID at ID_OFF) and
@@ -1218,14 +1248,17 @@ static RecRes *rec_create(XpRecord *rec, const RecReq *r, guint id_off,
 
 	if (!record_is_own(rec, xid))
 		return NULL;	/* BadIDChoice */
-	e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xid));
+	e = xidtab_lookup(&rec->res, xid);
 	if (e) {
 		if (!(e->flags & REC_F_ZOMBIE))
 			return NULL;	/* in use: BadIDChoice */
 		rec_rename_zombie(rec, e);
 	}
 	e = rec_res_new(rec, xid, kind);
-	copy = g_memdup2(r->b, r->len);
+	if (r->len <= sizeof(e->create_buf))
+		copy = memcpy(e->create_buf, r->b, r->len);
+	else
+		copy = g_memdup2(r->b, r->len);
 	rec_set_create(rec, e, copy, r->len, r->big);
 	rc = &rec->recent[rec->recent_pos++ % REC_RING];
 	rc->seq = seq;
@@ -1271,9 +1304,8 @@ static gboolean rec_match_owner(guint64 key, gpointer ud)
  * for them. */
 static void rec_window_gone(XpRecord *rec, RecRes *e)
 {
-	RecRes *g = rec->global;
-	GHashTableIter it;
-	gpointer v;
+	RecRes *g = rec->global, *o;
+	guint pos = 0;
 
 	for (guint i = 0; g->mods && i < g->mods->len;) {
 		RecMod *m = g->mods->pdata[i];
@@ -1294,9 +1326,7 @@ static void rec_window_gone(XpRecord *rec, RecRes *e)
 	}
 	if (!e->refs)
 		return;
-	g_hash_table_iter_init(&it, rec->res);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		RecRes *o = v;
+	while ((o = xidtab_next(&rec->res, &pos))) {
 		if (!o->create || o->create_big || o->create_len < 12 ||
 		    xlate_get32(o->create + 8) != e->xid)
 			continue;
@@ -1351,7 +1381,7 @@ static void rec_drop(XpRecord *rec, RecRes *e)
 	for (guint i = 0; i < rec->dropq->len; i++)
 		if (rec->dropq->pdata[i] == e)
 			rec->dropq->pdata[i] = NULL;
-	g_hash_table_remove(rec->res, GUINT_TO_POINTER(e->xid));
+	rec_res_remove(rec, e);
 }
 
 /* Drops the zombies whose references fell to 0 (cascades included). */
@@ -1392,7 +1422,7 @@ static void rec_restack(XpRecord *rec, RecRes *e, guint mode,
 	if (!p)
 		return;
 	if (sibling) {
-		s = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(sibling));
+		s = xidtab_lookup(&rec->res, sibling);
 		if (s && (s->parent != p || s == e))
 			return;	/* BadMatch */
 	}
@@ -1968,8 +1998,7 @@ RecordNeed record_request(XpRecord *rec, const ProtoExt *ext, guint op,
 		rec_run_dropq(rec);
 	if (ext == proto_core() && op == 54) {
 		/* FreePixmap: a zombie now needs its contents */
-		RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(
-						  rq_get(&r, 4, 4)));
+		RecRes *e = xidtab_lookup(&rec->res, rq_get(&r, 4, 4));
 		if (e && (e->flags & REC_F_ZOMBIE) && !e->image)
 			need = RECORD_NEED_IMAGE;
 	}
@@ -2016,7 +2045,7 @@ gboolean record_wants(const ProtoExt *ext, guint op)
 /* A GetImage for a pixmap's contents, queued. */
 gsize record_image_request(XpRecord *rec, guint32 pixmap, guint8 req[20])
 {
-	RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(pixmap));
+	RecRes *e = xidtab_lookup(&rec->res, pixmap);
 
 	if (!e || e->kind != REC_PIXMAP || !e->create || e->create_len < 16 ||
 	    e->create[0] != 53)
@@ -2048,12 +2077,10 @@ void record_image_reply(XpRecord *rec, const guint8 *msg, gsize len)
 GArray *record_pixmaps(const XpRecord *rec)
 {
 	GArray *a = g_array_new(FALSE, FALSE, sizeof(guint32));
-	GHashTableIter it;
-	gpointer v;
+	guint pos = 0;
+	RecRes *e;
 
-	g_hash_table_iter_init(&it, rec->res);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		RecRes *e = v;
+	while ((e = xidtab_next(&rec->res, &pos))) {
 		if (e->kind == REC_PIXMAP && !(e->flags & REC_F_ZOMBIE))
 			g_array_append_val(a, e->xid);
 	}
@@ -2108,7 +2135,7 @@ void record_error(XpRecord *rec, guint64 seq, const guint8 *buf)
 		RecRes *e;
 		if (rc->seq != seq || !seq)
 			continue;
-		e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(rc->xid));
+		e = xidtab_lookup(&rec->res, rc->xid);
 		rc->seq = 0;
 		if (!e || e->serial != rc->serial)
 			continue;
@@ -2128,8 +2155,7 @@ void record_event(XpRecord *rec, const guint8 *ev)
 	if ((ev[0] & 0x7f) == 17) {
 		/* DestroyNotify: a window of the client's destroyed by
 		 * someone else (its parent's owner, KillClient) */
-		e = g_hash_table_lookup(rec->res,
-					GUINT_TO_POINTER(xlate_get32(ev + 8)));
+		e = xidtab_lookup(&rec->res, xlate_get32(ev + 8));
 		if (e && e->kind == REC_WINDOW && !(e->flags & REC_F_ZOMBIE)) {
 			rec_destroy_children(rec, e);
 			rec_free_res(rec, e);
@@ -2139,7 +2165,7 @@ void record_event(XpRecord *rec, const guint8 *ev)
 	}
 	if ((ev[0] & 0x7f) != 22)
 		return;
-	e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xlate_get32(ev + 8)));
+	e = xidtab_lookup(&rec->res, xlate_get32(ev + 8));
 	if (!e || e->kind != REC_WINDOW || !e->create || e->create_len < 32 ||
 	    (e->flags & REC_F_ZOMBIE))
 		return;
@@ -2164,7 +2190,7 @@ void record_note_atom(XpRecord *rec, guint32 atom, const char *name)
 /* Attaches a pixmap's contents. */
 gboolean record_set_pixmap_image(XpRecord *rec, guint32 pixmap, GBytes *data)
 {
-	RecRes *e = g_hash_table_lookup(rec->res, GUINT_TO_POINTER(pixmap));
+	RecRes *e = xidtab_lookup(&rec->res, pixmap);
 
 	/* a zombie too: its contents are read as it is freed */
 	if (!e || e->kind != REC_PIXMAP)
@@ -2188,7 +2214,7 @@ XpRecord *record_new(guint32 base, guint32 mask, guint32 root,
 	rec->mask = mask;
 	rec->root = root;
 	rec->root_depth = root_depth;
-	rec->res = g_hash_table_new_full(NULL, NULL, NULL, rec_res_free);
+	xidtab_init(&rec->res);
 	rec->global = g_new0(RecRes, 1);
 	rec->global->kind = REC_GLOBAL;
 	rec->atoms = g_hash_table_new_full(NULL, NULL, NULL, g_free);
@@ -2215,10 +2241,19 @@ XpRecord *record_new_for_setup(const guint8 *p, gsize len)
 /* Frees a record. */
 void record_free(XpRecord *rec)
 {
+	guint pos = 0;
+	RecRes *e;
+
 	if (!rec)
 		return;
-	g_hash_table_unref(rec->res);
-	rec_res_free(rec->global);
+	while ((e = xidtab_next(&rec->res, &pos)))
+		rec_res_free(NULL, e);
+	xidtab_clear(&rec->res);
+	while ((e = rec->free_res)) {
+		rec->free_res = e->above;
+		g_free(e);
+	}
+	rec_res_free(NULL, rec->global);
 	g_hash_table_unref(rec->atoms);
 	g_queue_clear_full(&rec->pending, rec_pending_free);
 	g_ptr_array_unref(rec->dropq);
@@ -2229,7 +2264,7 @@ void record_free(XpRecord *rec)
 /* The entry for XID. */
 RecRes *record_lookup(const XpRecord *rec, guint32 xid)
 {
-	return xid ? g_hash_table_lookup(rec->res, GUINT_TO_POINTER(xid)) :
+	return xid ? xidtab_lookup(&rec->res, xid) :
 		     rec->global;
 }
 
@@ -2250,22 +2285,20 @@ static gsize rec_mods_bytes(const GPtrArray *mods, guint *n)
 /* Counts what the record holds. */
 void record_stats(const XpRecord *rec, RecordStats *st)
 {
-	GHashTableIter it;
-	gpointer v;
+	guint pos = 0;
+	RecRes *e;
 
 	memset(st, 0, sizeof(*st));
 	st->bytes = sizeof(XpRecord);
-	g_hash_table_iter_init(&it, rec->res);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		RecRes *e = v;
+	while ((e = xidtab_next(&rec->res, &pos))) {
 		if (e->kind == REC_FOREIGN)
 			st->foreign++;
 		else if (e->flags & REC_F_ZOMBIE)
 			st->zombies++;
 		else
 			st->resources++;
-		/* the entry, its allocation header and its hash slot */
-		st->bytes += sizeof(RecRes) + 16 + 24;
+		/* the entry, its allocation header and its table slot */
+		st->bytes += sizeof(RecRes) + 16 + sizeof(XidTabSlot);
 		if (e->create)
 			st->bytes += e->create_len + 16;
 		st->bytes += rec_mods_bytes(e->mods, &st->mods);
@@ -2301,12 +2334,11 @@ static gint rec_cmp_serial(gconstpointer a, gconstpointer b)
 /* Every entry in creation order. */
 GPtrArray *record_entries(const XpRecord *rec)
 {
-	GPtrArray *a = g_ptr_array_sized_new(g_hash_table_size(rec->res));
-	GHashTableIter it;
+	GPtrArray *a = g_ptr_array_sized_new(xidtab_size(&rec->res));
+	guint pos = 0;
 	gpointer v;
 
-	g_hash_table_iter_init(&it, rec->res);
-	while (g_hash_table_iter_next(&it, NULL, &v))
+	while ((v = xidtab_next(&rec->res, &pos)))
 		g_ptr_array_add(a, v);
 	g_ptr_array_sort(a, rec_cmp_serial);
 	return a;
@@ -2419,8 +2451,8 @@ GArray *record_unnamed_atoms(const XpRecord *rec)
 	GArray *a = g_array_new(FALSE, FALSE, sizeof(guint32));
 	GHashTableIter it;
 	gpointer v;
+	guint pos = 0;
 
-	g_hash_table_iter_init(&it, rec->res);
 	for (RecRes *e = rec->global; e;) {
 		if (e->create)
 			rec_atoms_in(&ra, e->create, e->create_len,
@@ -2429,7 +2461,7 @@ GArray *record_unnamed_atoms(const XpRecord *rec)
 			RecMod *m = e->mods->pdata[i];
 			rec_atoms_in(&ra, m->data, m->len, m->big);
 		}
-		e = g_hash_table_iter_next(&it, NULL, &v) ? v : NULL;
+		e = xidtab_next(&rec->res, &pos);
 	}
 	g_hash_table_iter_init(&it, found);
 	while (g_hash_table_iter_next(&it, &v, NULL)) {

@@ -124,6 +124,11 @@ typedef struct {
 /* A glyph set's glyphs: glyph ID -> RecGlyph (record.c). */
 typedef struct RecGlyph RecGlyph;
 
+/* Creation requests up to this long are kept inside their entry
+ * (CreateWindow with 8 values, CreatePixmap, CreateGC with 12): windows
+ * made and destroyed by the dozen then cost no malloc and free each. */
+#define RECORD_CREATE_INLINE 64
+
 /* One recorded resource. */
 typedef struct RecRes RecRes;
 struct RecRes {
@@ -136,8 +141,8 @@ struct RecRes {
 	guint32 refs;		/* references from stored requests of other
 				 * entries (a zombie lives while > 0) */
 	guint64 serial;		/* record-wide creation order */
-	guint8 *create;		/* creation request (owned; NULL for foreign
-				 * and global entries) */
+	guint8 *create;		/* creation request (owned, or create_buf;
+				 * NULL for foreign and global entries) */
 	guint32 create_len;	/* its length in bytes */
 	gboolean create_big;	/* it is in the BIG-REQUESTS form */
 	GPtrArray *mods;	/* RecMod * (owned), or NULL when none */
@@ -149,6 +154,10 @@ struct RecRes {
 	RecRes *top;		/* windows: highest child */
 	GBytes *image;		/* pixmaps: contents (ZPixmap), or NULL */
 	GHashTable *glyphs;	/* glyph sets: glyph ID -> RecGlyph * */
+	/* (last: a reused entry is cleared up to here) */
+	guint8 create_buf[RECORD_CREATE_INLINE]; /* holds create when the
+				 * request is this short (most creations;
+				 * then create is not a malloc'd block) */
 };
 
 /* One glyph of a glyph set, as AddGlyphs sent it. */
