@@ -114,6 +114,22 @@ static int ckptdir_fsync_path(const char *path)
 	return r;
 }
 
+/* Syncs the file system of the directory PATH (data, metadata, the
+ * disk's cache).  Returns 0 or -1 (errno). */
+static int ckptdir_syncfs(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r, e;
+
+	if (fd < 0)
+		return -1;
+	r = syncfs(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 CkptWriter *ckptdir_begin(const char *parent, const char *name,
 			  GError **error)
 {
@@ -442,21 +458,13 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	g_string_append_printf(manifest, "end %u\n", files->len);
 	if (!ckptdir_write_file(man_path, manifest->str, FALSE, error))
 		goto out;
-	/* The first fsync commits the journal for every file (their data
-	 * written back already, or on its way); the others find their part
-	 * done. */
-	for (guint i = 0; i < open->len; i++) {
-		if (fsync(ckptsum_file_fd(open->pdata[i])) < 0) {
-			g_autofree char *full = g_build_filename(
-				writer->tmp, files->pdata[i], NULL);
-			ckptdir_fail_errno(error, "cannot fsync", full);
-			goto out;
-		}
-	}
-	if (ckptdir_fsync_path(man_path) < 0 ||
-	    ckptdir_fsync_path(writer->images) < 0 ||
-	    ckptdir_fsync_path(writer->tmp) < 0) {
-		ckptdir_fail_errno(error, "cannot fsync", writer->tmp);
+	/* One syncfs, not an fsync per file: on ext4 every fsync after the
+	 * first finds the journal committed and flushes the disk's cache
+	 * again (~0.1 ms each, 4 ms for gedit's 40 files); syncfs commits
+	 * the journal and flushes once, with every file's data already
+	 * written back or on its way. */
+	if (ckptdir_syncfs(writer->tmp) < 0) {
+		ckptdir_fail_errno(error, "cannot sync", writer->tmp);
 		goto out;
 	}
 	if (rename(writer->tmp, writer->final) < 0) {
