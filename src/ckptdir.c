@@ -393,11 +393,10 @@ static gboolean ckptdir_write_file(const char *path, const char *data,
 }
 
 /* Sums the file REL of WRITER's directory, going on from what the
- * follower summed of it, and starts its writeback.  Returns the open file
- * (caller frees), its checksum in *SUM (caller frees) and its size in
- * *SIZE, or NULL with ERROR. */
-static CkptsumFile *ckptdir_sum(CkptWriter *writer, const char *rel,
-				char **sum, gint64 *size, GError **error)
+ * follower summed of it, and starts its writeback.  Returns its checksum
+ * (caller frees) and its size in *SIZE, or NULL with ERROR. */
+static char *ckptdir_sum(CkptWriter *writer, const char *rel, gint64 *size,
+			 GError **error)
 {
 	g_autofree char *full = g_build_filename(writer->tmp, rel, NULL);
 	g_autoptr(CkptsumFile) f = NULL;
@@ -406,27 +405,24 @@ static CkptsumFile *ckptdir_sum(CkptWriter *writer, const char *rel,
 
 	if (g_hash_table_steal_extended(writer->followed, rel,
 					(gpointer *)&key, &followed)) {
+		char *sum;
+
 		f = followed;
-		*sum = f ? ckptsum_file_finish(f, TRUE, size, NULL) : NULL;
-		if (*sum != NULL)
-			return g_steal_pointer(&f);
+		sum = f ? ckptsum_file_finish(f, TRUE, size, NULL) : NULL;
+		if (sum != NULL)
+			return sum;
 		/* Not appended to only, after all: summed anew, whole. */
 		g_clear_pointer(&f, ckptsum_file_free);
 	}
 	f = ckptsum_file_open(full, ckptsum_kind(CKPTDIR_FORMAT_VERSION),
 			      error);
-	if (f == NULL)
-		return NULL;
-	*sum = ckptsum_file_finish(f, TRUE, size, error);
-	return *sum ? g_steal_pointer(&f) : NULL;
+	return f ? ckptsum_file_finish(f, TRUE, size, error) : NULL;
 }
 
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		     GError **error)
 {
 	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)ckptsum_file_free);
 	g_autoptr(GString) manifest = g_string_new(NULL);
 	g_autofree char *meta_data = ckptdir_meta_to_data(meta);
 	g_autofree char *meta_path = g_build_filename(writer->tmp,
@@ -441,17 +437,15 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		goto out;
 	g_ptr_array_sort(files, ckptdir_cmp);
 	/* Each file is summed (the page images mostly by the follower
-	 * already) and its writeback started; the fsyncs come after, when
+	 * already) and its writeback started; the sync comes after, when
 	 * all of it is on its way to the disk. */
 	for (guint i = 0; i < files->len; i++) {
 		const char *rel = files->pdata[i];
-		g_autofree char *sum = NULL;
 		gint64 size;
-		CkptsumFile *f = ckptdir_sum(writer, rel, &sum, &size, error);
+		g_autofree char *sum = ckptdir_sum(writer, rel, &size, error);
 
-		if (f == NULL)
+		if (sum == NULL)
 			goto out;
-		g_ptr_array_add(open, f);
 		g_string_append_printf(manifest, "%s %" G_GINT64_FORMAT " %s\n",
 				       sum, size, rel);
 	}
