@@ -12,10 +12,10 @@
  *   DIR/...            anything else the writer adds (logs, thumbnails)
  *
  * It is built in a hidden sibling directory (PARENT/.NAME.tmp-XXXXXX), every
- * file summed and synced to disk, then renamed into place and the parent fsync'd:
- * an
- * interrupted or failed checkpoint leaves the previous ones untouched and no
- * half directory behind (a stale .tmp is removed by the next writer).
+ * file summed and synced to disk, then renamed into place and the parent
+ * fsync'd: an interrupted or failed checkpoint leaves the previous ones
+ * untouched and no half directory behind (a stale .tmp is removed by the
+ * next writer).
  * Directories are 0700 and files 0600: images hold process memory.
  *
  * A reader verifies a directory before anything uses it: owner, format
@@ -92,9 +92,9 @@ const char *ckptdir_images(CkptWriter *writer);
 void ckptdir_follow(CkptWriter *writer);
 
 /* Writes META and the manifest, makes every file 0600 and directory 0700,
- * syncs everything to disk (syncfs), and renames the directory into place.  Frees WRITER in
- * every case; on failure the temporary directory is removed.  Returns the
- * final path (caller frees) or NULL with ERROR set. */
+ * syncs everything to disk (syncfs), and renames the directory into place.
+ * Frees WRITER in every case; on failure the temporary directory is
+ * removed.  Returns the final path (caller frees) or NULL with ERROR set. */
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		     GError **error);
 
