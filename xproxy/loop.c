@@ -192,12 +192,13 @@ static int loop_timeout(XpLoop *loop, int timeout_ms)
 }
 
 /* Runs the timers that are due (one at a time: a callback may add or
- * cancel timers).  Returns whether one ran. */
+ * cancel timers); no clock read when there is none, the usual case.
+ * Returns whether one ran. */
 static gboolean loop_run_timers(XpLoop *loop)
 {
 	gboolean ran = FALSE;
 
-	for (;;) {
+	while (loop->timers->len) {
 		gint64 now = g_get_monotonic_time();
 		XpTimer *t = NULL;
 
@@ -206,11 +207,12 @@ static gboolean loop_run_timers(XpLoop *loop)
 				t = g_ptr_array_steal_index_fast(loop->timers,
 								 i);
 		if (!t)
-			return ran;
+			break;
 		t->fn(t->ud);
 		g_free(t);
 		ran = TRUE;
 	}
+	return ran;
 }
 
 /* One round of epoll_wait() and dispatch; see loop.h. */

@@ -39,21 +39,6 @@ static const char *const proto_kind_names[PROTO_K_COUNT] = {
 	[PROTO_K_PROVIDER] = "PROVIDER",
 };
 
-/* Returns the translation class of KIND (PROTO_CLASS_NONE for NONE or an
- * out-of-range value). */
-ProtoClass proto_kind_class(ProtoKind kind)
-{
-	if (kind >= PROTO_K_WINDOW && kind <= PROTO_K_XID)
-		return PROTO_CLASS_XID;
-	if (kind == PROTO_K_ATOM)
-		return PROTO_CLASS_ATOM;
-	if (kind == PROTO_K_TIMESTAMP)
-		return PROTO_CLASS_TIME;
-	if (kind >= PROTO_K_VISUALID && kind < PROTO_K_COUNT)
-		return PROTO_CLASS_SERVER_ID;
-	return PROTO_CLASS_NONE;
-}
-
 /* Returns KIND's name (static), "?" when out of range. */
 const char *proto_kind_name(ProtoKind kind)
 {

@@ -99,8 +99,21 @@ typedef enum {
  * may rewrite them.  UD is the walker caller's pointer. */
 typedef void (*ProtoVisitFn)(gpointer ud, ProtoKind kind, guint8 *field);
 
-/* The class of KIND. */
-ProtoClass proto_kind_class(ProtoKind kind);
+/* The class of KIND (PROTO_CLASS_NONE for NONE or an out-of-range value).
+ * Inline: every visited field asks (the record's reference walk of each
+ * created window, every field of a translated message). */
+static inline ProtoClass proto_kind_class(ProtoKind kind)
+{
+	if (kind >= PROTO_K_WINDOW && kind <= PROTO_K_XID)
+		return PROTO_CLASS_XID;
+	if (kind == PROTO_K_ATOM)
+		return PROTO_CLASS_ATOM;
+	if (kind == PROTO_K_TIMESTAMP)
+		return PROTO_CLASS_TIME;
+	if (kind >= PROTO_K_VISUALID && kind < PROTO_K_COUNT)
+		return PROTO_CLASS_SERVER_ID;
+	return PROTO_CLASS_NONE;
+}
 
 /* KIND's name, e.g. "WINDOW" (static string). */
 const char *proto_kind_name(ProtoKind kind);
