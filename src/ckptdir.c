@@ -265,6 +265,8 @@ static gpointer ckptdir_follow_thread(gpointer ud)
 	return NULL;
 }
 
+/* Starts WRITER's follower thread, which the writer owns and ends at
+ * commit or abort (see ckptdir.h). */
 void ckptdir_follow(CkptWriter *writer)
 {
 	if (writer->follower == NULL)

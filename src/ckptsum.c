@@ -78,6 +78,7 @@ static gboolean ckptsum_fail(GError **error, int e, const char *path)
 	return FALSE;
 }
 
+/* The checksum of format FORMAT's manifests (see ckptsum.h). */
 CkptsumKind ckptsum_kind(int format)
 {
 	return format <= 1 ? CKPTSUM_CRC32 : CKPTSUM_XXH3;
@@ -108,6 +109,8 @@ static char *ckptsum_hex(CkptsumKind kind, XXH3_state_t *top, uLong crc)
 	return g_string_free(s, FALSE);
 }
 
+/* Opens PATH to sum it as it grows; the caller frees the result (see
+ * ckptsum.h). */
 CkptsumFile *ckptsum_file_open(const char *path, CkptsumKind kind,
 			       GError **error)
 {
@@ -132,6 +135,8 @@ CkptsumFile *ckptsum_file_open(const char *path, CkptsumKind kind,
 	return f;
 }
 
+/* Sums what was appended to F's file since the last call (see
+ * ckptsum.h). */
 gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 			      GError **error)
 {
@@ -190,6 +195,8 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 	return TRUE;
 }
 
+/* Sums F's file to its end; returns its checksum, which the caller frees
+ * (see ckptsum.h). */
 char *ckptsum_file_finish(CkptsumFile *f, gboolean writeback, gint64 *size,
 			  GError **error)
 {
@@ -215,16 +222,13 @@ char *ckptsum_file_finish(CkptsumFile *f, gboolean writeback, gint64 *size,
 	return ckptsum_hex(f->kind, f->top, f->crc);
 }
 
-int ckptsum_file_fd(CkptsumFile *f)
-{
-	return f->fd;
-}
-
+/* How many bytes of F's file are summed (see ckptsum.h). */
 gint64 ckptsum_file_offset(CkptsumFile *f)
 {
 	return f->off;
 }
 
+/* Closes F's file and frees F (see ckptsum.h). */
 void ckptsum_file_free(CkptsumFile *f)
 {
 	if (!f)
@@ -298,6 +302,8 @@ static gpointer ckptsum_worker(gpointer ud)
 	return NULL;
 }
 
+/* Sums N whole files on up to THREADS threads; the caller frees the
+ * checksums it sets in SUMS (see ckptsum.h). */
 gboolean ckptsum_files(char *const *paths, guint n, CkptsumKind kind,
 		       guint threads, char **sums, gint64 *sizes,
 		       GError **error)
