@@ -50,7 +50,10 @@
  * the server before the rest of the batch is handled, so that the server
  * works on them meanwhile (x11perf -create: a 256 KiB batch of
  * CreateWindow is thousands of recorded windows, and the server idled
- * until the proxy had been through all of them). */
+ * until the proxy had been through all of them).  The next early write
+ * waits for twice as much: the server is busy with the last one for longer
+ * than the proxy takes to prepare the next, and a 256 KiB batch costs 6
+ * extra writes rather than 64. */
 #define CONN_FLUSH_EARLY (4 * 1024)
 /* Largest reply or event the proxy accepts from a server (a GetImage of a
  * big window is a few tens of MiB). */
@@ -428,6 +431,7 @@ static guint conn_plain_run(XpConn *c)
 static void conn_requests(XpConn *c)
 {
 	gboolean fast = xmap_is_identity(c->map) && !xlate_walk_always;
+	gsize early = CONN_FLUSH_EARLY;	/* see there */
 
 	while (c->state == CONN_RUNNING && !c->paused) {
 		if (fast && !c->skip && !c->pass && conn_plain_run(c) &&
@@ -529,8 +533,10 @@ static void conn_requests(XpConn *c)
 		b->parsed += len;
 		if (seq_need_sync(c->seq))
 			conn_inject_sync(c);
-		if (b->parsed - b->start >= CONN_FLUSH_EARLY)
+		if (b->parsed - b->start >= early) {
 			conn_flush_server(c);
+			early *= 2;
+		}
 	}
 }
 
