@@ -42,11 +42,6 @@ struct CkptWriter {
 				 * CkptsumFile, or NULL once the follower
 				 * gave up on that file (owned; the
 				 * follower's until it has ended) */
-	GHashTable *pushed;	/* name of another image -> its size when
-				 * the follower last started its writeback
-				 * (the follower's) */
-	gboolean sealed;	/* ckptdir_seal() is done: only the rename
-				 * is left */
 };
 
 G_DEFINE_QUARK(xckpt-ckptdir-error-quark, ckptdir_error)
@@ -171,8 +166,6 @@ CkptWriter *ckptdir_begin(const char *parent, const char *name,
 	g_cond_init(&w->wake);
 	w->followed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 			(GDestroyNotify)ckptsum_file_free);
-	w->pushed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					  NULL);
 	if (g_mkdir(w->images, 0700) < 0) {
 		ckptdir_fail_errno(error, "cannot create", w->images);
 		ckptdir_abort(w);
@@ -209,7 +202,6 @@ void ckptdir_abort(CkptWriter *writer)
 		return;
 	ckptdir_follow_stop(writer);
 	g_hash_table_destroy(writer->followed);
-	g_hash_table_destroy(writer->pushed);
 	g_mutex_clear(&writer->lock);
 	g_cond_clear(&writer->wake);
 	ckptdir_rmtree(writer->tmp);
@@ -220,31 +212,11 @@ void ckptdir_abort(CkptWriter *writer)
 	g_free(writer);
 }
 
-/* Starts the writeback of image N of WRITER (not a page image) when it
- * has grown since the follower last did: the sync at commit then finds
- * those written already. */
-static void ckptdir_follow_push(CkptWriter *writer, const char *n)
-{
-	g_autofree char *full = g_build_filename(writer->images, n, NULL);
-	gpointer last = g_hash_table_lookup(writer->pushed, n);
-	struct stat st;
-	int fd;
-
-	if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (gsize)st.st_size == GPOINTER_TO_SIZE(last))
-		return;
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return;
-	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	close(fd);
-	g_hash_table_insert(writer->pushed, g_strdup(n),
-			    GSIZE_TO_POINTER((gsize)st.st_size));
-}
-
 /* One look of the follower at WRITER's images: sums what CRIU has appended
- * to each page image since the last look and starts its writeback, and
- * that of the other images. */
+ * to each page image since the last look and starts its writeback.  (Not
+ * the other images: starting the writeback of those small files as they
+ * grew slowed gedit's dump by ~9 ms, more than the sync at commit takes
+ * for them.) */
 static void ckptdir_follow_pass(CkptWriter *writer)
 {
 	CkptsumKind kind = ckptsum_kind(CKPTDIR_FORMAT_VERSION);
@@ -256,10 +228,8 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 		gpointer f = NULL;
 
 		if (!g_str_has_prefix(n, "pages-") ||
-		    !g_str_has_suffix(n, ".img")) {
-			ckptdir_follow_push(writer, n);
+		    !g_str_has_suffix(n, ".img"))
 			continue;
-		}
 		rel = g_build_filename("images", n, NULL);
 		if (!g_hash_table_lookup_extended(writer->followed, rel, NULL,
 						  &f)) {
@@ -454,10 +424,8 @@ static char *ckptdir_sum(CkptWriter *writer, const char *rel, gint64 *size,
 	return f ? ckptsum_file_finish(f, TRUE, size, error) : NULL;
 }
 
-/* Writes META and the manifest and syncs WRITER's directory (see
- * ckptdir.h). */
-gboolean ckptdir_seal(CkptWriter *writer, const CkptMeta *meta,
-		      GError **error)
+char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
+		     GError **error)
 {
 	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GString) manifest = g_string_new(NULL);
@@ -466,12 +434,12 @@ gboolean ckptdir_seal(CkptWriter *writer, const CkptMeta *meta,
 						      CKPTDIR_META, NULL);
 	g_autofree char *man_path = g_build_filename(writer->tmp,
 						     CKPTDIR_MANIFEST, NULL);
+	char *final = NULL;
 
-	g_return_val_if_fail(!writer->sealed, FALSE);
 	ckptdir_follow_stop(writer);
 	if (!ckptdir_write_file(meta_path, meta_data, FALSE, error) ||
 	    !ckptdir_collect(writer->tmp, NULL, files, TRUE, error))
-		return FALSE;
+		goto out;
 	g_ptr_array_sort(files, ckptdir_cmp);
 	/* Each file is summed (the page images mostly by the follower
 	 * already) and its writeback started; the sync comes after, when
@@ -482,33 +450,22 @@ gboolean ckptdir_seal(CkptWriter *writer, const CkptMeta *meta,
 		g_autofree char *sum = ckptdir_sum(writer, rel, &size, error);
 
 		if (sum == NULL)
-			return FALSE;
+			goto out;
 		g_string_append_printf(manifest, "%s %" G_GINT64_FORMAT " %s\n",
 				       sum, size, rel);
 	}
 	g_string_append_printf(manifest, "end %u\n", files->len);
 	if (!ckptdir_write_file(man_path, manifest->str, FALSE, error))
-		return FALSE;
+		goto out;
 	/* One syncfs, not an fsync per file: on ext4 every fsync after the
 	 * first finds the journal committed and flushes the disk's cache
 	 * again (~0.1 ms each, 4 ms for gedit's 40 files); syncfs commits
 	 * the journal and flushes once, with every file's data already
 	 * written back or on its way. */
-	if (ckptdir_syncfs(writer->tmp) < 0)
-		return ckptdir_fail_errno(error, "cannot sync", writer->tmp);
-	writer->sealed = TRUE;
-	return TRUE;
-}
-
-/* Seals WRITER unless done, renames it into place and frees it; returns
- * the final path, which the caller frees (see ckptdir.h). */
-char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
-		     GError **error)
-{
-	char *final = NULL;
-
-	if (!writer->sealed && !ckptdir_seal(writer, meta, error))
+	if (ckptdir_syncfs(writer->tmp) < 0) {
+		ckptdir_fail_errno(error, "cannot sync", writer->tmp);
 		goto out;
+	}
 	if (rename(writer->tmp, writer->final) < 0) {
 		ckptdir_fail_errno(error, "cannot rename into", writer->final);
 		goto out;

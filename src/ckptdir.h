@@ -88,21 +88,13 @@ const char *ckptdir_images(CkptWriter *writer);
  * byte once (splice from the dumped process, appended), and no one else
  * writes there; what has been summed is final.  Should that not hold, the
  * commit notices (the file shrank, or was replaced) and sums it again,
- * whole.  The other images are small and summed at commit; their
- * writeback is started as they grow. */
+ * whole.  The other images are small and summed at commit. */
 void ckptdir_follow(CkptWriter *writer);
 
-/* Writes META and the manifest, makes every file 0600 and directory 0700
- * and syncs everything to disk (syncfs): all of a commit but the rename,
- * so that the caller may still decide to abort.  Returns TRUE, or FALSE
- * with ERROR set (the caller then aborts). */
-gboolean ckptdir_seal(CkptWriter *writer, const CkptMeta *meta,
-		      GError **error);
-
-/* Seals WRITER (ckptdir_seal(), with META) unless that is done already
- * (META is then unused), and renames the directory into place.  Frees
- * WRITER in every case; on failure the temporary directory is removed.
- * Returns the final path (caller frees) or NULL with ERROR set. */
+/* Writes META and the manifest, makes every file 0600 and directory 0700,
+ * syncs everything to disk (syncfs), and renames the directory into place.
+ * Frees WRITER in every case; on failure the temporary directory is
+ * removed.  Returns the final path (caller frees) or NULL with ERROR set. */
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		     GError **error);
 

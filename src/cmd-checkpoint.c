@@ -230,23 +230,6 @@ static void cmd_checkpoint_shots_join(GThread **shots)
 		g_thread_join(g_steal_pointer(shots));
 }
 
-/* A RESUME sent on a thread of its own, beside the commit. */
-typedef struct {
-	const char *dir;	/* the state directory (the caller's) */
-	const char *name;	/* the session (the caller's) */
-	GError *error;		/* why it failed (owned), or NULL */
-} CmdCheckpointResume;
-
-/* The thread that tells the daemon of the CmdCheckpointResume UD that
- * the checkpoint is over.  Returns NULL. */
-static gpointer cmd_checkpoint_resume_thread(gpointer ud)
-{
-	CmdCheckpointResume *rs = ud;
-
-	cmd_checkpoint_resume(rs->dir, rs->name, 0, NULL, NULL, &rs->error);
-	return NULL;
-}
-
 /* Fills a checkpoint's metadata from the daemon's FACTS (caller frees). */
 static CkptMeta *cmd_checkpoint_meta(GKeyFile *facts, const char *criu)
 {
@@ -310,10 +293,8 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_auto(GStrv) external = NULL;
 	CkptWriter *writer = NULL;
-	GThread *shots = NULL, *resumer = NULL;
+	GThread *shots = NULL;
 	CmdCheckpointShots sh = { 0 };
-	CmdCheckpointResume rs = { 0 };
-	gboolean sealed;
 	CmdCheckpoint ck = { 0 };
 	const char *name;
 	gboolean dumped;
@@ -411,23 +392,26 @@ int cmd_checkpoint_exec(int argc, char **argv)
 			    (int)cmd_checkpoint_interrupted);
 	}
 	cmd_phase(&t, "checkpoint", "criu dump");
-	if (!dumped) {
-		/* The tree runs on (CRIU thaws it on failure too). */
+	if (!dumped || !kill_it) {
+		/* The tree runs on (CRIU thaws it on failure too).  (Sent on
+		 * a thread beside the commit, the RESUME saved nothing: the
+		 * resumed app then competes with the commit for the CPU.) */
 		g_autoptr(GError) e = NULL;
-		cmd_checkpoint_resume(dir, name, 0, NULL, NULL, &e);
-		cmd_checkpoint_shots_join(&shots);
+		if (!cmd_checkpoint_resume(dir, name, 0, NULL, NULL, &e) && dumped) {
+			cmd_checkpoint_shots_join(&shots);
+			ckptdir_abort(writer);
+			cmd_error("session %s: cannot resume after the dump: %s",
+				  name, e->message);
+			return CMD_FAIL;
+		}
+	}
+	cmd_phase(&t, "checkpoint", "resume");
+	cmd_checkpoint_shots_join(&shots);
+	if (!dumped) {
 		ckptdir_abort(writer);
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
-	/* Left running, the tree is resumed on a thread while this one seals
-	 * the checkpoint: neither waits for the other (~1 ms).  It is
-	 * renamed into place only once the session has answered. */
-	rs = (CmdCheckpointResume){ .dir = dir, .name = name };
-	if (!kill_it)
-		resumer = g_thread_new("xckpt-resume",
-				       cmd_checkpoint_resume_thread, &rs);
-	cmd_checkpoint_shots_join(&shots);
 	cmd_phase(&t, "checkpoint", "windows");
 	/* Keep CRIU's log with the images. */
 	g_autofree char *keep = g_build_filename(ckptdir_path(writer),
@@ -457,25 +441,8 @@ int cmd_checkpoint_exec(int argc, char **argv)
 			}
 		}
 	}
-	sealed = ckptdir_seal(writer, meta, &error);
-	cmd_phase(&t, "checkpoint", "seal (checksums, sync)");
-	if (resumer != NULL)
-		g_thread_join(resumer);
-	cmd_phase(&t, "checkpoint", "resume");
-	if (rs.error != NULL) {
-		ckptdir_abort(writer);
-		cmd_error("session %s: cannot resume after the dump: %s",
-			  name, rs.error->message);
-		g_error_free(rs.error);
-		return CMD_FAIL;
-	}
-	if (!sealed) {
-		ckptdir_abort(writer);
-		cmd_error("%s", error->message);
-		return CMD_FAIL;
-	}
-	final = ckptdir_commit(writer, NULL, &error);
-	cmd_phase(&t, "checkpoint", "rename");
+	final = ckptdir_commit(writer, meta, &error);
+	cmd_phase(&t, "checkpoint", "commit (checksums, fsync, rename)");
 	if (final == NULL) {
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
