@@ -39,10 +39,12 @@ struct CkptsumFile {
 	XXH3_state_t *seg;	/* the segment under way (CKPTSUM_XXH3) */
 	XXH3_state_t *top;	/* the digests of the finished segments so
 				 * far (CKPTSUM_XXH3) */
-	guint8 *buf;		/* the read buffer (NULL until needed) */
-	gsize buf_len;		/* its size: at most CKPTSUM_CHUNK, less
-				 * for a small file */
 };
+
+/* Each thread's read buffer of CKPTSUM_CHUNK bytes (freed with the
+ * thread): one per thread, not one per file, however many page images a
+ * large tree has. */
+static GPrivate ckptsum_buffer = G_PRIVATE_INIT(g_free);
 
 /* One segment of one file, for ckptsum_files(). */
 typedef struct {
@@ -82,6 +84,18 @@ static gboolean ckptsum_fail(GError **error, int e, const char *path)
 CkptsumKind ckptsum_kind(int format)
 {
 	return format <= 1 ? CKPTSUM_CRC32 : CKPTSUM_XXH3;
+}
+
+/* The calling thread's read buffer (owned by the thread). */
+static guint8 *ckptsum_buf(void)
+{
+	guint8 *buf = g_private_get(&ckptsum_buffer);
+
+	if (buf == NULL) {
+		buf = g_malloc(CKPTSUM_CHUNK);
+		g_private_set(&ckptsum_buffer, buf);
+	}
+	return buf;
 }
 
 /* Adds the digest H of a finished segment to the file's digest TOP. */
@@ -140,6 +154,7 @@ CkptsumFile *ckptsum_file_open(const char *path, CkptsumKind kind,
 gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 			      GError **error)
 {
+	guint8 *buf = ckptsum_buf();
 	struct stat st;
 
 	if (f->done)
@@ -148,24 +163,16 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 		return ckptsum_fail(error, errno, f->path);
 	if (st.st_size < f->off)
 		return ckptsum_fail(error, -1, f->path);
-	/* A small file gets a small buffer: most images are a few hundred
-	 * bytes. */
-	if (st.st_size > f->off && f->buf_len < CKPTSUM_CHUNK &&
-	    f->buf_len < (gsize)(st.st_size - f->off)) {
-		f->buf_len = MIN(CKPTSUM_CHUNK, st.st_size - f->off);
-		g_free(f->buf);
-		f->buf = g_malloc(f->buf_len);
-	}
 	/* Up to the size seen now; what comes later, the next call sums. */
 	while (f->off < st.st_size) {
-		gsize want = MIN(f->buf_len, (gsize)(st.st_size - f->off));
+		gsize want = MIN(CKPTSUM_CHUNK, (gsize)(st.st_size - f->off));
 		ssize_t n;
 
 		/* (a read never crosses a segment's end) */
 		if (f->kind == CKPTSUM_XXH3)
 			want = MIN(want, (gsize)(CKPTSUM_SEGMENT -
 						 f->off % CKPTSUM_SEGMENT));
-		n = pread(f->fd, f->buf, want, f->off);
+		n = pread(f->fd, buf, want, f->off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -174,10 +181,10 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 			return ckptsum_fail(error, -1, f->path);
 		f->off += n;
 		if (f->kind == CKPTSUM_CRC32) {
-			f->crc = crc32(f->crc, f->buf, (uInt)n);
+			f->crc = crc32(f->crc, buf, (uInt)n);
 			continue;
 		}
-		XXH3_128bits_update(f->seg, f->buf, n);
+		XXH3_128bits_update(f->seg, buf, n);
 		if (f->off % CKPTSUM_SEGMENT == 0) {
 			ckptsum_add_segment(f->top,
 					    XXH3_128bits_digest(f->seg));
@@ -238,7 +245,6 @@ void ckptsum_file_free(CkptsumFile *f)
 		XXH3_freeState(f->seg);
 	if (f->top)
 		XXH3_freeState(f->top);
-	g_free(f->buf);
 	g_free(f->path);
 	g_free(f);
 }
@@ -287,7 +293,7 @@ static int ckptsum_item(CkptsumJob *job, CkptsumItem *it, guint8 *buf)
 static gpointer ckptsum_worker(gpointer ud)
 {
 	CkptsumJob *job = ud;
-	g_autofree guint8 *buf = g_malloc(CKPTSUM_CHUNK);
+	guint8 *buf = ckptsum_buf();
 	guint i;
 
 	while ((i = (guint)g_atomic_int_add(&job->next, 1)) < job->n_items) {
