@@ -49,16 +49,6 @@ ckpt_cleanup() {
 	bench_cleanup
 }
 
-# Prints the time in nanoseconds.
-now_ns() {
-	date +%s%N
-}
-
-# Prints seconds from nanoseconds $1 to $2, with 3 decimals.
-secs() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
-}
-
 # Waits until process $1 is gone (at most 10 s).
 wait_gone() {
 	local i=0

@@ -175,3 +175,13 @@ bench_start_xtrace() {
 	done
 	bench_die "cannot start xtrace on any free display in $BENCH_DISPLAYS"
 }
+
+# Prints the time in nanoseconds.
+now_ns() {
+	date +%s%N
+}
+
+# Prints seconds from nanoseconds $1 to $2, with 3 decimals.
+secs() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}

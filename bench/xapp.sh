@@ -28,16 +28,6 @@ xapp_cleanup() {
 	bench_cleanup
 }
 
-# Prints the time in nanoseconds.
-now_ns() {
-	date +%s%N
-}
-
-# Prints seconds from nanoseconds $1 to $2, with 3 decimals.
-secs() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
-}
-
 # Starts gedit in session $1 on display :$2; waits for its window and
 # prints the window's id once it has settled.
 start_gedit() {

@@ -239,11 +239,12 @@ noanswer:
 	return -1;
 }
 
-/* Appends a QueryExtension for NAME to OUT. */
-static void remap_query_extension(GByteArray *out, const char *name)
+/* Appends a request of major opcode OP whose body is the string NAME
+ * (QueryExtension, InternAtom with only-if-exists off) to OUT. */
+static void remap_name_request(GByteArray *out, guint8 op, const char *name)
 {
 	gsize n = strlen(name), total = 8 + ((n + 3) & ~(gsize)3);
-	guint8 head[8] = { 98, 0 };
+	guint8 head[8] = { op, 0 };
 	static const guint8 pad[4];
 
 	xlate_put16(head + 2, total / 4);
@@ -253,18 +254,16 @@ static void remap_query_extension(GByteArray *out, const char *name)
 	g_byte_array_append(out, pad, total - 8 - n);
 }
 
+/* Appends a QueryExtension for NAME to OUT. */
+static void remap_query_extension(GByteArray *out, const char *name)
+{
+	remap_name_request(out, 98, name);
+}
+
 /* Appends an InternAtom (only-if-exists off) for NAME to OUT. */
 static void remap_intern_atom(GByteArray *out, const char *name)
 {
-	gsize n = strlen(name), total = 8 + ((n + 3) & ~(gsize)3);
-	guint8 head[8] = { 16, 0 };
-	static const guint8 pad[4];
-
-	xlate_put16(head + 2, total / 4);
-	xlate_put16(head + 4, n);
-	g_byte_array_append(out, head, 8);
-	g_byte_array_append(out, (const guint8 *)name, n);
-	g_byte_array_append(out, pad, total - 8 - n);
+	remap_name_request(out, 16, name);
 }
 
 /* Opens the new connection and builds the maps (see remap.h). */

@@ -215,6 +215,18 @@ t_spawn() {
 	echo "$!"
 }
 
+# t_type_into ID X Y TEXT: moves the pointer to X,Y inside window ID of
+# $DISPLAY, types TEXT and Return, then parks the pointer outside every
+# window again (1010,750 of a 1024x768 screen).
+t_type_into() {
+	xdotool mousemove --window "$1" "$2" "$3" &&
+		sleep 0.3 &&
+		xdotool type --delay 30 "$4" &&
+		xdotool key Return &&
+		sleep 0.3 &&
+		xdotool mousemove 1010 750
+}
+
 # t_wait_window REGEX [SECONDS]: waits until a visible window whose name
 # matches REGEX (e.g. '^xlogo$') exists on $DISPLAY; prints its id (the
 # first one).

@@ -33,17 +33,6 @@ t_app_pid() {
 	sed -n 's/^app-pid=//p' "$XDG_RUNTIME_DIR/xckpt/$1.session" 2>/dev/null
 }
 
-# type_into ID X Y TEXT: moves the pointer to X,Y inside window ID, types
-# TEXT and Return, then parks the pointer outside every window again.
-type_into() {
-	xdotool mousemove --window "$1" "$2" "$3" &&
-		sleep 0.3 &&
-		xdotool type --delay 30 "$4" &&
-		xdotool key Return &&
-		sleep 0.3 &&
-		xdotool mousemove 1010 750
-}
-
 # settle_and_type APP WHICH ID FILE: waits until window ID has settled; when
 # TYPE_TEXT is set, types it (at TYPE_X,TYPE_Y) and checks that the window
 # changed; shoots the result into FILE.
@@ -55,7 +44,7 @@ settle_and_type() {
 	fi
 	[ -n "$TYPE_TEXT" ] || return 0
 	cp "$file" "$T_TMP/$app-$which-before.png"
-	if ! type_into "$wid" "$TYPE_X" "$TYPE_Y" "$TYPE_TEXT"; then
+	if ! t_type_into "$wid" "$TYPE_X" "$TYPE_Y" "$TYPE_TEXT"; then
 		t_fail "$app: typing into the $which window"
 		return 1
 	fi

@@ -32,17 +32,6 @@ printf 'The quick brown fox\njumps over the lazy dog.\n' >"$T_TMP/hello.txt"
 APP_ENV="NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory XDG_CONFIG_HOME=$T_TMP/config \
 LANG=C.UTF-8 LC_ALL=C.UTF-8 GIO_USE_VFS=local"
 
-# type_into ID TEXT: types TEXT and Return into window ID of $DISPLAY with
-# the pointer inside it at TYPE_X,TYPE_Y, then parks the pointer again.
-type_into() {
-	xdotool mousemove --window "$1" "$TYPE_X" "$TYPE_Y" &&
-		sleep 0.3 &&
-		xdotool type --delay 30 "$2" &&
-		xdotool key Return &&
-		sleep 0.3 &&
-		xdotool mousemove 1010 750
-}
-
 # shot APP ID FILE: a settled shot of window ID of $DISPLAY into FILE (the
 # bottom CHOP_BOTTOM rows cut off).
 shot() {
@@ -110,7 +99,7 @@ restart_app() {
 	fi
 	if [ -n "${TYPE_TEXT:-}" ]; then
 		DISPLAY=$A t_shot_stable "$wid" "$T_TMP/$app-pre.png" >/dev/null
-		DISPLAY=$A type_into "$wid" "$TYPE_TEXT" ||
+		DISPLAY=$A t_type_into "$wid" "$TYPE_X" "$TYPE_Y" "$TYPE_TEXT" ||
 			t_fail "$app: typing on $A"
 	fi
 	if ! DISPLAY=$A shot "$app" "$wid" "$T_TMP/$app-on-A.png"; then
@@ -119,7 +108,7 @@ restart_app() {
 	fi
 	cycle "$app" "$title" "$A" "$B" "$T_TMP/$app-on-A.png" || return
 	if [ -n "${TYPE_TEXT:-}" ]; then
-		DISPLAY=$B type_into "$WID" "$TYPE_TEXT again" ||
+		DISPLAY=$B t_type_into "$WID" "$TYPE_X" "$TYPE_Y" "$TYPE_TEXT again" ||
 			t_fail "$app: typing on $B"
 		DISPLAY=$B shot "$app" "$WID" "$T_TMP/$app-typed-on-B.png"
 		if [ "$(t_diff_pixels "$T_TMP/$app-on-$B.png" "$T_TMP/$app-typed-on-B.png")" = 0 ]; then

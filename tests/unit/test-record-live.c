@@ -823,6 +823,20 @@ static void tl_checkpoint(TlRelay *r)
 		tl_read_pixmap(r, g_array_index(pm, guint32, i));
 }
 
+/* Asserts that window-tree snapshots BEFORE and AFTER (tl_snapshot()) are
+ * the same but for pixels, which are the app's to repaint on Expose (both
+ * are edited in place); prints both when they differ. */
+static void tl_assert_same_tree(char *before, char *after)
+{
+	for (char *p = before; (p = strstr(p, "  pixels "));)
+		memset(p + 9, '-', 40), p += 49;
+	for (char *p = after; (p = strstr(p, "  pixels "));)
+		memset(p + 9, '-', 40), p += 49;
+	if (g_strcmp0(before, after))
+		fprintf(stderr, "before:\n%safter:\n%s", before, after);
+	CU_ASSERT_STRING_EQUAL(before, after);
+}
+
 /* "Restart": a new connection to the second server, maps from the
  * record's client view to it (IDs, root, atoms, extensions), the replay
  * sent.  Returns the connection (with *MAP); *FAILED counts the steps that
@@ -1053,14 +1067,7 @@ static void tl_app(char **argv, guint min_windows)
 	CU_ASSERT(failed == 0);
 	after = tl_snapshot(dst, xcb_get_setup(dst)->resource_id_base,
 			    xcb_get_setup(dst)->resource_id_mask);
-	/* pixels are the app's to repaint on Expose */
-	for (char *p = before; (p = strstr(p, "  pixels "));)
-		memset(p + 9, '-', 40), p += 49;
-	for (char *p = after; (p = strstr(p, "  pixels "));)
-		memset(p + 9, '-', 40), p += 49;
-	if (g_strcmp0(before, after))
-		fprintf(stderr, "before:\n%safter:\n%s", before, after);
-	CU_ASSERT_STRING_EQUAL(before, after);
+	tl_assert_same_tree(before, after);
 	CU_ASSERT(g_strv_length(g_strsplit(before, "\n", -1)) > min_windows);
 	fprintf(stderr, "  %s: %u replay steps, windows:\n%s", argv[0],
 		replay_n_steps(rp), before);
@@ -1212,13 +1219,7 @@ static void tl_app_multi(char **argv, const char *const *envset)
 		CU_ASSERT(failed == 0);
 		after = tl_snapshot(dst, xcb_get_setup(dst)->resource_id_base,
 				    xcb_get_setup(dst)->resource_id_mask);
-		for (char *p = bf; (p = strstr(p, "  pixels "));)
-			memset(p + 9, '-', 40), p += 49;
-		for (char *p = after; (p = strstr(p, "  pixels "));)
-			memset(p + 9, '-', 40), p += 49;
-		if (g_strcmp0(bf, after))
-			fprintf(stderr, "before:\n%safter:\n%s", bf, after);
-		CU_ASSERT_STRING_EQUAL(bf, after);
+		tl_assert_same_tree(bf, after);
 		n_windows += *bf != 0;
 		fprintf(stderr, "  %u replay steps\n", replay_n_steps(rp));
 		xmap_free(map);
