@@ -45,7 +45,7 @@ typedef struct {
 } LiveWalk;
 
 /* The private server and the connection to it. */
-static GPid live_xvfb;
+static UnitXvfb live_xvfb;
 static xcb_connection_t *live_c;
 static xcb_window_t live_root;
 static gboolean live_tried;
@@ -56,85 +56,36 @@ static void live_stop(void)
 	if (live_c)
 		xcb_disconnect(live_c);
 	live_c = NULL;
-	if (live_xvfb > 0) {
-		kill(live_xvfb, SIGTERM);
-		waitpid(live_xvfb, NULL, 0);
-		live_xvfb = 0;
-	}
-}
-
-/* Child set-up: the server dies with the test binary. */
-static void live_child_setup(gpointer ud)
-{
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	unit_xvfb_stop(&live_xvfb);
 }
 
 /* Starts Xvfb on the first free display of the test range and connects;
  * returns the connection (owned here) or NULL. */
 static xcb_connection_t *live_conn(void)
 {
-	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
 	int first = LIVE_FIRST_DISPLAY, last = LIVE_LAST_DISPLAY;
+	g_autofree char *disp = NULL;
 
 	if (live_tried)
 		return live_c;
 	live_tried = TRUE;
-	if (range && sscanf(range, "%d-%d", &first, &last) != 2) {
-		fprintf(stderr, "test-proto-live: XCKPT_TEST_DISPLAYS=%s is "
-			"not A-B\n", range);
+	if (!unit_display_range(&first, &last))
+		return NULL;
+	atexit(live_stop);
+	if (!unit_xvfb_start(&live_xvfb, &first, last)) {
+		fprintf(stderr, "test-proto-live: cannot start Xvfb on :%d-:%d\n",
+			first, last);
 		return NULL;
 	}
-	atexit(live_stop);
-	for (int d = first; d <= last; d++) {
-		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);
-		g_autofree char *disp = g_strdup_printf(":%d", d);
-		g_autofree char *sock = g_strdup_printf("/tmp/.X11-unix/X%d",
-							d);
-		char *argv[] = { "Xvfb", disp, "-screen", "0", "640x480x24",
-				 "-nolisten", "tcp", NULL };
-		g_autoptr(GError) err = NULL;
-		int status;
-
-		if (g_file_test(lock, G_FILE_TEST_EXISTS) ||
-		    g_file_test(sock, G_FILE_TEST_EXISTS))
-			continue;
-		if (!g_spawn_async(NULL, argv, NULL,
-				   G_SPAWN_SEARCH_PATH |
-				   G_SPAWN_DO_NOT_REAP_CHILD |
-				   G_SPAWN_STDOUT_TO_DEV_NULL |
-				   G_SPAWN_STDERR_TO_DEV_NULL,
-				   live_child_setup, NULL, &live_xvfb, &err)) {
-			fprintf(stderr, "test-proto-live: %s\n", err->message);
-			return NULL;
-		}
-		for (int i = 0; i < 200; i++) {
-			if (waitpid(live_xvfb, &status, WNOHANG) == live_xvfb) {
-				live_xvfb = 0;
-				break;	/* display taken meanwhile */
-			}
-			if (g_file_test(sock, G_FILE_TEST_EXISTS)) {
-				live_c = xcb_connect(disp, NULL);
-				if (!xcb_connection_has_error(live_c))
-					break;
-				xcb_disconnect(live_c);
-				live_c = NULL;
-			}
-			g_usleep(50000);
-		}
-		if (live_c) {
-			live_root = xcb_setup_roots_iterator(
-				xcb_get_setup(live_c)).data->root;
-			return live_c;
-		}
-		if (live_xvfb > 0) {
-			kill(live_xvfb, SIGTERM);
-			waitpid(live_xvfb, NULL, 0);
-			live_xvfb = 0;
-		}
+	disp = g_strdup_printf(":%d", live_xvfb.display);
+	live_c = xcb_connect(disp, NULL);
+	if (xcb_connection_has_error(live_c)) {
+		xcb_disconnect(live_c);
+		live_c = NULL;
+		return NULL;
 	}
-	fprintf(stderr, "test-proto-live: cannot start Xvfb on :%d-:%d\n",
-		first, last);
-	return NULL;
+	live_root = xcb_setup_roots_iterator(xcb_get_setup(live_c)).data->root;
+	return live_c;
 }
 
 /* The visitor: records each value. */

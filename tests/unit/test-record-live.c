@@ -43,12 +43,6 @@
 #define TL_FIRST_DISPLAY 50
 #define TL_LAST_DISPLAY 99
 
-/* One private server. */
-typedef struct {
-	GPid pid;		/* Xvfb's pid (0: none) */
-	int display;		/* its display number */
-} TlServer;
-
 /* The relay between the client and the first server. */
 typedef struct {
 	int cfd;		/* our end of the client's socketpair */
@@ -76,23 +70,13 @@ typedef struct {
 } TlRelay;
 
 /* The two servers, stopped at exit. */
-static TlServer tl_srv[2];
+static UnitXvfb tl_srv[2];
 
 /* Stops the servers. */
 static void tl_stop(void)
 {
 	for (guint i = 0; i < 2; i++)
-		if (tl_srv[i].pid > 0) {
-			kill(tl_srv[i].pid, SIGTERM);
-			waitpid(tl_srv[i].pid, NULL, 0);
-			tl_srv[i].pid = 0;
-		}
-}
-
-/* Child set-up: the server dies with the test binary. */
-static void tl_child_setup(gpointer ud)
-{
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+		unit_xvfb_stop(&tl_srv[i]);
 }
 
 /* Child set-up for an app: its own process group (killed whole: the
@@ -103,58 +87,9 @@ static void tl_app_setup(gpointer ud)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-/* Starts S on the first free display from *NEXT on; FALSE when none. */
-static gboolean tl_start(TlServer *s, int *next, int last)
-{
-	for (int d = *next; d <= last; d++) {
-		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);
-		g_autofree char *disp = g_strdup_printf(":%d", d);
-		g_autofree char *sock = g_strdup_printf("/tmp/.X11-unix/X%d",
-							d);
-		char *argv[] = { "Xvfb", disp, "-screen", "0", "640x480x24",
-				 "-nolisten", "tcp", "-noreset", NULL };
-		int status;
-
-		if (g_file_test(lock, G_FILE_TEST_EXISTS) ||
-		    g_file_test(sock, G_FILE_TEST_EXISTS))
-			continue;
-		if (!g_spawn_async(NULL, argv, NULL,
-				   G_SPAWN_SEARCH_PATH |
-				   G_SPAWN_DO_NOT_REAP_CHILD |
-				   G_SPAWN_STDOUT_TO_DEV_NULL |
-				   G_SPAWN_STDERR_TO_DEV_NULL,
-				   tl_child_setup, NULL, &s->pid, NULL))
-			return FALSE;
-		for (int i = 0; i < 200; i++) {
-			if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-				s->pid = 0;
-				break;
-			}
-			if (g_file_test(sock, G_FILE_TEST_EXISTS)) {
-				xcb_connection_t *c = xcb_connect(disp, NULL);
-				gboolean ok = !xcb_connection_has_error(c);
-				xcb_disconnect(c);
-				if (ok) {
-					s->display = d;
-					*next = d + 1;
-					return TRUE;
-				}
-			}
-			g_usleep(50000);
-		}
-		if (s->pid > 0) {
-			kill(s->pid, SIGTERM);
-			waitpid(s->pid, NULL, 0);
-			s->pid = 0;
-		}
-	}
-	return FALSE;
-}
-
 /* Starts both servers; FALSE (test skipped) when that is not possible. */
 static gboolean tl_servers(void)
 {
-	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
 	int first = TL_FIRST_DISPLAY, last = TL_LAST_DISPLAY;
 	static gboolean tried, ok;
 
@@ -165,11 +100,11 @@ static gboolean tl_servers(void)
 		fprintf(stderr, "test-record-live: no Xvfb, skipped\n");
 		return FALSE;
 	}
-	if (range && sscanf(range, "%d-%d", &first, &last) != 2)
+	if (!unit_display_range(&first, &last))
 		return FALSE;
 	atexit(tl_stop);
-	ok = tl_start(&tl_srv[0], &first, last) &&
-	     tl_start(&tl_srv[1], &first, last);
+	ok = unit_xvfb_start(&tl_srv[0], &first, last) &&
+	     unit_xvfb_start(&tl_srv[1], &first, last);
 	if (!ok)
 		fprintf(stderr, "test-record-live: cannot start two Xvfb\n");
 	return ok;
@@ -968,11 +903,9 @@ static void tl_record_replay(void)
  * servers'); its number in *DISPLAY, -1 when none. */
 static int tl_listen(int *display)
 {
-	const char *range = g_getenv("XCKPT_TEST_DISPLAYS");
 	int first = TL_FIRST_DISPLAY, last = TL_LAST_DISPLAY;
 
-	if (range)
-		sscanf(range, "%d-%d", &first, &last);
+	unit_display_range(&first, &last);
 	for (int d = MAX(first, tl_srv[1].display + 1); d <= last; d++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		g_autofree char *lock = g_strdup_printf("/tmp/.X%d-lock", d);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <CUnit/CUnit.h>
+#include <glib.h>
 
 /* One suite, as a test file declares it. */
 typedef struct {
@@ -26,3 +27,23 @@ void unit_add(const UnitSuite *suite);
 	{								\
 		unit_add(&unit_suite_);					\
 	}
+
+/* A private Xvfb of a live test (xvfb.c). */
+typedef struct {
+	GPid pid;		/* Xvfb's pid (0: none) */
+	int display;		/* its display number */
+} UnitXvfb;
+
+/* Reads XCKPT_TEST_DISPLAYS ("FIRST-LAST") into *FIRST and *LAST, which
+ * keep the caller's defaults when it is unset.  FALSE (with a message)
+ * when it is malformed. */
+gboolean unit_display_range(int *first, int *last);
+
+/* Starts Xvfb (640x480x24) on the first free display from *NEXT to LAST,
+ * and waits until it takes connections; fills X and sets *NEXT to the
+ * display after it.  The server dies with the test binary.  FALSE when no
+ * display could be started. */
+gboolean unit_xvfb_start(UnitXvfb *x, int *next, int last);
+
+/* Stops X's server, if it runs. */
+void unit_xvfb_stop(UnitXvfb *x);
