@@ -316,6 +316,27 @@ skip:
 	return TRUE;
 }
 
+/* One direction of the relay: reads what FD has (into BUF, LEN bytes),
+ * appends it to IN and hands IN to HANDLE (tl_client_bytes() or
+ * tl_server_bytes(), with its set-up flag SETUP).  FALSE when the relay
+ * must stop: end of file, or HANDLE failed (then r->failed is set). */
+static gboolean tl_pump(TlRelay *r, int fd, guint8 *buf, gsize len,
+			GByteArray *in,
+			gboolean (*handle)(TlRelay *, GByteArray *, gboolean *),
+			gboolean *setup)
+{
+	gssize n = read(fd, buf, len);
+
+	if (n <= 0)
+		return FALSE;
+	g_byte_array_append(in, buf, n);
+	if (!handle(r, in, setup)) {
+		r->failed = TRUE;
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* The relay thread: until told to stop. */
 static gpointer tl_relay(gpointer ud)
 {
@@ -341,7 +362,6 @@ static gpointer tl_relay(gpointer ud)
 		struct pollfd pf[3] = { { r->cfd, POLLIN, 0 },
 					{ r->sfd, POLLIN, 0 },
 					{ r->stop[0], POLLIN, 0 } };
-		gssize n;
 
 		if (poll(pf, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -350,27 +370,12 @@ static gpointer tl_relay(gpointer ud)
 		}
 		if (pf[2].revents)
 			break;
-		if (pf[0].revents) {
-			n = read(r->cfd, buf, sizeof(buf));
-			if (n <= 0)
-				break;
-			g_byte_array_append(cin, buf, n);
-			/* requests wait for the set-up reply's record */
-			if (!tl_client_bytes(r, cin, &csetup)) {
-				r->failed = TRUE;
-				break;
-			}
-		}
-		if (pf[1].revents) {
-			n = read(r->sfd, buf, sizeof(buf));
-			if (n <= 0)
-				break;
-			g_byte_array_append(sin, buf, n);
-			if (!tl_server_bytes(r, sin, &ssetup)) {
-				r->failed = TRUE;
-				break;
-			}
-		}
+		/* (requests wait for the set-up reply's record) */
+		if ((pf[0].revents && !tl_pump(r, r->cfd, buf, sizeof(buf), cin,
+					       tl_client_bytes, &csetup)) ||
+		    (pf[1].revents && !tl_pump(r, r->sfd, buf, sizeof(buf), sin,
+					       tl_server_bytes, &ssetup)))
+			break;
 	}
 	return NULL;
 }
