@@ -185,3 +185,16 @@ now_ns() {
 secs() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
 }
+
+# Prints the median of the numbers on stdin.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_criu: sets the array CRIU to the criu command that make deps
+# recorded in $B/criu.path (the one xckpt runs), for the bare baselines.
+bench_criu() {
+	[ -f "$B/criu.path" ] || bench_die "no $B/criu.path: run make deps B=$B"
+	read -r -a CRIU <"$B/criu.path"
+}

@@ -135,16 +135,9 @@ bench_cleanup_xvfbs() {
 	bench_pids=""
 }
 
-# Prints the median of the numbers on stdin.
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 bench_init
 trap xapp_cleanup EXIT
-[ -f "$B/criu.path" ] || bench_die "no $B/criu.path: run make deps B=$B"
-read -r -a CRIU <"$B/criu.path"
+bench_criu
 export XDG_RUNTIME_DIR=$bench_tmp/run XDG_DATA_HOME=$bench_tmp/data
 mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
 mkdir -p "$bench_tmp/config/gtk-3.0" "$B/bench"
