@@ -38,10 +38,15 @@ struct CkptWriter {
 	GMutex lock;		/* guards stop */
 	GCond wake;		/* signalled when stop is set */
 	gboolean stop;		/* the follower is to end */
+	gboolean durable;	/* the commit waits until everything is on
+				 * the disk (ckptdir_set_durable()) */
 	GHashTable *followed;	/* relative path ("images/pages-2.img") ->
 				 * CkptsumFile, or NULL once the follower
 				 * gave up on that file (owned; the
 				 * follower's until it has ended) */
+	GHashTable *sizes;	/* relative path -> its size (gint64, owned)
+				 * at the follower's last look (the
+				 * follower's) */
 };
 
 G_DEFINE_QUARK(xckpt-ckptdir-error-quark, ckptdir_error)
@@ -166,6 +171,8 @@ CkptWriter *ckptdir_begin(const char *parent, const char *name,
 	g_cond_init(&w->wake);
 	w->followed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 			(GDestroyNotify)ckptsum_file_free);
+	w->sizes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 g_free);
 	if (g_mkdir(w->images, 0700) < 0) {
 		ckptdir_fail_errno(error, "cannot create", w->images);
 		ckptdir_abort(w);
@@ -182,6 +189,12 @@ const char *ckptdir_path(CkptWriter *writer)
 const char *ckptdir_images(CkptWriter *writer)
 {
 	return writer->images;
+}
+
+void ckptdir_set_durable(CkptWriter *writer, gboolean durable)
+{
+	g_return_if_fail(writer->follower == NULL);
+	writer->durable = durable;
 }
 
 /* Ends WRITER's follower, if it runs, and waits for it. */
@@ -202,6 +215,7 @@ void ckptdir_abort(CkptWriter *writer)
 		return;
 	ckptdir_follow_stop(writer);
 	g_hash_table_destroy(writer->followed);
+	g_hash_table_destroy(writer->sizes);
 	g_mutex_clear(&writer->lock);
 	g_cond_clear(&writer->wake);
 	ckptdir_rmtree(writer->tmp);
@@ -212,11 +226,40 @@ void ckptdir_abort(CkptWriter *writer)
 	g_free(writer);
 }
 
+/* Returns whether the file REL of WRITER's directory has stopped growing:
+ * it has the size it had at the previous look (which this records). */
+static gboolean ckptdir_follow_quiet(CkptWriter *writer, const char *rel)
+{
+	g_autofree char *full = g_build_filename(writer->tmp, rel, NULL);
+	gint64 *seen = g_hash_table_lookup(writer->sizes, rel);
+	GStatBuf st;
+
+	if (g_lstat(full, &st) < 0)
+		return FALSE;
+	if (seen != NULL && *seen == (gint64)st.st_size)
+		return TRUE;
+	if (seen == NULL) {
+		seen = g_new(gint64, 1);
+		g_hash_table_insert(writer->sizes, g_strdup(rel), seen);
+	}
+	*seen = st.st_size;
+	return FALSE;
+}
+
 /* One look of the follower at WRITER's images: sums what CRIU has appended
- * to each page image since the last look and starts its writeback.  (Not
- * the other images: starting the writeback of those small files as they
- * grew slowed gedit's dump by ~9 ms, more than the sync at commit takes
- * for them.) */
+ * to each page image since the last look and, when durable, starts its
+ * writeback.  (Not the other images: starting the writeback of those small
+ * files as they grew slowed gedit's dump by ~9 ms, more than the sync at
+ * commit takes for them.)
+ *
+ * Not durable, it sums only the page images that have stopped growing:
+ * while CRIU copies pages at full speed, reading them back beside it
+ * slowed the copy by ~10 ms per 200 MB (memory bandwidth, not CPU: the
+ * other core was idle), more than the summing costs after it.  A page
+ * image stops growing when CRIU moves to the next process, and all of
+ * them when it has written the pages; what follows (the other images, and
+ * with --kill the end of the dumped tree, ~20 ms) covers the summing of
+ * the last one (~17 ms per 200 MB). */
 static void ckptdir_follow_pass(CkptWriter *writer)
 {
 	CkptsumKind kind = ckptsum_kind(CKPTDIR_FORMAT_VERSION);
@@ -231,6 +274,8 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 		    !g_str_has_suffix(n, ".img"))
 			continue;
 		rel = g_build_filename("images", n, NULL);
+		if (!writer->durable && !ckptdir_follow_quiet(writer, rel))
+			continue;
 		if (!g_hash_table_lookup_extended(writer->followed, rel, NULL,
 						  &f)) {
 			g_autofree char *full = g_build_filename(writer->tmp,
@@ -239,7 +284,8 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 			g_hash_table_insert(writer->followed, g_strdup(rel), f);
 		}
 		/* A file it cannot follow is summed whole at commit. */
-		if (f != NULL && !ckptsum_file_advance(f, TRUE, NULL))
+		if (f != NULL &&
+		    !ckptsum_file_advance(f, writer->durable, NULL))
 			g_hash_table_insert(writer->followed, g_strdup(rel),
 					    NULL);
 	}
@@ -365,12 +411,11 @@ static char *ckptdir_meta_to_data(const CkptMeta *meta)
 	return g_key_file_to_data(kf, NULL, NULL);
 }
 
-/* Writes DATA into the new file PATH (0600), and fsyncs it when SYNC is
- * set, else starts its writeback (so that a later fsync of any file of the
- * directory commits it to the journal with the rest).  Returns TRUE or
- * FALSE with ERROR set. */
+/* Writes DATA into the new file PATH (0600), and starts its writeback
+ * when WRITEBACK is set (so that the syncfs at commit finds it on its
+ * way).  Returns TRUE or FALSE with ERROR set. */
 static gboolean ckptdir_write_file(const char *path, const char *data,
-				   gboolean sync, GError **error)
+				   gboolean writeback, GError **error)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	gsize len = strlen(data), off = 0;
@@ -387,11 +432,7 @@ static gboolean ckptdir_write_file(const char *path, const char *data,
 		}
 		off += n;
 	}
-	if (sync && fsync(fd) < 0) {
-		close(fd);
-		return ckptdir_fail_errno(error, "cannot fsync", path);
-	}
-	if (!sync)
+	if (writeback)
 		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	close(fd);
 	return TRUE;
@@ -413,7 +454,8 @@ static char *ckptdir_sum(CkptWriter *writer, const char *rel, gint64 *size,
 		char *sum;
 
 		f = followed;
-		sum = f ? ckptsum_file_finish(f, TRUE, size, NULL) : NULL;
+		sum = f ? ckptsum_file_finish(f, writer->durable, size, NULL)
+			: NULL;
 		if (sum != NULL)
 			return sum;
 		/* Not appended to only, after all: summed anew, whole. */
@@ -421,7 +463,7 @@ static char *ckptdir_sum(CkptWriter *writer, const char *rel, gint64 *size,
 	}
 	f = ckptsum_file_open(full, ckptsum_kind(CKPTDIR_FORMAT_VERSION),
 			      error);
-	return f ? ckptsum_file_finish(f, TRUE, size, error) : NULL;
+	return f ? ckptsum_file_finish(f, writer->durable, size, error) : NULL;
 }
 
 char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
@@ -437,13 +479,14 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 	char *final = NULL;
 
 	ckptdir_follow_stop(writer);
-	if (!ckptdir_write_file(meta_path, meta_data, FALSE, error) ||
+	if (!ckptdir_write_file(meta_path, meta_data, writer->durable,
+				error) ||
 	    !ckptdir_collect(writer->tmp, NULL, files, TRUE, error))
 		goto out;
 	g_ptr_array_sort(files, ckptdir_cmp);
 	/* Each file is summed (the page images mostly by the follower
-	 * already) and its writeback started; the sync comes after, when
-	 * all of it is on its way to the disk. */
+	 * already) and, when durable, its writeback started; the sync comes
+	 * after, when all of it is on its way to the disk. */
 	for (guint i = 0; i < files->len; i++) {
 		const char *rel = files->pdata[i];
 		gint64 size;
@@ -455,14 +498,16 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 				       sum, size, rel);
 	}
 	g_string_append_printf(manifest, "end %u\n", files->len);
-	if (!ckptdir_write_file(man_path, manifest->str, FALSE, error))
+	if (!ckptdir_write_file(man_path, manifest->str, writer->durable,
+				error))
 		goto out;
 	/* One syncfs, not an fsync per file: on ext4 every fsync after the
 	 * first finds the journal committed and flushes the disk's cache
 	 * again (~0.1 ms each, 4 ms for gedit's 40 files); syncfs commits
 	 * the journal and flushes once, with every file's data already
-	 * written back or on its way. */
-	if (ckptdir_syncfs(writer->tmp) < 0) {
+	 * written back or on its way.  Not durable, nothing waits for the
+	 * disk: see ckptdir_set_durable(). */
+	if (writer->durable && ckptdir_syncfs(writer->tmp) < 0) {
 		ckptdir_fail_errno(error, "cannot sync", writer->tmp);
 		goto out;
 	}
@@ -470,7 +515,8 @@ char *ckptdir_commit(CkptWriter *writer, const CkptMeta *meta,
 		ckptdir_fail_errno(error, "cannot rename into", writer->final);
 		goto out;
 	}
-	ckptdir_fsync_path(writer->parent);
+	if (writer->durable)
+		ckptdir_fsync_path(writer->parent);
 	final = g_strdup(writer->final);
 out:
 	ckptdir_abort(writer);

@@ -270,13 +270,17 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	const CmdEntry *entry = cmd_find("checkpoint");
 	g_autofree char *parent = NULL;
 	gboolean kill_it = FALSE;
+	gboolean durable = FALSE;
 	const GOptionEntry entries[] = {
 		{ "dir", 'd', 0, G_OPTION_ARG_FILENAME, &parent,
 		  "Put the checkpoint in DIR/TIMESTAMP (default: "
 		  "$XDG_DATA_HOME/xckpt/NAME)", "DIR" },
 		{ "kill", 'k', 0, G_OPTION_ARG_NONE, &kill_it,
-		  "End the session once it is on disk (default: it runs on)",
+		  "End the session once it is dumped (default: it runs on)",
 		  NULL },
+		{ "sync", 's', 0, G_OPTION_ARG_NONE, &durable,
+		  "Return only once the checkpoint is on the disk (default: "
+		  "the kernel writes it out within seconds)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
@@ -377,6 +381,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	else if (g_key_file_has_key(facts, "checkpoint", "upstream", NULL))
 		shots = g_thread_new("xckpt-windows",
 				     cmd_checkpoint_shots_thread, &sh);
+	ckptdir_set_durable(writer, durable);
 	ckptdir_follow(writer);
 	dumped = criu_dump(&d, &error);
 	if (ck.shown)

@@ -331,9 +331,10 @@ static void test_format1(void)
 }
 
 /* A page image written in pieces while the writer follows it (as CRIU
- * writes one) commits with the right checksum: the directory verifies,
- * and the manifest names it with its full size. */
-static void test_followed(void)
+ * writes one) commits with the right checksum, DURABLE or not (the
+ * follower then sums only what has stopped growing): the directory
+ * verifies, and the manifest names it with its full size. */
+static void tck_followed(gboolean durable)
 {
 	g_autofree char *parent = tck_parent();
 	g_autoptr(GError) err = NULL;
@@ -342,6 +343,7 @@ static void test_followed(void)
 	g_autofree guint8 *buf = g_malloc(1 << 20);
 	int fd;
 
+	ckptdir_set_durable(w, durable);
 	ckptdir_follow(w);
 	fd = open(pages, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -361,6 +363,18 @@ static void test_followed(void)
 	tck_rm(parent);
 }
 
+/* tck_followed(), not durable (the default). */
+static void test_followed(void)
+{
+	tck_followed(FALSE);
+}
+
+/* tck_followed(), durable (checkpoint --sync). */
+static void test_followed_durable(void)
+{
+	tck_followed(TRUE);
+}
+
 static CU_TestInfo tck_tests[] = {
 	{ "roundtrip", test_roundtrip },
 	{ "truncated image", test_truncated },
@@ -376,6 +390,7 @@ static CU_TestInfo tck_tests[] = {
 	{ "failed commit", test_failed_commit },
 	{ "format 1 (CRC-32) still read", test_format1 },
 	{ "page image followed while written", test_followed },
+	{ "page image followed, durable", test_followed_durable },
 	CU_TEST_INFO_NULL,
 };
 
