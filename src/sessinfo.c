@@ -1,7 +1,10 @@
 /*
  * sessinfo.c: the metadata of a live session (see sessinfo.h).
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -115,15 +118,30 @@ SessInfo *sessinfo_from_data(const char *data, gssize len, GError **error)
 	return g_steal_pointer(&info);
 }
 
-/* Writes INFO to PATH atomically, mode 0600; FALSE with ERROR on failure. */
+/* Writes INFO to PATH atomically (a new file renamed over it: a reader
+ * sees the old text or the new), mode 0600; FALSE with ERROR on failure.
+ * Not synced to the disk: it is runtime state, gone at a reboot anyway
+ * (GLib's CONSISTENT flag fsyncs, and did so at every state change, a
+ * checkpoint's included: a journal commit when XDG_RUNTIME_DIR is on a
+ * disk). */
 gboolean sessinfo_save(const SessInfo *info, const char *path,
 		       GError **error)
 {
 	g_autofree char *data = sessinfo_to_data(info);
+	g_autofree char *tmp = g_strdup_printf("%s.new-%d", path,
+					       (int)getpid());
 
-	return g_file_set_contents_full(path, data, -1,
-					G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-					error);
+	if (!g_file_set_contents_full(tmp, data, -1, G_FILE_SET_CONTENTS_NONE,
+				      0600, error))
+		return FALSE;
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		g_unlink(tmp);
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+			    "cannot rename %s: %s", tmp, g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* Reads PATH; returns the metadata (caller frees) or NULL with ERROR. */
