@@ -44,9 +44,10 @@ void xbuf_reserve(XpBuf *b, gsize need)
 	b->cap = cap;
 }
 
-/* Reads as much as fits from FD into B's tail.  When the buffer is empty the
- * offsets go back to 0 first so the whole buffer is used. */
-gssize xbuf_read(XpBuf *b, int fd)
+/* Reads at most MAX bytes (as many as fit) from FD into B's tail.  When the
+ * buffer is empty the offsets go back to 0 first so the whole buffer is
+ * used. */
+gssize xbuf_read(XpBuf *b, int fd, gsize max)
 {
 	gssize n;
 
@@ -55,7 +56,7 @@ gssize xbuf_read(XpBuf *b, int fd)
 	if (b->end == b->cap)
 		xbuf_reserve(b, b->cap / 4 ? b->cap / 4 : 4096);
 	do
-		n = read(fd, b->data + b->end, b->cap - b->end);
+		n = read(fd, b->data + b->end, MIN(b->cap - b->end, max));
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		b->end += n;
