@@ -76,12 +76,6 @@ bench_free_displays() {
 	done
 }
 
-# Prints the CPU time (ns, from schedstat) that the live threads of process
-# PID have used so far, or 0 when it is gone.
-bench_cpu_ns() {
-	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
-}
-
 # Waits up to 10 s for FILE to be non-empty while process PID lives.
 # Returns 0 when it is, 1 when PID died or time ran out.
 bench_wait_file() {
@@ -148,32 +142,6 @@ bench_start_relay() {
 		wait "$pid" 2>/dev/null || true
 	done
 	bench_die "cannot start the relay on any free display in $BENCH_DISPLAYS"
-}
-
-# Starts xtrace (which parses and prints every message, here to /dev/null)
-# as a fake display of our range in front of display UPSTREAM, and keeps it
-# running across clients.  xtrace takes no lock file, so we take one for it.
-# Sets bench_xtrace_display and bench_xtrace_pid.
-bench_start_xtrace() {
-	local upstream=$1 n pid
-	command -v xtrace >/dev/null || bench_die "xtrace is not installed (apt-get install xtrace)"
-	for n in $(bench_free_displays); do
-		( set -C; echo "$$" >"/tmp/.X$n-lock" ) 2>/dev/null || continue
-		xtrace -n -k -d ":$upstream" -D ":$n" -o /dev/null \
-			>>"$bench_tmp/xtrace.log" 2>&1 &
-		pid=$!
-		if bench_wait_socket "$n" "$pid"; then
-			bench_pids="$bench_pids $pid"
-			# xtrace leaves its socket behind: remove it at exit.
-			bench_files="$bench_files /tmp/.X$n-lock /tmp/.X11-unix/X$n"
-			bench_xtrace_display=$n
-			bench_xtrace_pid=$pid
-			return 0
-		fi
-		wait "$pid" 2>/dev/null || true
-		rm -f "/tmp/.X$n-lock"
-	done
-	bench_die "cannot start xtrace on any free display in $BENCH_DISPLAYS"
 }
 
 # Prints the time in nanoseconds.

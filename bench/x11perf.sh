@@ -5,10 +5,18 @@
 #   direct   x11perf talks to Xvfb itself;
 #   relay    through bench/relay.c, a plain copy-only byte relay (the
 #            yardstick: a proxy that copies can at best match it);
-#   proxy    through the xckpt proxy: `xckpt run --display :U -- x11perf ...`
-#            (a small shell between the session daemon and x11perf reads
-#            the daemon's CPU time);
+#   proxy    through the xckpt proxy: `xckpt run --display :U -- x11perf ...`;
 #   xtrace   through xtrace, which parses and prints every message.
+# Every run is made the same way in every mode (bench/x11perf-session.sh):
+# x11perf runs in a session of its own, apart from Xvfb's, together with
+# the process in the middle (the relay and xtrace are started in it for the
+# run; the proxy's session is the one `xckpt run` makes), which then idles
+# for BENCH_SETTLE seconds before x11perf starts.  Why: the proxy has to run
+# in a session of its own, and a session is a scheduling group of the
+# kernel's autogroup; and a process that has just started looks busy to the
+# scheduler for ~100 ms, which set the proxy's x11perf runs apart from the
+# relay's, started once and idle since (see bench/README.md, "Same
+# conditions for every mode").
 # Each x11perf run does one test for a fixed rep count, calibrated per test
 # and mode (round 0, discarded) to last about BENCH_TIME seconds.  Then
 # BENCH_ROUNDS rounds each run every test in every mode, the modes in an order
@@ -25,6 +33,8 @@
 #   BENCH_MODES   modes to run (default: direct relay proxy xtrace)
 #   BENCH_TIME    seconds per x11perf run (default 0.5)
 #   BENCH_ROUNDS  measured rounds, the median is taken (default 7)
+#   BENCH_SETTLE  seconds the process in the middle idles before each
+#                 x11perf run (default 0.3)
 #   RELAY         the relay binary (default $B/relay)
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,15 +44,15 @@ BENCH_TESTS=${BENCH_TESTS:-noop pointer prop rect10 putimage10 putimage100 putim
 BENCH_MODES=${BENCH_MODES:-direct relay proxy xtrace}
 BENCH_TIME=${BENCH_TIME:-0.5}
 BENCH_ROUNDS=${BENCH_ROUNDS:-7}
+BENCH_SETTLE=${BENCH_SETTLE:-0.3}
 RELAY=${RELAY:-$B/relay}
 
 x11perf_failed=""	# the modes that failed too often, skipped from then on
 x11perf_failures=""	# one line per failed run: "TEST MODE round N: WHY"
 x11perf_run_opts=""	# extra `xckpt run` options (--no-dbus: x11perf needs no bus)
-# The shell that runs x11perf in a session and prints the CPU time its parent
-# (the session daemon, with the proxy) used meanwhile: "bench-cpu-ns N".
-x11perf_cpu_sh='cpu() { cat /proc/$PPID/task/*/schedstat 2>/dev/null | awk "{ s += \$1 } END { printf \"%.0f\", s }"; }
-a=$(cpu); "$@"; st=$?; b=$(cpu); echo "bench-cpu-ns $((b - a))"; exit $st'
+# The script that makes one run inside its session, the same way in every
+# mode, and prints the CPU time of the process in the middle.
+x11perf_session=$PWD/bench/x11perf-session.sh
 
 # Prints the count a test's calibration starts from (small enough for the
 # slowest mode, xtrace, to finish quickly).
@@ -64,28 +74,29 @@ x11perf_initial_count() {
 # "-" for direct.  Returns 1 when x11perf failed, hung or printed no result;
 # its output stays in $bench_tmp/run.log and why in run.why.
 x11perf_once() {
-	local mode=$1 test=$2 count=$3 limit rc=0 log=$bench_tmp/run.log name mid="" c0=0 c1=0
+	local mode=$1 test=$2 count=$3 limit rc=0 log=$bench_tmp/run.log name="" disp
 	case $test in
 	# One subwindow count, not seven.
 	create|map) set -- -reps 1000000 -repeat "$count" -subs 25 "-$test" ;;
 	*) set -- -repeat 1 -reps "$count" "-$test" ;;
 	esac
 	case $mode in
-	direct) set -- x11perf -display ":$bench_xvfb_display" "$@" ;;
-	relay)  set -- x11perf -display ":$bench_relay_display" "$@"; mid=$bench_relay_pid ;;
-	xtrace) set -- x11perf -display ":$bench_xtrace_display" "$@"; mid=$bench_xtrace_pid ;;
+	direct)
+		set -- setsid -w sh "$x11perf_session" direct - - "$BENCH_SETTLE" - -- \
+			x11perf -display ":$bench_xvfb_display" "$@" ;;
+	relay|xtrace)
+		disp=$(bench_free_displays | head -n 1)
+		[ -n "$disp" ] || bench_die "no free display in $BENCH_DISPLAYS"
+		set -- setsid -w sh "$x11perf_session" "$mode" "$disp" "$bench_xvfb_display" \
+			"$BENCH_SETTLE" "$RELAY" -- x11perf -display ":$disp" "$@" ;;
 	proxy)
-		# x11perf's parent in the session is the daemon hosting the
-		# proxy: a small shell between them reads its CPU time.
 		name=bench-$test-$RANDOM$RANDOM
 		set -- "$XCKPT" run $x11perf_run_opts --name "$name" --display ":$bench_xvfb_display" -- \
-			sh -c "$x11perf_cpu_sh" sh x11perf "$@" ;;
+			sh "$x11perf_session" proxy - - "$BENCH_SETTLE" - -- x11perf "$@" ;;
 	*) bench_die "unknown mode: $mode" ;;
 	esac
 	limit=$(awk -v t="$BENCH_TIME" 'BEGIN { printf "%d", 10 + 10 * t }')
-	[ -z "$mid" ] || c0=$(bench_cpu_ns "$mid")
-	x11perf_run "$limit" "${name:-}" "$@" >"$log" 2>&1 </dev/null || rc=$?
-	[ -z "$mid" ] || c1=$(bench_cpu_ns "$mid")
+	x11perf_run "$limit" "$name" "$@" >"$log" 2>&1 </dev/null || rc=$?
 	if [ $rc -ne 0 ]; then
 		case $rc in
 		124) echo "no result after $limit s (killed)" ;;
@@ -93,14 +104,14 @@ x11perf_once() {
 		esac >"$bench_tmp/run.why"
 		return 1
 	fi
-	awk -v mid="$mid" -v cpu=$((c1 - c0)) '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
+	awk '/ (reps|trep) @ .*\/sec\)/ && match($0, /\( *[0-9.]+\/sec\)/) {
 		r = substr($0, RSTART + 1, RLENGTH - 6); sub(/^ +/, "", r)
 		reps = $1; rate = r + 0; n++
 	}
-	/^bench-cpu-ns [0-9]+$/ { mid = "sh"; cpu = $2 }
+	/^bench-cpu-ns [0-9]+$/ { cpu = $2 }
 	END {
 		if (!n || rate <= 0) exit 1
-		if (mid == "" || cpu <= 0) print reps, rate, "-"
+		if (cpu <= 0) print reps, rate, "-"
 		else printf "%s %s %.0f\n", reps, rate, cpu
 	}' "$log" ||
 		{ echo "no result line" >"$bench_tmp/run.why"; return 1; }
@@ -108,9 +119,11 @@ x11perf_once() {
 
 # Runs "$@" for at most $1 seconds; $2, when not empty, is the name of the
 # xckpt session the command starts.  A command still running then is ended:
-# its session first, by name (so that `xckpt run` returns and reaps its
-# children), then by pid.  Returns the command's status, or 124 when it had
-# to be ended.
+# its xckpt session first, by name (so that `xckpt run` returns and reaps
+# its children), then by pid; a command started with setsid(1) is the leader
+# of its own process group, and the whole group (x11perf, the relay or
+# xtrace) is ended with it.  Returns the command's status, or 124 when it
+# had to be ended.
 x11perf_run() {
 	local limit=$1 name=$2 pid spid first st i=0
 	shift 2
@@ -125,12 +138,12 @@ x11perf_run() {
 		return "$st"
 	fi
 	[ -z "$name" ] || "$XCKPT" kill "$name" >/dev/null 2>&1 || true
-	kill -TERM "$pid" 2>/dev/null || true
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 	while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	kill -KILL "$pid" 2>/dev/null || true
+	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	return 124
 }
@@ -360,14 +373,14 @@ x11perf_main() {
 		*) bench_die "unknown mode in BENCH_MODES: $mode" ;;
 		esac
 	done
+	case " $BENCH_MODES " in *" relay "*) [ -x "$RELAY" ] || bench_die "relay not built: $RELAY (make B=$B $RELAY)" ;; esac
+	case " $BENCH_MODES " in *" xtrace "*) command -v xtrace >/dev/null || bench_die "xtrace is not installed (apt-get install xtrace)" ;; esac
 	bench_start_xvfb
-	case " $BENCH_MODES " in *" relay "*) bench_start_relay "$RELAY" "$bench_xvfb_display" ;; esac
-	case " $BENCH_MODES " in *" xtrace "*) bench_start_xtrace "$bench_xvfb_display" ;; esac
-	bench_log "x11perf: Xvfb :$bench_xvfb_display, relay :${bench_relay_display:--}, xtrace :${bench_xtrace_display:--}, proxy via $XCKPT"
+	bench_log "x11perf: Xvfb :$bench_xvfb_display, proxy via $XCKPT; x11perf and the relay, xtrace or proxy in a session of their own, idle for $BENCH_SETTLE s before each run"
 
 	echo "== x11perf: X requests through each mode, ops/s (higher is better)"
 	echo "   $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
-		"$BENCH_ROUNDS rounds of ~$BENCH_TIME s runs, modes interleaved"
+		"$BENCH_ROUNDS rounds of ~$BENCH_TIME s runs, modes interleaved, each run in a session of its own after $BENCH_SETTLE s idle"
 	x11perf_measure "$results"
 	{
 		x11perf_report "$results"
