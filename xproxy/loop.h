@@ -11,16 +11,17 @@
  * changing what an fd is watched for is a system call only when it really
  * changes.
  *
- * Measured (x11perf -pointer, 2-CPU VM): the proxy on this loop costs what
- * the benchmark's copy-only relay costs per round trip (same system calls:
- * one wait, one read, one send each way), as long as it runs in the same
- * session as the X server.  Inside an xckpt session it is 5-7% slower and
- * takes ~15% more CPU, and an xproxy-standalone started under setsid(1)
- * shows the same: the kernel's autogroup gives each session its own
- * scheduling group, and every sleep and wake-up of a task in a group costs
- * the scheduler one more level (unshare(1) of the session's namespaces
- * alone costs nothing).  That is the price of the session being a session,
- * not of this loop.
+ * Measured (x11perf -pointer, 2-CPU VM): the proxy on this loop makes the
+ * system calls the benchmark's copy-only relay makes per round trip (one
+ * wait, one read, one send each way), and its own code is ~2% of its time;
+ * the rest is the kernel's wake-ups and context switches.  So the rate is
+ * decided by where the scheduler puts the client, the proxy and the X
+ * server: each wake-up of a task on the other, idle, vCPU costs an
+ * inter-processor interrupt.  A proxy started right before its client
+ * (as `xckpt run` does) was kept on the other vCPU for a whole run (~2.2
+ * IPIs per round trip, half the rate); a session's scheduling group
+ * (autogroup) changes the placement too.  See bench/README.md, "Same
+ * conditions for every mode".
  *
  * A loop is served either by loop_iterate() from the caller (the unit
  * tests) or by its own thread after loop_start().  Everything a loop
