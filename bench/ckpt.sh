@@ -9,6 +9,8 @@
 #          `xckpt checkpoint NAME --kill` and `xckpt restart DIR --detach`;
 #          this includes xckpt's own work: quiescing the daemon, the
 #          manifest's checksums, fsync, the verification before a restart;
+#          and again with `checkpoint --no-sync` (no waiting for the disk:
+#          the row that shows what the fsync costs);
 #   bare   an equivalent tree: the same program in another xckpt session,
 #          dumped by `criu dump -t DAEMON` (which kills it) and restored by
 #          `criu restore -d --root /`, with the criu that `make deps`
@@ -65,9 +67,11 @@ wait_gone() {
 	done
 }
 
-# Measures one xckpt round $1: prints "DUMP_S RESTORE_S BYTES".
+# Measures one xckpt round $1, with the further checkpoint options $2...:
+# prints "DUMP_S RESTORE_S BYTES".
 round_xckpt() {
 	local name=bench-ckpt-$1 ready=$bench_tmp/ready-x$1 pid dir t0 t1 t2 t3
+	shift
 	"$XCKPT" run --detach --no-dbus --name "$name" -- "$MEM" "$BENCH_CKPT_MB" "$ready" \
 		>/dev/null 2>"$bench_tmp/err" || bench_die "xckpt run: $(cat "$bench_tmp/err")"
 	ckpt_sessions="$ckpt_sessions $name"
@@ -76,7 +80,7 @@ round_xckpt() {
 	ckpt_pids="$ckpt_pids $pid"
 	sync
 	t0=$(now_ns)
-	dir=$("$XCKPT" checkpoint "$name" --kill 2>"$bench_tmp/err" | tail -n 1) ||
+	dir=$("$XCKPT" checkpoint "$name" --kill "$@" 2>"$bench_tmp/err" | tail -n 1) ||
 		bench_die "xckpt checkpoint: $(cat "$bench_tmp/err")"
 	t1=$(now_ns)
 	wait_gone "$pid"
@@ -139,37 +143,49 @@ if [ ! -x "$MEM" ] || [ bench/ckptmem.c -nt "$MEM" ]; then
 fi
 
 : >"$bench_tmp/x.txt"
+: >"$bench_tmp/n.txt"
 : >"$bench_tmp/b.txt"
+# Each round also measures `checkpoint --no-sync` (n.txt), in the middle:
+# xckpt, xckpt --no-sync, bare in odd rounds, the reverse in even ones.
 for r in $(seq "$BENCH_ROUNDS"); do
 	if [ $((r % 2)) -eq 1 ]; then
 		round_xckpt "$r" >>"$bench_tmp/x.txt"
+		round_xckpt "${r}n" --no-sync >>"$bench_tmp/n.txt"
 		round_bare "$r" >>"$bench_tmp/b.txt"
 	else
 		round_bare "$r" >>"$bench_tmp/b.txt"
+		round_xckpt "${r}n" --no-sync >>"$bench_tmp/n.txt"
 		round_xckpt "$r" >>"$bench_tmp/x.txt"
 	fi
-	bench_log "bench ckpt: round $r: xckpt $(tail -n 1 "$bench_tmp/x.txt"), bare $(tail -n 1 "$bench_tmp/b.txt")"
+	bench_log "bench ckpt: round $r: xckpt $(tail -n 1 "$bench_tmp/x.txt"), --no-sync $(tail -n 1 "$bench_tmp/n.txt"), bare $(tail -n 1 "$bench_tmp/b.txt")"
 done
+
+# Prints a table row: label $1, column $2 of bare's runs (b.txt) and of
+# xckpt's in $3 (a file), the ratio over pairs of rounds and the verdict.
+ckpt_row() {
+	local what=$1 col=$2 xfile=$3 b x ratio verdict
+	b=$(cut -d' ' -f"$col" "$bench_tmp/b.txt" | median)
+	x=$(cut -d' ' -f"$col" "$xfile" | median)
+	if [ "$col" -eq 3 ]; then
+		b=$(awk -v v="$b" 'BEGIN { printf "%.1f", v / 1048576 }')
+		x=$(awk -v v="$x" 'BEGIN { printf "%.1f", v / 1048576 }')
+	fi
+	# The median over pairs of rounds (one of each order) of the pair's
+	# ratio: the runs of a pair are seconds apart, so drift on a shared VM
+	# mostly cancels out, and so does the order.
+	ratio=$(paste -d' ' "$bench_tmp/b.txt" "$xfile" |
+		awk -v c="$col" '{ b += $c; x += $(c + 3) }
+			NR % 2 == 0 { printf "%.4f\n", (b > 0 ? x / b : 0); b = x = 0 }' | median)
+	ratio=$(awk -v q="$ratio" 'BEGIN { printf "%.2f", q }')
+	verdict=$(awk -v q="$ratio" 'BEGIN { v = "MISS"; if (q <= 1.10) v = "PASS"; print v }')
+	printf '%-26s %10s %10s %8s  %s\n' "$what" "$b" "$x" "$ratio" "$verdict"
+}
 
 {
 	echo "== ckpt: ${BENCH_CKPT_MB} MB resident, xckpt vs bare criu (medians of $BENCH_ROUNDS rounds, ratios over pairs of rounds; target: ratio <= 1.10)"
-	printf '%-16s %12s %12s %8s\n' "" "bare criu" "xckpt" "ratio"
-	for col in 1 2 3; do
-		case $col in 1) what="checkpoint (s)" ;; 2) what="restart (s)" ;; 3) what="image (MB)" ;; esac
-		b=$(cut -d' ' -f$col "$bench_tmp/b.txt" | median)
-		x=$(cut -d' ' -f$col "$bench_tmp/x.txt" | median)
-		if [ $col -eq 3 ]; then
-			b=$(awk -v v="$b" 'BEGIN { printf "%.1f", v / 1048576 }')
-			x=$(awk -v v="$x" 'BEGIN { printf "%.1f", v / 1048576 }')
-		fi
-		# The median over pairs of rounds (one of each order) of the
-		# pair's ratio: the runs of a pair are seconds apart, so drift on
-		# a shared VM mostly cancels out, and so does the order.
-		ratio=$(paste -d' ' "$bench_tmp/b.txt" "$bench_tmp/x.txt" |
-			awk -v c=$col '{ b += $c; x += $(c + 3) }
-				NR % 2 == 0 { printf "%.4f\n", (b > 0 ? x / b : 0); b = x = 0 }' | median)
-		ratio=$(awk -v q="$ratio" 'BEGIN { printf "%.2f", q }')
-		verdict=$(awk -v q="$ratio" 'BEGIN { v = "MISS"; if (q <= 1.10) v = "PASS"; print v }')
-		printf '%-16s %12s %12s %8s  %s\n' "$what" "$b" "$x" "$ratio" "$verdict"
-	done
+	printf '%-26s %10s %10s %8s\n' "" "bare criu" "xckpt" "ratio"
+	ckpt_row "checkpoint (s)" 1 "$bench_tmp/x.txt"
+	ckpt_row "checkpoint --no-sync (s)" 1 "$bench_tmp/n.txt"
+	ckpt_row "restart (s)" 2 "$bench_tmp/x.txt"
+	ckpt_row "image (MB)" 3 "$bench_tmp/x.txt"
 } | tee "$B/bench/ckpt.txt"

@@ -167,6 +167,7 @@ CkptWriter *ckptdir_begin(const char *parent, const char *name,
 	w->images = g_build_filename(w->tmp, "images", NULL);
 	w->final = g_steal_pointer(&final);
 	w->parent = g_strdup(parent);
+	w->durable = TRUE;
 	g_mutex_init(&w->lock);
 	g_cond_init(&w->wake);
 	w->followed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,

@@ -12,10 +12,10 @@
  *   DIR/...            anything else the writer adds (logs, thumbnails)
  *
  * It is built in a hidden sibling directory (PARENT/.NAME.tmp-XXXXXX), every
- * file summed, then renamed into place: an interrupted or failed checkpoint
- * leaves the previous ones untouched and no half directory behind (a stale
- * .tmp is removed by the next writer).  Whether the commit also waits for
- * the disk is the writer's choice (ckptdir_set_durable()).
+ * file summed and synced to disk, then renamed into place and the parent
+ * fsync'd: an interrupted or failed checkpoint leaves the previous ones
+ * untouched and no half directory behind (a stale .tmp is removed by the
+ * next writer).  A writer may skip the syncs (ckptdir_set_durable()).
  * Directories are 0700 and files 0600: images hold process memory.
  *
  * A reader verifies a directory before anything uses it: owner, format
@@ -79,20 +79,20 @@ const char *ckptdir_path(CkptWriter *writer);
 /* The images/ directory inside it, where CRIU writes (owned by WRITER). */
 const char *ckptdir_images(CkptWriter *writer);
 
-/* Makes WRITER's commit durable (DURABLE TRUE) or not (the default):
- * durable, the follower starts the writeback of what it has summed and the
+/* Makes WRITER's commit durable (DURABLE TRUE, the default) or not.
+ * Durable, the follower starts the writeback of what it has summed and the
  * commit returns only once every file, and the rename, are on the disk
  * (syncfs, then an fsync of PARENT).
  *
- * Not durable is what criu dump and cp do: the kernel writes the files out
- * within its dirty expiry (30 s by default) and the commit does not wait.
- * Waiting costs the time to write the whole image (~60 ms per 200 MB on
- * this project's machines, half the dump), and its writeback competing
- * with CRIU slowed the dump itself.  What makes that safe: a checkpoint
- * that a crash or a power cut catches before it reached the disk is torn
- * (files empty or short), and the manifest check before any restart
- * refuses it with a one-line error; the ones before it, on the disk by
- * then, are untouched.  Call before ckptdir_follow(). */
+ * Not durable (checkpoint --no-sync) is what criu dump and cp do: the
+ * kernel writes the files out within its dirty expiry (30 s by default)
+ * and the commit does not wait.  Waiting costs the time to write the whole
+ * image (~60 ms per 200 MB on this project's machines, half the dump), and
+ * its writeback competing with CRIU slows the dump itself.  What keeps
+ * that safe: a checkpoint that a crash or a power cut catches before it
+ * reached the disk is torn (files empty or short), and the manifest check
+ * before any restart refuses it with a one-line error; the ones before
+ * it, on the disk by then, are untouched.  Call before ckptdir_follow(). */
 void ckptdir_set_durable(CkptWriter *writer, gboolean durable);
 
 /* Starts summing the page images CRIU writes into WRITER's images/ as

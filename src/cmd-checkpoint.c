@@ -270,7 +270,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	const CmdEntry *entry = cmd_find("checkpoint");
 	g_autofree char *parent = NULL;
 	gboolean kill_it = FALSE;
-	gboolean durable = FALSE;
+	gboolean no_sync = FALSE;
 	const GOptionEntry entries[] = {
 		{ "dir", 'd', 0, G_OPTION_ARG_FILENAME, &parent,
 		  "Put the checkpoint in DIR/TIMESTAMP (default: "
@@ -278,9 +278,9 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		{ "kill", 'k', 0, G_OPTION_ARG_NONE, &kill_it,
 		  "End the session once it is dumped (default: it runs on)",
 		  NULL },
-		{ "sync", 's', 0, G_OPTION_ARG_NONE, &durable,
-		  "Return only once the checkpoint is on the disk (default: "
-		  "the kernel writes it out within seconds)", NULL },
+		{ "no-sync", 0, 0, G_OPTION_ARG_NONE, &no_sync,
+		  "Do not wait until the checkpoint is on the disk (the "
+		  "kernel writes it out within seconds)", NULL },
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
@@ -381,7 +381,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	else if (g_key_file_has_key(facts, "checkpoint", "upstream", NULL))
 		shots = g_thread_new("xckpt-windows",
 				     cmd_checkpoint_shots_thread, &sh);
-	ckptdir_set_durable(writer, durable);
+	ckptdir_set_durable(writer, !no_sync);
 	ckptdir_follow(writer);
 	dumped = criu_dump(&d, &error);
 	if (ck.shown)

@@ -363,16 +363,16 @@ static void tck_followed(gboolean durable)
 	tck_rm(parent);
 }
 
-/* tck_followed(), not durable (the default). */
+/* tck_followed(), durable (the default). */
 static void test_followed(void)
 {
-	tck_followed(FALSE);
+	tck_followed(TRUE);
 }
 
-/* tck_followed(), durable (checkpoint --sync). */
-static void test_followed_durable(void)
+/* tck_followed(), not durable (checkpoint --no-sync). */
+static void test_followed_no_sync(void)
 {
-	tck_followed(TRUE);
+	tck_followed(FALSE);
 }
 
 static CU_TestInfo tck_tests[] = {
@@ -390,7 +390,7 @@ static CU_TestInfo tck_tests[] = {
 	{ "failed commit", test_failed_commit },
 	{ "format 1 (CRC-32) still read", test_format1 },
 	{ "page image followed while written", test_followed },
-	{ "page image followed, durable", test_followed_durable },
+	{ "page image followed, not durable", test_followed_no_sync },
 	CU_TEST_INFO_NULL,
 };
 
