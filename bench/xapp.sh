@@ -8,7 +8,7 @@
 #   restart     from `xckpt restart --display B` on a fresh Xvfb until the
 #               gedit window shows exactly what it showed before the
 #               checkpoint (screenshots every 20 ms); target: < 1 s.
-# Each of BENCH_ROUNDS (4, rounded up to even) rounds measures both, the
+# Each of BENCH_ROUNDS (8, rounded up to even) rounds measures both, the
 # two checkpoints in an order that alternates (the first of a round is
 # measured slower, as in the ckpt section); the table shows the medians of
 # each side, and the checkpoint ratio is the median over pairs of rounds,
@@ -20,7 +20,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-BENCH_ROUNDS=${BENCH_ROUNDS:-4}
+BENCH_ROUNDS=${BENCH_ROUNDS:-8}
 BENCH_ROUNDS=$(( (BENCH_ROUNDS + 1) / 2 * 2 ))
 APP_ENV="NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory"
 xapp_sessions=""	# xckpt sessions we started, killed at exit
