@@ -247,20 +247,22 @@ static gboolean ckptdir_follow_quiet(CkptWriter *writer, const char *rel)
 	return FALSE;
 }
 
-/* One look of the follower at WRITER's images: sums what CRIU has appended
- * to each page image since the last look and, when durable, starts its
- * writeback.  (Not the other images: starting the writeback of those small
- * files as they grew slowed gedit's dump by ~9 ms, more than the sync at
- * commit takes for them.)
+/* One look of the follower at WRITER's images: when durable, starts the
+ * writeback of what CRIU has appended to each page image since the last
+ * look, so that the disk works beside CRIU; and sums the page images that
+ * have stopped growing.  (Not the other images: starting the writeback of
+ * those small files as they grew slowed gedit's dump by ~9 ms, more than
+ * the sync at commit takes for them.)
  *
- * Not durable, it sums only the page images that have stopped growing:
- * while CRIU copies pages at full speed, reading them back beside it
- * slowed the copy by ~10 ms per 200 MB (memory bandwidth, not CPU: the
- * other core was idle), more than the summing costs after it.  A page
- * image stops growing when CRIU moves to the next process, and all of
- * them when it has written the pages; what follows (the other images, and
- * with --kill the end of the dumped tree, ~20 ms) covers the summing of
- * the last one (~17 ms per 200 MB). */
+ * Why only what has stopped growing is summed: while CRIU copies pages at
+ * full speed, reading them back beside it slowed the copy by ~10 ms per
+ * 200 MB (memory bandwidth, not CPU: the other core was idle), more than
+ * the summing costs after it.  A page image stops growing when CRIU moves
+ * to the next process, and all of them when it has written the pages;
+ * what follows (the other images, and with --kill the end of the dumped
+ * tree, ~20 ms) covers the summing of the last one (~17 ms per 200 MB).
+ * The writeback needs no reading, and waiting with it would leave the
+ * whole image to write at the end (~60 ms per 200 MB here). */
 static void ckptdir_follow_pass(CkptWriter *writer)
 {
 	CkptsumKind kind = ckptsum_kind(CKPTDIR_FORMAT_VERSION);
@@ -275,8 +277,6 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 		    !g_str_has_suffix(n, ".img"))
 			continue;
 		rel = g_build_filename("images", n, NULL);
-		if (!writer->durable && !ckptdir_follow_quiet(writer, rel))
-			continue;
 		if (!g_hash_table_lookup_extended(writer->followed, rel, NULL,
 						  &f)) {
 			g_autofree char *full = g_build_filename(writer->tmp,
@@ -285,8 +285,12 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 			g_hash_table_insert(writer->followed, g_strdup(rel), f);
 		}
 		/* A file it cannot follow is summed whole at commit. */
-		if (f != NULL &&
-		    !ckptsum_file_advance(f, writer->durable, NULL))
+		if (f == NULL)
+			continue;
+		if (writer->durable)
+			ckptsum_file_push(f);
+		if (ckptdir_follow_quiet(writer, rel) &&
+		    !ckptsum_file_advance(f, FALSE, NULL))
 			g_hash_table_insert(writer->followed, g_strdup(rel),
 					    NULL);
 	}

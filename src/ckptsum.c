@@ -202,6 +202,23 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 	return TRUE;
 }
 
+/* Starts the writeback of F's file up to its whole pages now (see
+ * ckptsum.h). */
+void ckptsum_file_push(CkptsumFile *f)
+{
+	struct stat st;
+	gint64 end;
+
+	if (f->done || fstat(f->fd, &st) < 0)
+		return;
+	end = (gint64)st.st_size / 4096 * 4096;
+	if (end > f->pushed) {
+		sync_file_range(f->fd, f->pushed, end - f->pushed,
+				SYNC_FILE_RANGE_WRITE);
+		f->pushed = end;
+	}
+}
+
 /* Sums F's file to its end; returns its checksum, which the caller frees
  * (see ckptsum.h). */
 char *ckptsum_file_finish(CkptsumFile *f, gboolean writeback, gint64 *size,

@@ -55,6 +55,11 @@ CkptsumFile *ckptsum_file_open(const char *path, CkptsumKind kind,
 gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 			      GError **error);
 
+/* Starts the writeback to disk of what has been appended to F's file
+ * since the last push (whole pages, up to its size now), without summing
+ * it and without waiting. */
+void ckptsum_file_push(CkptsumFile *f);
+
 /* Sums F's file up to its end (starting the writeback of what is left
  * with WRITEBACK) and returns its checksum as hex digits (caller frees)
  * and its size in *SIZE, or NULL with ERROR (the file shrank or was
