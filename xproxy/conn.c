@@ -5,11 +5,10 @@
  * of one side and the output queue of the other: bytes read from the client
  * are framed and translated in place and written to the server from the same
  * memory, and likewise the other way.  One read takes whatever is there (up
- * to the buffer's size, or CONN_READ_MAX from a client that sends small
- * requests), every complete message is handled, and one write sends the
- * batch.  A side whose output is backed up (CONN_HIGH_WATER bytes not yet
- * written) stops being read, so a fast client cannot make the proxy buffer
- * without limit.
+ * to the buffer's size), every complete message is handled, and one write
+ * sends the batch.  A side whose output is backed up (CONN_HIGH_WATER bytes
+ * not yet written) stops being read, so a fast client cannot make the proxy
+ * buffer without limit.
  *
  * Both sockets are watched in the proxy's epoll loop (loop.h), which makes a
  * system call only when what a socket is watched for changes (see
@@ -46,20 +45,6 @@
 #define CONN_BUF_SIZE (256 * 1024)
 /* Unwritten bytes at which the other side stops being read. */
 #define CONN_HIGH_WATER (256 * 1024)
-/* Most bytes one read of the client takes while its requests are small
- * (see conn_note_len()): the relay's buffer size.  Measured with x11perf
- * -putimage10, where the server is the bottleneck: reading all there was
- * (64-128 KiB a time, x11perf's writes) and sending it on in one piece
- * found the server's socket full twice as often (3900 sends of 1.5 M
- * requests, against 1800 with this limit and 1100 for the relay); after
- * each, the proxy waits until the server has taken three quarters of what
- * is queued (a unix socket is writable again at a quarter full).  With
- * this limit the proxy's throughput relative to the relay went from
- * 0.88-0.96 to 0.94-0.99 (medians of five interleaved A/B runs of 7-21
- * rounds); a limit of 32 KiB gave 0.91, 16 KiB 0.64.  Big requests are
- * better read whole: x11perf -putimage100 (40 KiB requests) lost 14% with
- * this limit, most of its requests then being cut in two at a read's end. */
-#define CONN_READ_MAX (64 * 1024)
 /* Requests that leave the fast path (recorded or translated ones) cost the
  * proxy time; once this many bytes of them are ready they are written to
  * the server before the rest of the batch is handled, so that the server
@@ -152,8 +137,6 @@ struct XpConn {
 				 * are its own */
 	gboolean dropped;	/* the last event was dropped (so is a
 				 * KeymapNotify that follows it) */
-	gsize read_max;		/* most bytes the next read of the client
-				 * takes (see conn_note_len()) */
 };
 
 /* The requests (by major opcode) that the fast path passes as they are on
@@ -420,14 +403,6 @@ static void conn_reject(XpConn *c, gsize consumed, XlateResult res,
 	pend->minor = r->cminor;
 }
 
-/* Notes that the client's last request was LEN bytes long: while its
- * requests are small, a read takes CONN_READ_MAX bytes at most, else all
- * that fits. */
-static inline void conn_note_len(XpConn *c, gsize len)
-{
-	c->read_max = len < CONN_STREAM_MIN ? CONN_READ_MAX : G_MAXSIZE;
-}
-
 /* The fast path: passes the run of requests of conn_fast at the parse
  * point, with one counter update for the whole run.  Only for identity
  * maps.  Returns how many it passed.
@@ -463,7 +438,6 @@ static guint conn_plain_run(XpConn *c)
 	if (n) {
 		seq_client_requests(c->seq, n);
 		b->parsed = off;
-		conn_note_len(c, step);
 	}
 	return n;
 }
@@ -539,7 +513,6 @@ static void conn_requests(XpConn *c)
 				seq_client_request(c->seq);
 				c->pass = len - avail;
 				b->parsed = b->end;
-				conn_note_len(c, len);
 				break;
 			}
 			xbuf_reserve(b, len - avail);
@@ -572,7 +545,6 @@ static void conn_requests(XpConn *c)
 			c->max_req_words = CONN_MAX_BIG_WORDS;
 		}
 		b->parsed += len;
-		conn_note_len(c, len);
 		if (seq_need_sync(c->seq))
 			conn_inject_sync(c);
 		if (b->parsed - b->start >= early) {
@@ -879,7 +851,7 @@ static void conn_read_client(XpConn *c)
 	if (c->pass >= CONN_SPLICE_MIN && c->cin.start == c->cin.end &&
 	    !c->piped_full && conn_splice(c))
 		return;
-	n = xbuf_read(&c->cin, c->cfd, c->read_max);
+	n = xbuf_read(&c->cin, c->cfd);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN)) {
 		conn_end(c, CONN_END_CLIENT, "client closed the connection");
@@ -897,7 +869,7 @@ static void conn_read_client(XpConn *c)
 /* Reads from the server and handles what came. */
 static void conn_read_server(XpConn *c)
 {
-	gssize n = xbuf_read(&c->sin, c->sfd, G_MAXSIZE);
+	gssize n = xbuf_read(&c->sin, c->sfd);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN)) {
 		conn_end(c, CONN_END_SERVER, "server closed the connection");
@@ -1001,7 +973,6 @@ XpConn *conn_new(int fd, const XpConnParams *params)
 	c->cfd = fd;
 	c->sfd = -1;
 	c->pipe[0] = c->pipe[1] = -1;
-	c->read_max = CONN_READ_MAX;
 	c->state = CONN_CLIENT_SETUP;
 	xbuf_init(&c->cin, CONN_BUF_SIZE);
 	xbuf_init(&c->sin, CONN_BUF_SIZE);

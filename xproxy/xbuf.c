@@ -44,10 +44,9 @@ void xbuf_reserve(XpBuf *b, gsize need)
 	b->cap = cap;
 }
 
-/* Reads at most MAX bytes (as many as fit) from FD into B's tail.  When the
- * buffer is empty the offsets go back to 0 first so the whole buffer is
- * used. */
-gssize xbuf_read(XpBuf *b, int fd, gsize max)
+/* Reads as much as fits from FD into B's tail.  When the buffer is empty the
+ * offsets go back to 0 first so the whole buffer is used. */
+gssize xbuf_read(XpBuf *b, int fd)
 {
 	gssize n;
 
@@ -56,7 +55,7 @@ gssize xbuf_read(XpBuf *b, int fd, gsize max)
 	if (b->end == b->cap)
 		xbuf_reserve(b, b->cap / 4 ? b->cap / 4 : 4096);
 	do
-		n = read(fd, b->data + b->end, MIN(b->cap - b->end, max));
+		n = read(fd, b->data + b->end, b->cap - b->end);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		b->end += n;

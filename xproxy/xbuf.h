@@ -32,10 +32,10 @@ void xbuf_clear(XpBuf *b);
  * unwritten bytes to the front, then by growing the buffer. */
 void xbuf_reserve(XpBuf *b, gsize need);
 
-/* Reads once from FD into the free tail, at most MAX bytes (making room for
- * one chunk when the tail is empty).  Returns the bytes read, 0 at end of
- * file, -1 on error (errno set; EAGAIN when nothing is there). */
-gssize xbuf_read(XpBuf *b, int fd, gsize max);
+/* Reads once from FD into the free tail (making room for one chunk when the
+ * tail is empty).  Returns the bytes read, 0 at end of file, -1 on error
+ * (errno set; EAGAIN when nothing is there). */
+gssize xbuf_read(XpBuf *b, int fd);
 
 /* Writes the parsed bytes [start, parsed) to FD once.  Returns the bytes
  * written or -1 (errno set; EAGAIN when the socket is full). */
