@@ -7,7 +7,10 @@
 #               as --external, as xckpt does); target: ratio < 1.2;
 #   restart     from `xckpt restart --display B` on a fresh Xvfb until the
 #               gedit window shows exactly what it showed before the
-#               checkpoint (screenshots every 20 ms); target: < 1 s.
+#               checkpoint (screenshots every 20 ms); target: < 1 s;
+#   record      the proxy's memory per recorded resource: what the session
+#               log says of gedit's records at the checkpoint (resources
+#               and bytes, summed over its connections).
 # Each of BENCH_ROUNDS (8, rounded up to even) rounds measures both, the
 # two checkpoints in an order that alternates (the first of a round is
 # measured slower, as in the ckpt section); the table shows the medians of
@@ -111,9 +114,19 @@ ckpt_bare() {
 	secs "$t0" "$t1"
 }
 
-# One round $1: prints "XCKPT_CKPT BARE_CKPT RESTART".
+# The resources (live ones and zombies: freed, but still used by a live
+# one) and the bytes that the records of session $1's connections held at
+# its checkpoint (the proxy logs them at the quiesce), summed: prints
+# "RESOURCES BYTES".
+record_size() {
+	grep -o 'record of [0-9]* resources ([0-9]* zombies.*: [0-9]* bytes' \
+		"$XDG_RUNTIME_DIR/xckpt/$1.log" 2>/dev/null | tr -d '(' |
+		awk '{ r += $3 + $5; b += $(NF - 1) } END { printf "%d %d\n", r, b }'
+}
+
+# One round $1: prints "XCKPT_CKPT BARE_CKPT RESTART RESOURCES BYTES".
 round() {
-	local a b c cpid wid before dir t0 t1 xs bs i
+	local a b c cpid wid before dir t0 t1 xs bs rec i
 	bench_start_xvfb
 	a=$bench_xvfb_display
 	bench_start_xvfb
@@ -135,6 +148,7 @@ round() {
 	fi
 	before=$bench_tmp/before-$1.png
 	dir=$(cat "$bench_tmp/dir-$1")
+	rec=$(record_size "x$1")
 	echo -n "$xs $bs "
 	"$XCKPT" kill "bare$1" >/dev/null 2>&1 || true
 	# Restart on the other Xvfb, until repainted.
@@ -153,7 +167,7 @@ round() {
 	done
 	t1=$(now_ns)
 	same "$before" "$bench_tmp/after.png" || bench_die "gedit never repainted as before on :$b"
-	echo "$(secs "$t0" "$t1")"
+	echo "$(secs "$t0" "$t1") $rec"
 	"$XCKPT" kill "x$1" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 	bench_cleanup_xvfbs
@@ -197,4 +211,7 @@ done
 		"$(awk -v q="$ratio" 'BEGIN { print (q < 1.2) ? "PASS (< 1.2)" : "MISS (< 1.2)" }')"
 	printf '%-36s %8s %8s %8s  %s\n' "restart to repainted (s)" "-" "$r" "-" \
 		"$(awk -v q="$r" 'BEGIN { print (q < 1.0) ? "PASS (< 1 s)" : "MISS (< 1 s)" }')"
+	n=$(cut -d' ' -f4 "$bench_tmp/r.txt" | median)
+	bytes=$(cut -d' ' -f5 "$bench_tmp/r.txt" | median)
+	awk -v n="$n" -v b="$bytes" 'BEGIN { printf "proxy record at the checkpoint: %d resources (zombies included), %.2f MB, %.0f bytes per resource (pixmap contents and glyph images included)\n", n, b / 1e6, (n > 0) ? b / n : 0 }'
 } | tee "$B/bench/xapp.txt"
