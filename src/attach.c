@@ -62,6 +62,8 @@ typedef struct {
 	int status;		/* the app's wait status (ATTACH_EXITED) */
 	char *message;		/* why it ended, for the user, or NULL */
 	gboolean paused;	/* PAUSE came: a checkpoint is being taken */
+	guint restores;		/* the session's restores at PAUSE (see
+				 * cmd_come_back()) */
 	guint in_src;		/* the stdin watch, or 0 */
 	guint sock_src;		/* the connection's watch, or 0 */
 	guint pause_src;	/* the checkpoint poll, or 0 */
@@ -199,6 +201,7 @@ static void attach_message(Attach *a, guint32 type, GBytes *body)
 		break;
 	case CONTROL_PAUSE:
 		a->paused = TRUE;
+		a->restores = cmd_session_restores(a->opt->info_path);
 		break;
 	default:
 		/* DONE (for DETACH) and anything newer. */
@@ -213,7 +216,8 @@ static gboolean attach_on_pause_poll(gpointer ud)
 {
 	Attach *a = ud;
 
-	switch (cmd_come_back(a->opt->sock_path, a->opt->info_path, &a->fd)) {
+	switch (cmd_come_back(a->opt->sock_path, a->opt->info_path,
+			      a->restores, &a->fd)) {
 	case CMD_COME_BACK_WAIT:
 		return G_SOURCE_CONTINUE;
 	case CMD_COME_BACK_ENDED:

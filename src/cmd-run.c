@@ -40,6 +40,8 @@ typedef struct {
 	char *sock_path;	/* its control socket, to come back to */
 	char *info_path;	/* its metadata file (sessinfo.h) */
 	gboolean paused;	/* PAUSE came: a checkpoint is being taken */
+	guint restores;		/* the session's restores at PAUSE (see
+				 * cmd_come_back()) */
 	guint in_src;		/* the connection's watch, or 0 */
 } CmdRunClient;
 
@@ -99,6 +101,7 @@ static void cmd_run_message(CmdRunClient *c, guint32 type, GBytes *body)
 		break;
 	case CONTROL_PAUSE:
 		c->paused = TRUE;
+		c->restores = cmd_session_restores(c->info_path);
 		break;
 	default:
 		/* DONE (for SIGNAL) and anything newer: nothing to do. */
@@ -115,7 +118,8 @@ static gboolean cmd_run_on_pause_poll(gpointer ud)
 
 	/* (Our child, the keeper: reaped here when it has ended.) */
 	waitpid(c->daemon, NULL, WNOHANG);
-	switch (cmd_come_back(c->sock_path, c->info_path, &c->fd)) {
+	switch (cmd_come_back(c->sock_path, c->info_path, c->restores,
+			      &c->fd)) {
 	case CMD_COME_BACK_WAIT:
 		return G_SOURCE_CONTINUE;
 	case CMD_COME_BACK_ENDED:

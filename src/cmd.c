@@ -201,9 +201,17 @@ gboolean cmd_one_arg(const CmdEntry *entry, int argc, char **argv,
 	return TRUE;
 }
 
+/* How many times a session was restored (see cmd.h). */
+guint cmd_session_restores(const char *info_path)
+{
+	g_autoptr(SessInfo) info = sessinfo_load(info_path, NULL);
+
+	return info ? info->restores : 0;
+}
+
 /* One try at coming back to a session after PAUSE (see cmd.h). */
 CmdComeBack cmd_come_back(const char *sock_path, const char *info_path,
-			  int *fd)
+			  guint restores, int *fd)
 {
 	g_autoptr(SessInfo) info = sessinfo_load(info_path, NULL);
 	g_autoptr(GError) error = NULL;
@@ -213,7 +221,7 @@ CmdComeBack cmd_come_back(const char *sock_path, const char *info_path,
 		/* checkpoint --kill removes the session's files. */
 		return g_file_test(sock_path, G_FILE_TEST_EXISTS) ?
 		       CMD_COME_BACK_WAIT : CMD_COME_BACK_ENDED;
-	if (kill(info->pid, 0) < 0)
+	if (kill(info->pid, 0) < 0 || info->restores != restores)
 		return CMD_COME_BACK_ENDED;
 	if (g_strcmp0(info->state, "checkpointing") == 0)
 		return CMD_COME_BACK_WAIT;

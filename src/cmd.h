@@ -130,13 +130,22 @@ typedef enum {
 	CMD_COME_BACK_ENDED,	/* the session is gone (checkpoint --kill) */
 } CmdComeBack;
 
+/* How many times the session whose metadata is INFO_PATH has been
+ * restored (SessInfo.restores; 0 when it cannot be read).  A client reads
+ * it when PAUSE comes, for cmd_come_back(). */
+guint cmd_session_restores(const char *info_path);
+
 /* One try at coming back to the session whose control socket is SOCK_PATH
  * and metadata INFO_PATH after PAUSE: once its state is no longer
  * "checkpointing", connects and says HELLO with CONTROL_HELLO_OUTPUT
  * (the blocking fd in *FD, caller closes), and tells when the session has
- * gone.  Shared by `xckpt run` in the foreground and the attach client. */
+ * gone.  RESTORES is what cmd_session_restores() said at PAUSE: a session
+ * restored since (checkpoint --kill, then a restart under the same name
+ * before this client noticed) is another one, and counts as gone: coming
+ * back to it would take it from the terminal of its restart.  Shared by
+ * `xckpt run` in the foreground and the attach client. */
 CmdComeBack cmd_come_back(const char *sock_path, const char *info_path,
-			  int *fd);
+			  guint restores, int *fd);
 
 /* The commands (src/cmd-NAME.c). */
 int cmd_run_exec(int argc, char **argv);

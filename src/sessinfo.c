@@ -56,6 +56,7 @@ char *sessinfo_to_data(const SessInfo *info)
 	sessinfo_set(kf, "started", info->started);
 	sessinfo_set(kf, "state", info->state);
 	g_key_file_set_boolean(kf, SESSINFO_GROUP, "terminal", info->terminal);
+	g_key_file_set_uint64(kf, SESSINFO_GROUP, "restores", info->restores);
 	return g_key_file_to_data(kf, NULL, NULL);
 }
 
@@ -105,6 +106,8 @@ SessInfo *sessinfo_from_data(const char *data, gssize len, GError **error)
 	info->cwd = sessinfo_get(kf, "cwd");
 	info->started = sessinfo_get(kf, "started");
 	info->state = sessinfo_get(kf, "state");
+	info->restores = (guint)g_key_file_get_uint64(kf, SESSINFO_GROUP,
+						      "restores", NULL);
 	info->terminal = g_key_file_get_boolean(kf, SESSINFO_GROUP, "terminal",
 						NULL);
 	if (info->name == NULL || info->pid <= 0) {

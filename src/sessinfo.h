@@ -42,6 +42,10 @@ typedef struct {
 	char *state;		/* "running", "ending", ... */
 	gboolean terminal;	/* the app runs on a pty of the daemon's: a
 				 * terminal can attach (issue 5) */
+	guint restores;		/* how many times the session came back from
+				 * a checkpoint: a client from before a
+				 * checkpoint --kill tells the restarted
+				 * session from the one it knew */
 } SessInfo;
 
 /* Frees INFO and what it holds; NULL is fine. */

@@ -840,6 +840,8 @@ static void session_resume(SessionClient *c, GBytes *body)
 	}
 	session_log(s, "%s", (flags & CONTROL_RESUME_RESTORED) ?
 		    "restored from a checkpoint" : "checkpoint taken");
+	if (flags & CONTROL_RESUME_RESTORED)
+		s->info->restores++;	/* saved with the state, below */
 	if (s->pty != NULL && (flags & CONTROL_RESUME_RESTORED))
 		ptyterm_restored(s->pty);
 	if (s->proxy != NULL && (flags & CONTROL_RESUME_RESTORED)) {

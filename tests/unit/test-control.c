@@ -231,7 +231,7 @@ static void test_sessinfo(void)
 	SessInfo in = { .name = "ed", .pid = 42, .app_pid = 43,
 			.display = ":101", .upstream = ":0", .argv = argv,
 			.cwd = "/tmp", .started = "2026-11-25T12:00:00Z",
-			.state = "running" };
+			.state = "running", .restores = 2 };
 	g_autofree char *data = sessinfo_to_data(&in);
 	g_autoptr(GError) e = NULL;
 	g_autoptr(SessInfo) out = sessinfo_from_data(data, -1, &e);
@@ -242,6 +242,7 @@ static void test_sessinfo(void)
 	CU_ASSERT_EQUAL(out->app_pid, 43);
 	CU_ASSERT_STRING_EQUAL(out->display, ":101");
 	CU_ASSERT_STRING_EQUAL(out->upstream, ":0");
+	CU_ASSERT_EQUAL(out->restores, 2);
 	CU_ASSERT_EQUAL(g_strv_length(out->argv), 2);
 	CU_ASSERT_STRING_EQUAL(out->argv[1], "a file.txt");
 	g_autofree char *line = sessinfo_command_line(out);
