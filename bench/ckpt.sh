@@ -173,10 +173,7 @@ ckpt_row() {
 	# The median over pairs of rounds (one of each order) of the pair's
 	# ratio: the runs of a pair are seconds apart, so drift on a shared VM
 	# mostly cancels out, and so does the order.
-	ratio=$(paste -d' ' "$bench_tmp/b.txt" "$xfile" |
-		awk -v c="$col" '{ b += $c; x += $(c + 3) }
-			NR % 2 == 0 { printf "%.4f\n", (b > 0 ? x / b : 0); b = x = 0 }' | median)
-	ratio=$(awk -v q="$ratio" 'BEGIN { printf "%.2f", q }')
+	ratio=$(paste -d' ' "$bench_tmp/b.txt" "$xfile" | pair_ratio $((col + 3)) "$col")
 	verdict=$(awk -v q="$ratio" 'BEGIN { v = "MISS"; if (q <= 1.10) v = "PASS"; print v }')
 	printf '%-26s %10s %10s %8s  %s\n' "$what" "$b" "$x" "$ratio" "$verdict"
 }

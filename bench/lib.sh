@@ -160,6 +160,16 @@ median() {
 		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# pair_ratio XCOL BCOL: reads rows of one run each, rounds in pairs (one
+# of each order, see ckpt.sh), and prints, to two decimals, the median over
+# pairs of the pair's ratio: the sum of column XCOL over the sum of column
+# BCOL.
+pair_ratio() {
+	awk -v xc="$1" -v bc="$2" '{ x += $xc; b += $bc }
+		NR % 2 == 0 { printf "%.4f\n", (b > 0 ? x / b : 0); x = b = 0 }' |
+		median | awk '{ printf "%.2f", $1 }'
+}
+
 # bench_criu: sets the array CRIU to the criu command that make deps
 # recorded in $B/criu.path (the one xckpt runs), for the bare baselines.
 bench_criu() {

@@ -201,10 +201,7 @@ done
 	x=$(cut -d' ' -f1 "$bench_tmp/r.txt" | median)
 	b=$(cut -d' ' -f2 "$bench_tmp/r.txt" | median)
 	r=$(cut -d' ' -f3 "$bench_tmp/r.txt" | median)
-	ratio=$(awk '{ x += $1; b += $2 }
-		NR % 2 == 0 { printf "%.4f\n", (b > 0 ? x / b : 0); x = b = 0 }' \
-		"$bench_tmp/r.txt" | median)
-	ratio=$(awk -v q="$ratio" 'BEGIN { printf "%.2f", q }')
+	ratio=$(pair_ratio 1 2 <"$bench_tmp/r.txt")
 	echo "== xapp: gedit, medians of $BENCH_ROUNDS rounds (the checkpoint ratio over pairs of rounds)"
 	printf '%-36s %8s %8s %8s\n' "" "bare" "xckpt" "ratio"
 	printf '%-36s %8s %8s %8s  %s\n' "leave-running checkpoint (s)" "$b" "$x" "$ratio" \

@@ -149,6 +149,17 @@ CkptsumFile *ckptsum_file_open(const char *path, CkptsumKind kind,
 	return f;
 }
 
+/* Starts the writeback of F's file from where the last one ended up to
+ * END, without waiting. */
+static void ckptsum_push_to(CkptsumFile *f, gint64 end)
+{
+	if (end <= f->pushed)
+		return;
+	sync_file_range(f->fd, f->pushed, end - f->pushed,
+			SYNC_FILE_RANGE_WRITE);
+	f->pushed = end;
+}
+
 /* Sums what was appended to F's file since the last call (see
  * ckptsum.h). */
 gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
@@ -193,12 +204,8 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 	}
 	/* Whole pages only: a page the writer is still filling would be
 	 * written twice. */
-	if (writeback && f->off / 4096 * 4096 > f->pushed) {
-		gint64 end = f->off / 4096 * 4096;
-		sync_file_range(f->fd, f->pushed, end - f->pushed,
-				SYNC_FILE_RANGE_WRITE);
-		f->pushed = end;
-	}
+	if (writeback)
+		ckptsum_push_to(f, f->off / 4096 * 4096);
 	return TRUE;
 }
 
@@ -207,16 +214,9 @@ gboolean ckptsum_file_advance(CkptsumFile *f, gboolean writeback,
 void ckptsum_file_push(CkptsumFile *f)
 {
 	struct stat st;
-	gint64 end;
 
-	if (f->done || fstat(f->fd, &st) < 0)
-		return;
-	end = (gint64)st.st_size / 4096 * 4096;
-	if (end > f->pushed) {
-		sync_file_range(f->fd, f->pushed, end - f->pushed,
-				SYNC_FILE_RANGE_WRITE);
-		f->pushed = end;
-	}
+	if (!f->done && fstat(f->fd, &st) == 0)
+		ckptsum_push_to(f, (gint64)st.st_size / 4096 * 4096);
 }
 
 /* Sums F's file to its end; returns its checksum, which the caller frees
@@ -235,9 +235,8 @@ char *ckptsum_file_finish(CkptsumFile *f, gboolean writeback, gint64 *size,
 		ckptsum_fail(error, -1, f->path);
 		return NULL;
 	}
-	if (writeback && f->off > f->pushed)
-		sync_file_range(f->fd, f->pushed, f->off - f->pushed,
-				SYNC_FILE_RANGE_WRITE);
+	if (writeback)
+		ckptsum_push_to(f, f->off);
 	f->pushed = f->off;
 	f->done = TRUE;
 	if (f->kind == CKPTSUM_XXH3 && f->off % CKPTSUM_SEGMENT != 0)
