@@ -38,6 +38,18 @@ demo_die() {
 	exit 1
 }
 
+# demo_session_log: print the last lines of session $SESSION's log (the
+# app's output and the daemon's messages), to say why the app is missing.
+demo_session_log() {
+	for d in "${XDG_RUNTIME_DIR:-/nonexistent}/xckpt" "/tmp/xckpt-$(id -u)"; do
+		if [ -f "$d/$SESSION.log" ]; then
+			echo "xckpt demo: the last lines of $d/$SESSION.log:"
+			tail -n 15 "$d/$SESSION.log" | sed 's/^/    /'
+			return 0
+		fi
+	done
+}
+
 # demo_say MESSAGE: print a progress line.
 demo_say() {
 	echo "xckpt demo: $*"
@@ -241,7 +253,10 @@ demo_say "session $SESSION started"
 "$XCKPT" list >"$OUT/xckpt-list.txt" 2>&1 || true
 
 # The gedit window, on the real server.
-WID=$(demo_gedit_window) || demo_die "no gedit window appeared on $DISPLAY within 30 s"
+if ! WID=$(demo_gedit_window); then
+	demo_session_log >&2
+	demo_die "no gedit window appeared on $DISPLAY within 30 s"
+fi
 sleep 1.5 # let gedit finish its first paint
 GPID=$(xdotool getwindowpid "$WID" 2>/dev/null || true)
 GDISPLAY=
