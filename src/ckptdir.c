@@ -688,22 +688,100 @@ static gboolean ckptdir_parse_manifest(const char *dir, char **lines,
 	return TRUE;
 }
 
-CkptMeta *ckptdir_verify(const char *dir, GError **error)
+/* Files of a checkpoint to sum and compare with its manifest. */
+typedef struct {
+	GPtrArray *paths;	/* full paths (owned) */
+	GPtrArray *rels;	/* paths relative to the directory (owned) */
+	GPtrArray *want;	/* the manifest's checksums (owned) */
+	GArray *sizes;		/* the manifest's sizes (gint64) */
+} CkptdirFiles;
+
+/* The part of a verification left for later (ckptdir_verify_begin()). */
+struct CkptVerify {
+	char *dir;		/* the checkpoint directory */
+	CkptsumKind kind;	/* its checksums' kind */
+	guint threads;		/* how many threads sum the page images */
+	CkptdirFiles pages;	/* its page images */
+	GThread *thread;	/* summing them, or NULL */
+	gboolean done;		/* the verdict is in */
+	GError *verdict;	/* why they do not match, or NULL (owned) */
+};
+
+/* Initializes FILES, empty. */
+static void ckptdir_files_init(CkptdirFiles *files)
+{
+	files->paths = g_ptr_array_new_with_free_func(g_free);
+	files->rels = g_ptr_array_new_with_free_func(g_free);
+	files->want = g_ptr_array_new_with_free_func(g_free);
+	files->sizes = g_array_new(FALSE, FALSE, sizeof(gint64));
+}
+
+/* Frees what FILES holds. */
+static void ckptdir_files_clear(CkptdirFiles *files)
+{
+	g_clear_pointer(&files->paths, g_ptr_array_unref);
+	g_clear_pointer(&files->rels, g_ptr_array_unref);
+	g_clear_pointer(&files->want, g_ptr_array_unref);
+	g_clear_pointer(&files->sizes, g_array_unref);
+}
+
+/* Moves entry I of FROM to the end of TO. */
+static void ckptdir_files_move(CkptdirFiles *from, guint i, CkptdirFiles *to)
+{
+	g_ptr_array_add(to->paths, g_ptr_array_steal_index(from->paths, i));
+	g_ptr_array_add(to->rels, g_ptr_array_steal_index(from->rels, i));
+	g_ptr_array_add(to->want, g_ptr_array_steal_index(from->want, i));
+	g_array_append_val(to->sizes, g_array_index(from->sizes, gint64, i));
+	g_array_remove_index(from->sizes, i);
+}
+
+/* Sums FILES of checkpoint DIR (checksums of KIND) on up to THREADS
+ * threads and compares them with the manifest's.  Returns TRUE, or FALSE
+ * with a one-line ERROR naming the first file that differs. */
+static gboolean ckptdir_files_check(const char *dir, CkptdirFiles *files,
+				    CkptsumKind kind, guint threads,
+				    GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	guint n = files->paths->len;
+	g_auto(GStrv) sums = g_new0(char *, n + 1);
+	g_autofree gint64 *sizes = g_new0(gint64, n + 1);
+
+	if (!ckptsum_files((char *const *)files->paths->pdata, n, kind,
+			   threads, sums, sizes, &local)) {
+		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO, "%s",
+			    local->message);
+		return FALSE;
+	}
+	for (guint i = 0; i < n; i++) {
+		const char *rel = files->rels->pdata[i];
+		gint64 w = g_array_index(files->sizes, gint64, i);
+
+		if (sizes[i] != w)
+			return ckptdir_fail_size(error, dir, rel, sizes[i], w);
+		if (strcmp(sums[i], files->want->pdata[i]) != 0) {
+			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
+				    "%s: %s is corrupt (checksum mismatch)",
+				    dir, rel);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+CkptMeta *ckptdir_verify_begin(const char *dir, CkptVerify **pending,
+			       GError **error)
 {
 	g_autofree char *man_path = g_build_filename(dir, CKPTDIR_MANIFEST,
 						     NULL);
 	g_autofree char *manifest = NULL;
-	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) rels = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GArray) want_sizes = g_array_new(FALSE, FALSE,
-						   sizeof(gint64));
-	g_autoptr(GError) local = NULL;
 	g_auto(GStrv) lines = NULL;
-	g_auto(GStrv) sums = NULL;
-	g_autofree gint64 *sizes = NULL;
 	g_autoptr(CkptMeta) meta = ckptdir_read_meta(dir, error);
+	CkptdirFiles files;
+	CkptVerify *v;
+	gboolean ok;
 
+	*pending = NULL;
 	if (!meta || !ckptdir_check_owner(dir, NULL, error))
 		return NULL;
 	if (!g_file_get_contents(man_path, &manifest, NULL, NULL)) {
@@ -713,36 +791,86 @@ CkptMeta *ckptdir_verify(const char *dir, GError **error)
 		return NULL;
 	}
 	lines = g_strsplit(manifest, "\n", -1);
-	if (!ckptdir_parse_manifest(dir, lines, paths, rels, want, want_sizes,
-				    error))
-		return NULL;
-	/* Every file read back and summed, on every core: the restart waits
-	 * for this before CRIU may look at anything. */
-	sums = g_new0(char *, paths->len + 1);
-	sizes = g_new0(gint64, paths->len + 1);
-	if (!ckptsum_files((char *const *)paths->pdata, paths->len,
-			   ckptsum_kind(meta->format),
-			   MIN(g_get_num_processors(), CKPTDIR_VERIFY_THREADS),
-			   sums, sizes, &local)) {
-		g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_IO, "%s",
-			    local->message);
+	v = g_new0(CkptVerify, 1);
+	v->dir = g_strdup(dir);
+	v->kind = ckptsum_kind(meta->format);
+	v->threads = MIN(g_get_num_processors(), CKPTDIR_VERIFY_THREADS);
+	ckptdir_files_init(&v->pages);
+	ckptdir_files_init(&files);
+	ok = ckptdir_parse_manifest(dir, lines, files.paths, files.rels,
+				    files.want, files.sizes, error);
+	/* The page images wait (sizes checked); every other file, what
+	 * CRIU parses, is summed now. */
+	for (guint i = 0; ok && i < files.rels->len;) {
+		const char *rel = files.rels->pdata[i];
+		if (g_str_has_prefix(rel, "images/pages-"))
+			ckptdir_files_move(&files, i, &v->pages);
+		else
+			i++;
+	}
+	ok = ok && ckptdir_files_check(dir, &files, v->kind, v->threads,
+				       error);
+	ckptdir_files_clear(&files);
+	if (!ok) {
+		ckptdir_verify_free(v);
 		return NULL;
 	}
-	for (guint i = 0; i < paths->len; i++) {
-		const char *rel = rels->pdata[i];
-		gint64 w = g_array_index(want_sizes, gint64, i);
+	*pending = v;
+	return g_steal_pointer(&meta);
+}
 
-		if (sizes[i] != w) {
-			ckptdir_fail_size(error, dir, rel, sizes[i], w);
-			return NULL;
-		}
-		if (strcmp(sums[i], want->pdata[i]) != 0) {
-			g_set_error(error, CKPTDIR_ERROR, CKPTDIR_ERROR_CORRUPT,
-				    "%s: %s is corrupt (checksum mismatch)",
-				    dir, rel);
-			return NULL;
-		}
+/* The thread of ckptdir_verify_start(): sums the page images of UD. */
+static gpointer ckptdir_verify_thread(gpointer ud)
+{
+	CkptVerify *v = ud;
+
+	ckptdir_files_check(v->dir, &v->pages, v->kind, v->threads,
+			    &v->verdict);
+	return NULL;
+}
+
+void ckptdir_verify_start(CkptVerify *v, guint threads)
+{
+	g_return_if_fail(v->thread == NULL && !v->done);
+	v->threads = MAX(threads, 1);
+	v->thread = g_thread_new("ckptdir-verify", ckptdir_verify_thread, v);
+}
+
+gboolean ckptdir_verify_finish(CkptVerify *v, GError **error)
+{
+	if (!v->done) {
+		if (v->thread)
+			g_thread_join(g_steal_pointer(&v->thread));
+		else
+			ckptdir_verify_thread(v);
+		v->done = TRUE;
 	}
+	if (v->verdict) {
+		g_propagate_error(error, g_error_copy(v->verdict));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void ckptdir_verify_free(CkptVerify *v)
+{
+	if (v == NULL)
+		return;
+	if (v->thread)
+		g_thread_join(v->thread);
+	ckptdir_files_clear(&v->pages);
+	g_clear_error(&v->verdict);
+	g_free(v->dir);
+	g_free(v);
+}
+
+CkptMeta *ckptdir_verify(const char *dir, GError **error)
+{
+	g_autoptr(CkptVerify) pending = NULL;
+	g_autoptr(CkptMeta) meta = ckptdir_verify_begin(dir, &pending, error);
+
+	if (!meta || !ckptdir_verify_finish(pending, error))
+		return NULL;
 	return g_steal_pointer(&meta);
 }
 

@@ -129,6 +129,35 @@ CkptMeta *ckptdir_read_meta(const char *dir, GError **error);
  * (caller frees) or NULL with a one-line ERROR naming the problem. */
 CkptMeta *ckptdir_verify(const char *dir, GError **error);
 
+/* A verification under way: the page images of a checkpoint, still to be
+ * summed (opaque). */
+typedef struct CkptVerify CkptVerify;
+
+/* Begins verifying DIR: everything ckptdir_verify() checks, except the
+ * contents of the page images (images/pages-*.img), whose sizes only are
+ * checked here.  What CRIU parses (its other images, the metadata) is
+ * thus verified, and what is left is the bytes CRIU copies into the
+ * restored memory, which a restart sums beside CRIU's restore and checks
+ * before any restored process runs (cmd-restart.c).  Returns the metadata
+ * (caller frees) and the rest of the work in *PENDING (caller finishes it
+ * with ckptdir_verify_finish() and frees it), or NULL with a one-line
+ * ERROR (and *PENDING NULL). */
+CkptMeta *ckptdir_verify_begin(const char *dir, CkptVerify **pending,
+			       GError **error);
+
+/* Starts summing V's page images on THREADS threads of the calling
+ * process. */
+void ckptdir_verify_start(CkptVerify *v, guint threads);
+
+/* Waits for V's page images to be summed (sums them now when not
+ * started).  Returns TRUE when every one matches the manifest, else FALSE
+ * with a one-line ERROR; the same answer every time. */
+gboolean ckptdir_verify_finish(CkptVerify *v, GError **error);
+
+/* Frees V (waiting for its thread, if any); NULL is fine. */
+void ckptdir_verify_free(CkptVerify *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CkptVerify, ckptdir_verify_free)
+
 /* The total size in bytes of the files DIR's manifest lists, or -1. */
 gint64 ckptdir_size(const char *dir);
 

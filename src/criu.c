@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "src/criu.h"
+#include "src/criurpc.h"
 
 /* How long a restore waits for the pids of a tree that was just killed to be
  * released (DESIGN-NOTES: "Can't fork for N: File exists" right after a
@@ -85,18 +87,24 @@ char *criu_version(GError **error)
 	return g_strstrip(g_strndup(v, strcspn(v, "\n")));
 }
 
-/* Adds CRIU's log level to argument vector A: information (-v3: errors,
+/* CRIU's log level: information (-v3: errors,
  * warnings, and CRIU's version, which the checkpoint records without
  * another run of criu) unless XCKPT_DEBUG asks for everything (-v4 logs
  * cost dump time: ~0.05 s on 200 MB here).  XCKPT_DEBUG=times keeps -v3:
  * the phase timings are then those of a normal run. */
-static void criu_add_verbosity(GPtrArray *a)
+static int criu_verbosity(void)
 {
 	const char *debug = g_getenv("XCKPT_DEBUG");
 	gboolean all = debug && *debug && strcmp(debug, "0") != 0 &&
 		       strcmp(debug, "times") != 0;
 
-	g_ptr_array_add(a, g_strdup(all ? "-v4" : "-v3"));
+	return all ? 4 : 3;
+}
+
+/* Adds CRIU's log level (criu_verbosity()) to argument vector A. */
+static void criu_add_verbosity(GPtrArray *a)
+{
+	g_ptr_array_add(a, g_strdup_printf("-v%d", criu_verbosity()));
 }
 
 char *criu_log_version(const char *log_text)
@@ -270,63 +278,217 @@ static gboolean criu_pid_held(pid_t pid, char **comm)
 	return TRUE;
 }
 
+/* Moves CRIU's log FROM (in its work directory) to TO, across file
+ * systems if need be; a missing FROM is fine. */
+static void criu_move_log(const char *from, const char *to)
+{
+	g_autofree char *text = NULL;
+	gsize n;
+
+	if (rename(from, to) == 0)
+		return;
+	if (g_file_get_contents(from, &text, &n, NULL))
+		g_file_set_contents_full(to, text, n,
+					 G_FILE_SET_CONTENTS_NONE, 0600, NULL);
+	g_unlink(from);
+}
+
+/* Sends message MSG to criu on socket SK.  Returns TRUE or FALSE with
+ * ERROR. */
+static gboolean criu_rpc_send(int sk, GBytes *msg, GError **error)
+{
+	gsize n;
+	const void *p = g_bytes_get_data(msg, &n);
+
+	while (send(sk, p, n, MSG_NOSIGNAL) < 0) {
+		if (errno == EINTR)
+			continue;
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "cannot talk to criu: %s", g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* One restore by `criu swrk` (see criu_restore()), its work files and log
+ * (LOG_NAME) in directory WORK.  Returns the restored root's pid; else -1
+ * with ERROR, and *GATE_FAILED set when the gate refused (CRIU then killed
+ * the tree), or *CRIU_FAILED when CRIU reported a failure (see its log). */
+static pid_t criu_restore_once(const CriuRestore *opts, const char *work,
+			       const char *log_name, gboolean *gate_failed,
+			       gboolean *criu_failed, GError **error)
+{
+	g_autoptr(GPtrArray) a = criu_argv(error);
+	g_autoptr(GBytes) req = NULL;
+	g_autofree int *src = NULL;
+	const char *const external[] = { "mnt[]", NULL };
+	CriurpcRestore r = { .log_file = log_name,
+			     .log_level = criu_verbosity(), .root = "/",
+			     .external = external,
+			     .inherit_fds = opts->inherit_fds,
+			     .inherit_keys = opts->inherit_keys,
+			     .n_inherit = opts->n_inherit,
+			     .file_locks = TRUE, .tcp_close = TRUE,
+			     .rst_sibling = TRUE, .notify_scripts = TRUE };
+	int sk[2] = { -1, -1 }, status;
+	GPid pid = 0;
+	pid_t root = -1;
+	gboolean done = FALSE;
+
+	*gate_failed = *criu_failed = FALSE;
+	if (!a)
+		return -1;
+	/* CRIU opens these through /proc/OUR_PID/fd/N: they need not be
+	 * inherited. */
+	r.images_dir_fd = open(opts->images, O_RDONLY | O_DIRECTORY |
+			       O_CLOEXEC);
+	r.work_dir_fd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r.images_dir_fd < 0 || r.work_dir_fd < 0) {
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "cannot open %s: %s", r.images_dir_fd < 0 ?
+			    opts->images : work, g_strerror(errno));
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0) {
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "socketpair: %s", g_strerror(errno));
+		goto out;
+	}
+	/* criu gets its end of the socket and the fds the tree inherits,
+	 * each at its own number. */
+	src = g_new(int, opts->n_inherit + 1);
+	memcpy(src, opts->inherit_fds, opts->n_inherit * sizeof(int));
+	src[opts->n_inherit] = sk[1];
+	g_ptr_array_add(a, g_strdup("swrk"));
+	g_ptr_array_add(a, g_strdup_printf("%d", sk[1]));
+	g_ptr_array_add(a, NULL);
+	if (!g_spawn_async_with_pipes_and_fds(NULL,
+			(const char *const *)a->pdata, NULL,
+			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+			G_SPAWN_STDERR_TO_DEV_NULL, criu_child_setup, NULL,
+			-1, -1, -1, src, src, opts->n_inherit + 1, &pid, NULL,
+			NULL, NULL, error))
+		goto out;
+	close(sk[1]);
+	sk[1] = -1;
+	req = criurpc_restore_request(&r);
+	if (!criu_rpc_send(sk[0], req, error))
+		goto out;
+	while (!done) {
+		guint8 buf[4096];
+		g_auto(CriurpcResp) resp = { 0 };
+		g_autoptr(GBytes) reply = NULL;
+		ssize_t n = recv(sk[0], buf, sizeof(buf), MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* criu ended without a response */
+			*criu_failed = TRUE;
+			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+				    "criu ended without answering");
+			goto out;
+		}
+		if ((gsize)n > sizeof(buf) ||
+		    !criurpc_parse_response(buf, n, &resp, error))
+			goto bad;
+		if (resp.type == CRIURPC_NOTIFY) {
+			/* Every action point is reported; the gate is at
+			 * "post-restore": every process restored, none
+			 * running yet, and a refusal kills the tree. */
+			gboolean ok = TRUE;
+			if (opts->gate &&
+			    g_strcmp0(resp.script, "post-restore") == 0 &&
+			    !opts->gate(opts->gate_ud, error)) {
+				ok = FALSE;
+				*gate_failed = TRUE;
+			}
+			reply = criurpc_notify_reply(ok);
+			if (!criu_rpc_send(sk[0], reply, ok ? error : NULL) &&
+			    ok)
+				goto out;
+			continue;
+		}
+		if (resp.type != CRIURPC_RESTORE)
+			goto bad;
+		if (*gate_failed)
+			goto out;
+		if (!resp.success || resp.pid <= 0) {
+			*criu_failed = TRUE;
+			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+				    "criu restore failed");
+			goto out;
+		}
+		root = resp.pid;
+		done = TRUE;
+	}
+	goto out;
+bad:
+	g_clear_error(error);
+	*criu_failed = TRUE;
+	g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+		    "criu answered with a malformed message");
+out:
+	if (sk[0] >= 0)
+		close(sk[0]);
+	if (sk[1] >= 0)
+		close(sk[1]);
+	if (r.images_dir_fd >= 0)
+		close(r.images_dir_fd);
+	if (r.work_dir_fd >= 0)
+		close(r.work_dir_fd);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return root;
+}
+
 pid_t criu_restore(const CriuRestore *opts, GError **error)
 {
-	g_autofree char *tmp = g_dir_make_tmp("xckpt-restore-XXXXXX", error);
-	g_autofree char *pidfile = NULL;
-	g_autofree char *text = NULL;
+	/* CRIU's work files (stats) go aside, next to the log (the same file
+	 * system, for the log's rename): the checkpoint directory is never
+	 * written. */
+	g_autofree char *parent = g_path_get_dirname(opts->log);
+	g_autofree char *work = g_build_filename(parent, ".criu-XXXXXX", NULL);
+	g_autofree char *log = NULL;
 	gint64 deadline = g_get_monotonic_time() + CRIU_PID_WAIT_MS * 1000;
 	pid_t root = -1;
 
-	if (!tmp)
+	if (!g_mkdtemp_full(work, 0700)) {
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "cannot make a directory in %s: %s", parent,
+			    g_strerror(errno));
 		return -1;
-	pidfile = g_build_filename(tmp, "pid", NULL);
+	}
+	log = g_build_filename(work, "restore.log", NULL);
 	for (;;) {
-		g_autoptr(GPtrArray) a = criu_argv(error);
 		g_autofree char *comm = NULL;
-		if (!a)
-			goto out;
-		g_ptr_array_add(a, g_strdup("restore"));
-		g_ptr_array_add(a, g_strdup("-D"));
-		g_ptr_array_add(a, g_strdup(opts->images));
-		g_ptr_array_add(a, g_strdup("-o"));
-		g_ptr_array_add(a, g_strdup(opts->log));
-		criu_add_verbosity(a);
-		/* CRIU's work files (stats) go aside: the checkpoint
-		 * directory is never written. */
-		g_ptr_array_add(a, g_strdup("-W"));
-		g_ptr_array_add(a, g_strdup(tmp));
-		/* The session's mount namespace is restored over the
-		 * host's root. */
-		g_ptr_array_add(a, g_strdup("--root"));
-		g_ptr_array_add(a, g_strdup("/"));
-		g_ptr_array_add(a, g_strdup("--external"));
-		g_ptr_array_add(a, g_strdup("mnt[]"));
-		g_ptr_array_add(a, g_strdup("--restore-detached"));
-		g_ptr_array_add(a, g_strdup("--restore-sibling"));
-		g_ptr_array_add(a, g_strdup("--file-locks"));
-		g_ptr_array_add(a, g_strdup("--tcp-close"));
-		g_ptr_array_add(a, g_strdup("--pidfile"));
-		g_ptr_array_add(a, g_strdup(pidfile));
-		for (guint i = 0; i < opts->n_inherit; i++) {
-			g_ptr_array_add(a, g_strdup("--inherit-fd"));
-			g_ptr_array_add(a, g_strdup_printf("fd[%d]:%s",
-					opts->inherit_fds[i],
-					opts->inherit_keys[i]));
-		}
-		int status = criu_run(a, opts->inherit_fds, opts->n_inherit,
-				      NULL, NULL, error);
-		if (status < 0)
-			goto out;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		gboolean gate_failed, criu_failed;
+
+		root = criu_restore_once(opts, work, "restore.log",
+					 &gate_failed, &criu_failed, error);
+		if (root > 0 || gate_failed)
 			break;
+		criu_move_log(log, opts->log);
+		/* What the gate says comes first: a checkpoint that fails
+		 * its verification explains any failure of CRIU's. */
+		if (opts->gate) {
+			GError *verdict = NULL;
+			if (!opts->gate(opts->gate_ud, &verdict)) {
+				g_clear_error(error);
+				g_propagate_error(error, verdict);
+				break;
+			}
+		}
+		if (!criu_failed)
+			break;
+		g_clear_error(error);
 		pid_t busy = criu_busy_pid(opts->log);
 		if (busy > 0 && criu_pid_held(busy, &comm)) {
 			g_set_error(error, CRIU_ERROR, CRIU_ERROR_PID_BUSY,
 				    "pid %d of the checkpoint is held by another "
 				    "process (%s); end it and try again",
 				    (int)busy, comm);
-			goto out;
+			break;
 		}
 		if (busy > 0 && g_get_monotonic_time() < deadline) {
 			/* The old tree is still being released. */
@@ -334,23 +496,14 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 			continue;
 		}
 		criu_fail(error, "restore", opts->log);
-		goto out;
+		break;
 	}
-	if (!g_file_get_contents(pidfile, &text, NULL, error))
-		goto out;
-	root = (pid_t)strtol(text, NULL, 10);
-	if (root <= 0) {
-		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-			    "criu restore wrote no pid (log: %s)", opts->log);
-		root = -1;
-	}
-out:
-	g_unlink(pidfile);
+	g_unlink(log);
 	{
-		g_autofree char *stats = g_build_filename(tmp, "stats-restore",
+		g_autofree char *stats = g_build_filename(work, "stats-restore",
 							  NULL);
 		g_unlink(stats);
 	}
-	g_rmdir(tmp);
+	g_rmdir(work);
 	return root;
 }

@@ -4,7 +4,12 @@
  * xckpt runs CRIU as a command (never as a library), the one that `make deps`
  * found to pass `criu check`: $XCKPT_CRIU when set, else the command recorded
  * at build time in BUILD/criu.path, else `criu` on PATH.  Every run writes a
- * log file; an error names it.
+ * log file; an error names it.  A dump is `criu dump`; a restore is `criu
+ * swrk`, CRIU's RPC over a socket (criurpc.h), which is the same work as
+ * `criu restore` but reports each action-script point and waits for the
+ * reply: that is how the restart holds the restored tree until the
+ * checkpoint's page images have been verified (criu_restore()), without the
+ * fork and exec of an action script at each of the points.
  */
 #pragma once
 
@@ -47,6 +52,15 @@ typedef struct {
 	const char *const *inherit_keys;	/* their keys, e.g.
 					 * "socket:[12345]" */
 	guint n_inherit;	/* how many */
+	gboolean (*gate)(gpointer ud, GError **error);
+				/* may be NULL; else called once every process
+				 * of the tree is restored and before any runs
+				 * on: FALSE (with ERROR) makes CRIU kill the
+				 * tree, and the restore fails with that error.
+				 * Also called when CRIU fails, whose error it
+				 * then replaces when FALSE.  Must give the
+				 * same answer each time. */
+	gpointer gate_ud;	/* its argument */
 } CriuRestore;
 
 /* Finds the working criu.  Returns its command line as a NULL-terminated

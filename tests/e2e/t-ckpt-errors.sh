@@ -208,10 +208,18 @@ c_bad_restart "a truncated image ($(basename "$f"))" "$d" ""
 d=$(c_copy missing-image)
 rm "$d/images/pstree.img"
 c_bad_restart "a missing image (pstree.img)" "$d" ""
+# The largest image is a page image: its contents are summed beside CRIU's
+# restore, and the restored tree is killed before it runs (the gate).
 d=$(c_copy corrupt-image)
 f=$(c_largest_image "$d")
 c_flip "$f"
-c_bad_restart "a corrupt image (one byte of $(basename "$f"))" "$d" ""
+c_bad_restart "a corrupt page image (one byte of $(basename "$f"))" "$d" \
+	"$(basename "$f").*(corrupt|checksum)"
+# An image CRIU parses is verified before CRIU starts.
+d=$(c_copy corrupt-pstree)
+c_flip "$d/images/pstree.img"
+c_bad_restart "a corrupt image that CRIU parses (one byte of pstree.img)" "$d" \
+	"pstree.img.*(corrupt|checksum)"
 d=$(c_copy truncated-manifest)
 head -n 2 "$d/MANIFEST" >"$d/MANIFEST.new" && mv "$d/MANIFEST.new" "$d/MANIFEST"
 chmod 0600 "$d/MANIFEST"

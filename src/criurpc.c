@@ -1,0 +1,276 @@
+/*
+ * criurpc.c: CRIU's RPC messages for a restore, in protobuf's wire format
+ * (see criurpc.h).  A protobuf message is a sequence of fields, each a
+ * key (field number << 3 | wire type) then a value: a varint (wire type
+ * 0), a length-prefixed run of bytes (2: strings, nested messages), or
+ * fixed 8 or 4 bytes (1, 5).
+ */
+#include <string.h>
+
+#include "src/criu.h"
+#include "src/criurpc.h"
+
+/* Protobuf's wire types. */
+enum {
+	PB_VARINT = 0,
+	PB_FIXED64 = 1,
+	PB_BYTES = 2,
+	PB_FIXED32 = 5,
+};
+
+/* Field numbers, from CRIU's images/rpc.proto. */
+enum {
+	/* criu_req */
+	REQ_TYPE = 1,
+	REQ_OPTS = 2,
+	REQ_NOTIFY_SUCCESS = 3,
+	/* criu_opts */
+	OPT_IMAGES_DIR_FD = 1,
+	OPT_FILE_LOCKS = 8,
+	OPT_LOG_LEVEL = 9,
+	OPT_LOG_FILE = 10,
+	OPT_NOTIFY_SCRIPTS = 12,
+	OPT_ROOT = 13,
+	OPT_WORK_DIR_FD = 17,
+	OPT_RST_SIBLING = 26,
+	OPT_INHERIT_FD = 27,
+	OPT_EXTERNAL = 37,
+	OPT_TCP_CLOSE = 52,
+	/* inherit_fd */
+	INHERIT_KEY = 1,
+	INHERIT_FD = 2,
+	/* criu_resp */
+	RESP_TYPE = 1,
+	RESP_SUCCESS = 2,
+	RESP_RESTORE = 4,
+	RESP_NOTIFY = 5,
+	RESP_CR_ERRNO = 7,
+	RESP_CR_ERRMSG = 9,
+	/* criu_restore_resp */
+	RESTORE_PID = 1,
+	/* criu_notify */
+	NOTIFY_SCRIPT = 1,
+};
+
+/* Appends varint V to B. */
+static void criurpc_put_varint(GByteArray *b, guint64 v)
+{
+	guint8 c;
+
+	do {
+		c = v & 0x7f;
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		g_byte_array_append(b, &c, 1);
+	} while (v);
+}
+
+/* Appends field FIELD, an integer or bool: int32 values are sign-extended
+ * to 64 bits, as protobuf encodes negative ones. */
+static void criurpc_put_int(GByteArray *b, guint field, gint64 v)
+{
+	criurpc_put_varint(b, (guint64)field << 3 | PB_VARINT);
+	criurpc_put_varint(b, (guint64)v);
+}
+
+/* Appends field FIELD, N bytes at P (a string or a nested message). */
+static void criurpc_put_bytes(GByteArray *b, guint field, const void *p,
+			      gsize n)
+{
+	criurpc_put_varint(b, (guint64)field << 3 | PB_BYTES);
+	criurpc_put_varint(b, n);
+	g_byte_array_append(b, p, n);
+}
+
+/* Appends field FIELD, string S. */
+static void criurpc_put_string(GByteArray *b, guint field, const char *s)
+{
+	criurpc_put_bytes(b, field, s, strlen(s));
+}
+
+/* Appends bool field FIELD when ON (an absent bool is false). */
+static void criurpc_put_flag(GByteArray *b, guint field, gboolean on)
+{
+	if (on)
+		criurpc_put_int(b, field, 1);
+}
+
+GBytes *criurpc_restore_request(const CriurpcRestore *r)
+{
+	g_autoptr(GByteArray) opts = g_byte_array_new();
+	GByteArray *req = g_byte_array_new();
+
+	criurpc_put_int(opts, OPT_IMAGES_DIR_FD, r->images_dir_fd);
+	criurpc_put_flag(opts, OPT_FILE_LOCKS, r->file_locks);
+	criurpc_put_int(opts, OPT_LOG_LEVEL, r->log_level);
+	if (r->log_file)
+		criurpc_put_string(opts, OPT_LOG_FILE, r->log_file);
+	criurpc_put_flag(opts, OPT_NOTIFY_SCRIPTS, r->notify_scripts);
+	if (r->root)
+		criurpc_put_string(opts, OPT_ROOT, r->root);
+	if (r->work_dir_fd >= 0)
+		criurpc_put_int(opts, OPT_WORK_DIR_FD, r->work_dir_fd);
+	criurpc_put_flag(opts, OPT_RST_SIBLING, r->rst_sibling);
+	for (guint i = 0; i < r->n_inherit; i++) {
+		g_autoptr(GByteArray) ifd = g_byte_array_new();
+
+		criurpc_put_string(ifd, INHERIT_KEY, r->inherit_keys[i]);
+		criurpc_put_int(ifd, INHERIT_FD, r->inherit_fds[i]);
+		criurpc_put_bytes(opts, OPT_INHERIT_FD, ifd->data, ifd->len);
+	}
+	for (guint i = 0; r->external && r->external[i]; i++)
+		criurpc_put_string(opts, OPT_EXTERNAL, r->external[i]);
+	criurpc_put_flag(opts, OPT_TCP_CLOSE, r->tcp_close);
+
+	criurpc_put_int(req, REQ_TYPE, CRIURPC_RESTORE);
+	criurpc_put_bytes(req, REQ_OPTS, opts->data, opts->len);
+	return g_byte_array_free_to_bytes(req);
+}
+
+GBytes *criurpc_notify_reply(gboolean success)
+{
+	GByteArray *req = g_byte_array_new();
+
+	criurpc_put_int(req, REQ_TYPE, CRIURPC_NOTIFY);
+	/* Written even when false: "notify_success" absent means false
+	 * too, but saying it is clearer in a trace. */
+	criurpc_put_int(req, REQ_NOTIFY_SUCCESS, success ? 1 : 0);
+	return g_byte_array_free_to_bytes(req);
+}
+
+/* A cursor over a message being parsed. */
+typedef struct {
+	const guint8 *p;	/* the next byte */
+	const guint8 *end;	/* just past the message */
+} CriurpcIn;
+
+/* Reads a varint into *V.  Returns FALSE when the message ends first or
+ * the varint is longer than 10 bytes. */
+static gboolean criurpc_get_varint(CriurpcIn *in, guint64 *v)
+{
+	*v = 0;
+	for (guint shift = 0; shift < 70; shift += 7) {
+		if (in->p >= in->end)
+			return FALSE;
+		guint8 c = *in->p++;
+		*v |= (guint64)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Reads the next field: its number into *FIELD, its wire type into *WIRE,
+ * and then a varint into *V, or for bytes the start into *DATA and the
+ * length into *V (fixed-size values are skipped, *V 0).  Returns FALSE on
+ * a malformed field. */
+static gboolean criurpc_get_field(CriurpcIn *in, guint *field, guint *wire,
+				  guint64 *v, const guint8 **data)
+{
+	guint64 key;
+
+	if (!criurpc_get_varint(in, &key) || (key >> 3) == 0 ||
+	    (key >> 3) > G_MAXUINT32)
+		return FALSE;
+	*field = (guint)(key >> 3);
+	*wire = (guint)(key & 7);
+	*v = 0;
+	switch (*wire) {
+	case PB_VARINT:
+		return criurpc_get_varint(in, v);
+	case PB_BYTES:
+		if (!criurpc_get_varint(in, v) ||
+		    *v > (guint64)(in->end - in->p))
+			return FALSE;
+		*data = in->p;
+		in->p += *v;
+		return TRUE;
+	case PB_FIXED64:
+	case PB_FIXED32: {
+		gsize n = *wire == PB_FIXED64 ? 8 : 4;
+		if ((gsize)(in->end - in->p) < n)
+			return FALSE;
+		in->p += n;
+		return TRUE;
+	}
+	default:		/* groups (3, 4) are not in rpc.proto */
+		return FALSE;
+	}
+}
+
+/* Parses nested message criu_restore_resp or criu_notify (N bytes at P)
+ * of response RESP, as field OUTER says.  Returns FALSE when malformed. */
+static gboolean criurpc_parse_inner(guint outer, const guint8 *p, gsize n,
+				    CriurpcResp *resp)
+{
+	CriurpcIn in = { p, p + n };
+
+	while (in.p < in.end) {
+		guint field, wire;
+		guint64 v;
+		const guint8 *data = NULL;
+
+		if (!criurpc_get_field(&in, &field, &wire, &v, &data))
+			return FALSE;
+		if (outer == RESP_RESTORE && field == RESTORE_PID &&
+		    wire == PB_VARINT)
+			resp->pid = (int)(gint32)v;
+		else if (outer == RESP_NOTIFY && field == NOTIFY_SCRIPT &&
+			 wire == PB_BYTES) {
+			g_free(resp->script);
+			resp->script = g_strndup((const char *)data, v);
+		}
+	}
+	return TRUE;
+}
+
+gboolean criurpc_parse_response(const guint8 *p, gsize n, CriurpcResp *resp,
+				GError **error)
+{
+	CriurpcIn in = { p, p + n };
+	gboolean have_type = FALSE;
+
+	memset(resp, 0, sizeof(*resp));
+	while (in.p < in.end) {
+		guint field, wire;
+		guint64 v;
+		const guint8 *data = NULL;
+
+		if (!criurpc_get_field(&in, &field, &wire, &v, &data))
+			goto bad;
+		if (wire == PB_VARINT) {
+			if (field == RESP_TYPE) {
+				resp->type = (CriurpcType)v;
+				have_type = TRUE;
+			} else if (field == RESP_SUCCESS)
+				resp->success = v != 0;
+			else if (field == RESP_CR_ERRNO)
+				resp->cr_errno = (int)(gint32)v;
+		} else if (wire == PB_BYTES) {
+			if ((field == RESP_RESTORE || field == RESP_NOTIFY) &&
+			    !criurpc_parse_inner(field, data, v, resp))
+				goto bad;
+			if (field == RESP_CR_ERRMSG) {
+				g_free(resp->errmsg);
+				resp->errmsg = g_strndup((const char *)data, v);
+			}
+		}
+		/* Other fields (newer CRIUs add some) are skipped. */
+	}
+	if (have_type)
+		return TRUE;
+bad:
+	criurpc_resp_clear(resp);
+	g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+		    "criu sent a malformed RPC response (%" G_GSIZE_FORMAT
+		    " bytes)", n);
+	return FALSE;
+}
+
+void criurpc_resp_clear(CriurpcResp *resp)
+{
+	g_free(resp->script);
+	g_free(resp->errmsg);
+	memset(resp, 0, sizeof(*resp));
+}
