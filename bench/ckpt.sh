@@ -25,7 +25,9 @@
 # the target is about, the median over pairs of the pair's ratio (xckpt's
 # two times over bare's two; the target: within 10%, i.e. a ratio of at
 # most 1.10).  Wall times come from date(1) around each command; image sizes from du -sb of
-# the checkpoint directory (xckpt's: images, metadata and manifest).
+# the checkpoint directory (xckpt's: images, metadata and manifest).  A
+# reference row, without a target, compares the synced checkpoint with bare
+# CRIU's dump followed by a sync of the file system (bench/README.md).
 # Results are also written to $B/bench/ckpt.txt.  Exits 0 unless a run
 # failed; a missed target is a MISS line, not a failure.
 #
@@ -95,14 +97,17 @@ round_xckpt() {
 	rm -rf "$dir"
 }
 
-# Measures one bare CRIU round $1: prints "DUMP_S RESTORE_S BYTES".  The
-# tree is equivalent to xckpt's: the same program in an xckpt session
-# (daemon, namespaces, private devpts), dumped and restored by CRIU alone,
-# without what xckpt adds (quiescing, the manifest's checksums, fsync,
-# verification before the restore).
+# Measures one bare CRIU round $1: prints "DUMP_S RESTORE_S BYTES
+# DUMP_SYNC_S".  The tree is equivalent to xckpt's: the same program in an
+# xckpt session (daemon, namespaces, private devpts), dumped and restored by
+# CRIU alone, without what xckpt adds (quiescing, the manifest's checksums,
+# fsync, verification before the restore).  DUMP_SYNC_S is the dump
+# followed by a sync of its file system (sync -f): bare CRIU made as
+# durable as `xckpt checkpoint`, for reference (the target is against the
+# dump alone, DUMP_S, which is measured before the sync).
 round_bare() {
 	local name=bench-bare-$1 dir=$bench_tmp/bare-$1 ready=$bench_tmp/ready-b$1
-	local pid daemon t0 t1 t2 t3
+	local pid daemon t0 t1 t2 t3 ts
 	mkdir -p "$dir"
 	"$XCKPT" run --detach --no-dbus --name "$name" -- "$MEM" "$BENCH_CKPT_MB" "$ready" \
 		>/dev/null 2>"$bench_tmp/err" || bench_die "xckpt run: $(cat "$bench_tmp/err")"
@@ -118,6 +123,8 @@ round_bare() {
 	"${CRIU[@]}" dump -t "$daemon" -D "$dir" -o dump.log -v3 --external 'mnt[]' --file-locks >/dev/null 2>&1 ||
 		bench_die "criu dump failed: $dir/dump.log"
 	t1=$(now_ns)
+	sync -f "$dir/inventory.img"
+	ts=$(now_ns)
 	wait_gone "$pid"
 	wait_gone "$daemon"
 	t2=$(now_ns)
@@ -125,7 +132,8 @@ round_bare() {
 		bench_die "criu restore failed: $dir/restore.log"
 	t3=$(now_ns)
 	kill -0 "$pid" 2>/dev/null || bench_die "criu restore did not bring back pid $pid"
-	echo "$(secs "$t0" "$t1") $(secs "$t2" "$t3") $(du -sb --exclude='*.log' "$dir" | cut -f1)"
+	echo "$(secs "$t0" "$t1") $(secs "$t2" "$t3") $(du -sb --exclude='*.log' "$dir" | cut -f1)" \
+		"$(secs "$t0" "$ts")"
 	"$XCKPT" kill "$name" >/dev/null 2>&1 || true
 	wait_gone "$pid"
 	rm -rf "$dir"
@@ -160,11 +168,12 @@ for r in $(seq "$BENCH_ROUNDS"); do
 	bench_log "bench ckpt: round $r: xckpt $(tail -n 1 "$bench_tmp/x.txt"), --no-sync $(tail -n 1 "$bench_tmp/n.txt"), bare $(tail -n 1 "$bench_tmp/b.txt")"
 done
 
-# Prints a table row: label $1, column $2 of bare's runs (b.txt) and of
-# xckpt's in $3 (a file), the ratio over pairs of rounds and the verdict.
+# Prints a table row: label $1, column $2 of xckpt's runs in $3 (a file)
+# against column $4 (default: $2) of bare's (b.txt), the ratio over pairs of
+# rounds and the verdict ($5: "ref" for a row without a target).
 ckpt_row() {
-	local what=$1 col=$2 xfile=$3 b x ratio verdict
-	b=$(cut -d' ' -f"$col" "$bench_tmp/b.txt" | median)
+	local what=$1 col=$2 xfile=$3 bcol=${4:-$2} kind=${5:-} b x ratio verdict
+	b=$(cut -d' ' -f"$bcol" "$bench_tmp/b.txt" | median)
 	x=$(cut -d' ' -f"$col" "$xfile" | median)
 	if [ "$col" -eq 3 ]; then
 		b=$(awk -v v="$b" 'BEGIN { printf "%.1f", v / 1048576 }')
@@ -173,8 +182,9 @@ ckpt_row() {
 	# The median over pairs of rounds (one of each order) of the pair's
 	# ratio: the runs of a pair are seconds apart, so drift on a shared VM
 	# mostly cancels out, and so does the order.
-	ratio=$(paste -d' ' "$bench_tmp/b.txt" "$xfile" | pair_ratio $((col + 3)) "$col")
+	ratio=$(paste -d' ' "$bench_tmp/b.txt" "$xfile" | pair_ratio $((col + 4)) "$bcol")
 	verdict=$(awk -v q="$ratio" 'BEGIN { v = "MISS"; if (q <= 1.10) v = "PASS"; print v }')
+	[ "$kind" != ref ] || verdict="(reference: no target)"
 	printf '%-26s %10s %10s %8s  %s\n' "$what" "$b" "$x" "$ratio" "$verdict"
 }
 
@@ -183,6 +193,7 @@ ckpt_row() {
 	printf '%-26s %10s %10s %8s\n' "" "bare criu" "xckpt" "ratio"
 	ckpt_row "checkpoint (s)" 1 "$bench_tmp/x.txt"
 	ckpt_row "checkpoint --no-sync (s)" 1 "$bench_tmp/n.txt"
+	ckpt_row "checkpoint vs dump+sync" 1 "$bench_tmp/x.txt" 4 ref
 	ckpt_row "restart (s)" 2 "$bench_tmp/x.txt"
 	ckpt_row "image (MB)" 3 "$bench_tmp/x.txt"
 } | tee "$B/bench/ckpt.txt"
