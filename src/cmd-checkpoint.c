@@ -39,6 +39,11 @@ typedef struct {
 	gboolean tty;		/* stderr is a terminal: show progress */
 	gboolean shown;		/* a progress line is on the terminal */
 	gint64 shown_at;	/* when it was last updated, us */
+	const char *dir;	/* the state directory of the session */
+	gboolean resume_early;	/* the session runs on: RESUME it the moment
+				 * the images are complete */
+	int resume_fd;		/* the connection a RESUME was sent on at
+				 * that moment, awaiting the answer, or -1 */
 } CmdCheckpoint;
 
 /* Set by SIGINT, SIGTERM or SIGHUP during a checkpoint: once CRIU is done,
@@ -135,6 +140,26 @@ static GKeyFile *cmd_checkpoint_prepare(int fd, GError **error)
 	return g_steal_pointer(&kf);
 }
 
+static int cmd_checkpoint_resume_send(const char *dir, const char *name,
+				      guint32 flags, const char *display,
+				      const char *newname, GError **error);
+static gboolean cmd_checkpoint_resume_finish(int fd, GError **error);
+
+/* CRIU's hook once the images are complete (CriuDump.dumped), the tree
+ * still frozen: when the session runs on, its RESUME is sent now, and the
+ * daemon reads it the moment CRIU lets it run, while CRIU finishes (~1 ms
+ * earlier than after CRIU has exited).  The images being complete, what
+ * the RESUME puts into the daemon's sockets is in none of them. */
+static void cmd_checkpoint_dumped(gpointer ud)
+{
+	CmdCheckpoint *ck = ud;
+
+	if (ck->resume_early && ck->resume_fd < 0)
+		ck->resume_fd = cmd_checkpoint_resume_send(ck->dir, ck->name,
+							   0, NULL, NULL,
+							   NULL);
+}
+
 /* Tells the daemon of session NAME (in DIR) that the checkpoint is over.
  * FLAGS are CONTROL_RESUME_*; DISPLAY (or NULL) is the X display to come
  * back on; NEWNAME (or NULL) renames the session.  Returns FALSE with
@@ -143,21 +168,34 @@ gboolean cmd_checkpoint_resume(const char *dir, const char *name,
 			       guint32 flags, const char *display,
 			       const char *newname, GError **error)
 {
+	int fd = cmd_checkpoint_resume_send(dir, name, flags, display, newname,
+					    error);
+
+	return fd >= 0 && cmd_checkpoint_resume_finish(fd, error);
+}
+
+/* Sends the RESUME of cmd_checkpoint_resume() without waiting for the
+ * answer.  Returns the connection (for cmd_checkpoint_resume_finish()), or
+ * -1 with ERROR. */
+static int cmd_checkpoint_resume_send(const char *dir, const char *name,
+				      guint32 flags, const char *display,
+				      const char *newname, GError **error)
+{
 	g_autofree char *sock = statedir_file(dir, name, "sock");
 	g_autoptr(GByteArray) body = g_byte_array_new();
-	g_autoptr(GBytes) reply = NULL;
-	guint32 le, type;
+	const guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION), 0 };
+	guint32 le;
 	int fd = -1;
 
 	/* A restored daemon may take a moment to listen again. */
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		g_clear_error(error);
-		fd = control_open(sock, 0, error);
+		fd = control_connect(sock, error);
 		if (fd < 0)
 			g_usleep(20000);
 	}
 	if (fd < 0)
-		return FALSE;
+		return -1;
 	if (display)
 		flags |= CONTROL_RESUME_DISPLAY;
 	le = GUINT32_TO_LE(flags);
@@ -168,7 +206,25 @@ gboolean cmd_checkpoint_resume(const char *dir, const char *name,
 	if (newname)
 		g_byte_array_append(body, (const guint8 *)newname,
 				    strlen(newname));
-	if (!control_send(fd, CONTROL_RESUME, body->data, body->len, error) ||
+	/* HELLO and RESUME go together, and the answers are read after
+	 * (cmd_checkpoint_resume_finish()): the daemon may be frozen by CRIU
+	 * when they are sent (cmd_checkpoint_dumped()). */
+	if (!control_send(fd, CONTROL_HELLO, hello, sizeof(hello), error) ||
+	    !control_send(fd, CONTROL_RESUME, body->data, body->len, error)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Waits for the daemon's answer to the RESUME sent on FD, which it closes.
+ * Returns TRUE, or FALSE with ERROR. */
+static gboolean cmd_checkpoint_resume_finish(int fd, GError **error)
+{
+	g_autoptr(GBytes) reply = NULL;
+	guint32 type;
+
+	if (!control_hello_reply(fd, NULL, error) ||
 	    !control_recv(fd, &type, &reply, error)) {
 		close(fd);
 		return FALSE;
@@ -297,6 +353,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_auto(GStrv) external = NULL;
 	CkptWriter *writer = NULL;
+	g_autoptr(CriuWorker) worker = NULL;
 	GThread *shots = NULL;
 	CmdCheckpointShots sh = { 0 };
 	CmdCheckpoint ck = { 0 };
@@ -340,8 +397,12 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		stamp = g_strdup_printf("%s-%d", base, i);
 	}
 	writer = ckptdir_begin(parent, stamp, &error);
-	if (writer == NULL) {
+	log = statedir_file(dir, name, "dump.log");
+	/* CRIU loads while the session quiesces. */
+	worker = writer ? criu_worker_start(log, NULL, 0, &error) : NULL;
+	if (worker == NULL) {
 		close(fd);
+		ckptdir_abort(writer);
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}
@@ -355,16 +416,18 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	}
 	external = g_key_file_get_string_list(facts, "checkpoint", "external",
 					      NULL, NULL);
-	log = statedir_file(dir, name, "dump.log");
 	ck.name = name;
 	ck.images = ckptdir_images(writer);
 	ck.start = g_get_monotonic_time();
 	ck.tty = isatty(2);
+	ck.dir = dir;
+	ck.resume_early = !kill_it;
+	ck.resume_fd = -1;
 	CriuDump d = {
 		.pid = info->pid,
 		.images = ckptdir_images(writer),
-		.log = log,
 		.leave_running = !kill_it,
+		.dumped = cmd_checkpoint_dumped,
 		.external = (const char *const *)external,
 		.progress = cmd_checkpoint_progress,
 		.progress_ud = &ck,
@@ -383,7 +446,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 				     cmd_checkpoint_shots_thread, &sh);
 	ckptdir_set_durable(writer, !no_sync);
 	ckptdir_follow(writer);
-	dumped = criu_dump(&d, &error);
+	dumped = criu_dump(worker, &d, &error);
 	if (ck.shown)
 		fputc('\n', stderr);
 	if (dumped && cmd_checkpoint_interrupted && kill_it) {
@@ -402,7 +465,10 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		 * a thread beside the commit, the RESUME saved nothing: the
 		 * resumed app then competes with the commit for the CPU.) */
 		g_autoptr(GError) e = NULL;
-		if (!cmd_checkpoint_resume(dir, name, 0, NULL, NULL, &e) && dumped) {
+		gboolean resumed = ck.resume_fd >= 0 ?
+			cmd_checkpoint_resume_finish(ck.resume_fd, &e) :
+			cmd_checkpoint_resume(dir, name, 0, NULL, NULL, &e);
+		if (!resumed && dumped) {
 			cmd_checkpoint_shots_join(&shots);
 			ckptdir_abort(writer);
 			cmd_error("session %s: cannot resume after the dump: %s",

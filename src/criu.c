@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,12 +100,6 @@ static int criu_verbosity(void)
 	return all ? 4 : 3;
 }
 
-/* Adds CRIU's log level (criu_verbosity()) to argument vector A. */
-static void criu_add_verbosity(GPtrArray *a)
-{
-	g_ptr_array_add(a, g_strdup_printf("-v%d", criu_verbosity()));
-}
-
 char *criu_log_version(const char *log_text)
 {
 	const char *v = log_text ? strstr(log_text, "Version: ") : NULL;
@@ -147,48 +140,6 @@ static void criu_child_setup(gpointer ud)
 	setpgid(0, 0);
 }
 
-/* Runs the criu command line ARGV with the caller's fds FDS (N of them)
- * kept open at the same numbers, and waits for it, calling PROGRESS(UD)
- * every CRIU_PROGRESS_MS meanwhile (when not NULL).  Returns its wait
- * status, or -1 with ERROR set when it could not be started. */
-static int criu_run(GPtrArray *argv, const int *fds, guint n,
-		    void (*progress)(gpointer), gpointer ud, GError **error)
-{
-	GPid pid;
-	int status, pidfd;
-
-	g_ptr_array_add(argv, NULL);
-	if (!g_spawn_async_with_pipes_and_fds(NULL,
-			(const char *const *)argv->pdata, NULL,
-			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-			G_SPAWN_STDERR_TO_DEV_NULL, criu_child_setup, NULL,
-			-1, -1, -1, fds, fds, n, &pid, NULL, NULL, NULL, error))
-		return -1;
-	/* A pidfd wakes us the moment criu exits: no polling delay adds to
-	 * the dump time. */
-	pidfd = progress ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-	while (pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int r = poll(&p, 1, CRIU_PROGRESS_MS);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != 0)
-			break;
-		progress(ud);
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-				    "cannot wait for criu: %s",
-				    g_strerror(errno));
-			return -1;
-		}
-	}
-	return status;
-}
-
 /* Sets ERROR for a failed criu VERB: CRIU's first error and its LOG. */
 static void criu_fail(GError **error, const char *verb, const char *log)
 {
@@ -196,53 +147,6 @@ static void criu_fail(GError **error, const char *verb, const char *log)
 	g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
 		    "criu %s failed: %s (log: %s)", verb,
 		    first ? first : "no error in its log", log);
-}
-
-gboolean criu_dump(const CriuDump *opts, GError **error)
-{
-	g_autoptr(GPtrArray) a = criu_argv(error);
-	int status;
-
-	if (!a)
-		return FALSE;
-	g_ptr_array_add(a, g_strdup("dump"));
-	g_ptr_array_add(a, g_strdup("-t"));
-	g_ptr_array_add(a, g_strdup_printf("%d", (int)opts->pid));
-	g_ptr_array_add(a, g_strdup("-D"));
-	g_ptr_array_add(a, g_strdup(opts->images));
-	g_ptr_array_add(a, g_strdup("-o"));
-	g_ptr_array_add(a, g_strdup(opts->log));
-	criu_add_verbosity(a);
-	if (opts->leave_running)
-		g_ptr_array_add(a, g_strdup("--leave-running"));
-	/* Apps hold file locks (sqlite databases, mail folders): without
-	 * this CRIU refuses the whole tree. */
-	g_ptr_array_add(a, g_strdup("--file-locks"));
-	/* An app's TCP connections (a mail server, a remote X display's
-	 * upstream) come back closed, as after a network outage, and it
-	 * connects again: a connection's state cannot outlive the peer's
-	 * patience anyway, and without this CRIU refuses the whole tree. */
-	g_ptr_array_add(a, g_strdup("--tcp-close"));
-	/* The session's mount namespace is a copy of the host's: CRIU need
-	 * not save what the host's mounts hold (tmpfs contents by tar); at
-	 * restore they are bound from the host again.  Only the session's own
-	 * mounts (its devpts) are CRIU's.  FUSE mounts are not in the copy
-	 * at all (session.c detaches them): one the host has since lost
-	 * could be neither bound nor dumped. */
-	g_ptr_array_add(a, g_strdup("--external"));
-	g_ptr_array_add(a, g_strdup("mnt[]"));
-	for (guint i = 0; opts->external && opts->external[i]; i++) {
-		g_ptr_array_add(a, g_strdup("--external"));
-		g_ptr_array_add(a, g_strdup(opts->external[i]));
-	}
-	status = criu_run(a, NULL, 0, opts->progress, opts->progress_ud, error);
-	if (status < 0)
-		return FALSE;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		criu_fail(error, "dump", opts->log);
-		return FALSE;
-	}
-	return TRUE;
 }
 
 /* Looks in restore log LOG for a pid CRIU could not take.  Returns it, or 0
@@ -310,55 +214,54 @@ static gboolean criu_rpc_send(int sk, GBytes *msg, GError **error)
 	return TRUE;
 }
 
-/* One restore by `criu swrk` (see criu_restore()), its work files and log
- * (LOG_NAME) in directory WORK.  Returns the restored root's pid; else -1
- * with ERROR, and *GATE_FAILED set when the gate refused (CRIU then killed
- * the tree), or *CRIU_FAILED when CRIU reported a failure (see its log). */
-static pid_t criu_restore_once(const CriuRestore *opts, const char *work,
-			       const char *log_name, gboolean *gate_failed,
-			       gboolean *criu_failed, GError **error)
+/* A `criu swrk`: CRIU waiting for its request on a socket. */
+struct CriuWorker {
+	GPid pid;		/* the criu process, or 0 once reaped */
+	int sk;			/* our end of its socket, or -1 */
+	char *work;		/* its work directory (log, stats), next to
+				 * the log, removed at the end (owned) */
+	char *log;		/* where its log goes at the end (owned) */
+};
+
+CriuWorker *criu_worker_start(const char *log, const int *fds, guint n,
+			      GError **error)
 {
 	g_autoptr(GPtrArray) a = criu_argv(error);
-	g_autoptr(GBytes) req = NULL;
+	g_autofree char *parent = g_path_get_dirname(log);
 	g_autofree int *src = NULL;
-	const char *const external[] = { "mnt[]", NULL };
-	CriurpcRestore r = { .log_file = log_name,
-			     .log_level = criu_verbosity(), .root = "/",
-			     .external = external,
-			     .inherit_fds = opts->inherit_fds,
-			     .inherit_keys = opts->inherit_keys,
-			     .n_inherit = opts->n_inherit,
-			     .file_locks = TRUE, .tcp_close = TRUE,
-			     .rst_sibling = TRUE, .notify_scripts = TRUE };
-	int sk[2] = { -1, -1 }, status;
-	GPid pid = 0;
-	pid_t root = -1;
-	gboolean done = FALSE;
+	CriuWorker *w;
+	int sk[2];
 
-	*gate_failed = *criu_failed = FALSE;
 	if (!a)
-		return -1;
-	/* CRIU opens these through /proc/OUR_PID/fd/N: they need not be
-	 * inherited. */
-	r.images_dir_fd = open(opts->images, O_RDONLY | O_DIRECTORY |
-			       O_CLOEXEC);
-	r.work_dir_fd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r.images_dir_fd < 0 || r.work_dir_fd < 0) {
+		return NULL;
+	w = g_new0(CriuWorker, 1);
+	w->sk = -1;
+	w->log = g_strdup(log);
+	/* CRIU's work files (its log, stats) go aside, next to the log (the
+	 * same file system, for the log's rename): the checkpoint directory
+	 * holds nothing else, and a restore never writes there. */
+	w->work = g_build_filename(parent, ".criu-XXXXXX", NULL);
+	if (!g_mkdtemp_full(w->work, 0700)) {
 		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-			    "cannot open %s: %s", r.images_dir_fd < 0 ?
-			    opts->images : work, g_strerror(errno));
-		goto out;
+			    "cannot make a directory in %s: %s", parent,
+			    g_strerror(errno));
+		g_clear_pointer(&w->work, g_free);
+		criu_worker_free(w);
+		return NULL;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0) {
 		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
 			    "socketpair: %s", g_strerror(errno));
-		goto out;
+		criu_worker_free(w);
+		return NULL;
 	}
-	/* criu gets its end of the socket and the fds the tree inherits,
-	 * each at its own number. */
-	src = g_new(int, opts->n_inherit + 1);
-	memcpy(src, opts->inherit_fds, opts->n_inherit * sizeof(int));
-	src[opts->n_inherit] = sk[1];
+	w->sk = sk[0];
+	/* criu gets its end of the socket and the fds FDS, each at its own
+	 * number. */
+	src = g_new(int, n + 1);
+	if (n)
+		memcpy(src, fds, n * sizeof(int));
+	src[n] = sk[1];
 	g_ptr_array_add(a, g_strdup("swrk"));
 	g_ptr_array_add(a, g_strdup_printf("%d", sk[1]));
 	g_ptr_array_add(a, NULL);
@@ -366,109 +269,300 @@ static pid_t criu_restore_once(const CriuRestore *opts, const char *work,
 			(const char *const *)a->pdata, NULL,
 			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
 			G_SPAWN_STDERR_TO_DEV_NULL, criu_child_setup, NULL,
-			-1, -1, -1, src, src, opts->n_inherit + 1, &pid, NULL,
-			NULL, NULL, error))
-		goto out;
+			-1, -1, -1, src, src, n + 1, &w->pid, NULL, NULL, NULL,
+			error)) {
+		w->pid = 0;
+		close(sk[1]);
+		criu_worker_free(w);
+		return NULL;
+	}
 	close(sk[1]);
-	sk[1] = -1;
-	req = criurpc_restore_request(&r);
-	if (!criu_rpc_send(sk[0], req, error))
-		goto out;
-	while (!done) {
-		guint8 buf[4096];
-		g_auto(CriurpcResp) resp = { 0 };
-		g_autoptr(GBytes) reply = NULL;
-		ssize_t n = recv(sk[0], buf, sizeof(buf), MSG_TRUNC);
+	return w;
+}
 
+/* Hangs up on W's criu (which then exits, if it has not) and reaps it. */
+static void criu_worker_reap(CriuWorker *w)
+{
+	int status;
+
+	if (w->sk >= 0)
+		close(w->sk);
+	w->sk = -1;
+	while (w->pid > 0 && waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	w->pid = 0;
+}
+
+void criu_worker_free(CriuWorker *w)
+{
+	if (w == NULL)
+		return;
+	criu_worker_reap(w);
+	if (w->work) {
+		const char *left[] = { "criu.log", "stats-dump",
+				       "stats-restore" };
+		for (guint i = 0; i < G_N_ELEMENTS(left); i++) {
+			g_autofree char *p = g_build_filename(w->work, left[i],
+							      NULL);
+			g_unlink(p);
+		}
+		g_rmdir(w->work);
+	}
+	g_free(w->work);
+	g_free(w->log);
+	g_free(w);
+}
+
+/* What the code serving CRIU's notifications does (criu_worker_serve()). */
+typedef struct {
+	/* At action point SCRIPT ("post-dump", "post-restore", ...): FALSE,
+	 * with ERROR, refuses it and makes CRIU fail.  May be NULL. */
+	gboolean (*notify)(const char *script, gpointer ud, GError **error);
+	void (*progress)(gpointer ud);	/* every CRIU_PROGRESS_MS; may be
+					 * NULL */
+	gpointer ud;			/* their argument */
+} CriuServe;
+
+/* Sends W's criu request TYPE with options O, answers its notifications as
+ * SERVE says until its response, then reaps it and moves its log into
+ * place.  Returns 1 with *RESP (clear it) when CRIU answered (succeeded
+ * or not; when a notification was refused, ERROR is the refusal's); 0
+ * with ERROR when CRIU ended without answering or answered nonsense. */
+static int criu_worker_serve(CriuWorker *w, CriurpcType type, CriurpcOpts *o,
+			     const CriuServe *serve, CriurpcResp *resp,
+			     GError **error)
+{
+	g_autoptr(GBytes) req = NULL;
+	gboolean refused = FALSE;
+	int answered = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	/* CRIU opens the images and work directories through
+	 * /proc/OUR_PID/fd/N: they need not be inherited. */
+	o->work_dir_fd = open(w->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	o->log_file = "criu.log";
+	o->log_level = criu_verbosity();
+	o->notify_scripts = TRUE;
+	req = criurpc_request(type, o);
+	if (o->work_dir_fd < 0) {
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "cannot open %s: %s", w->work, g_strerror(errno));
+		goto out;
+	}
+	if (!criu_rpc_send(w->sk, req, error))
+		goto out;
+	for (;;) {
+		guint8 buf[4096];
+		g_autoptr(GBytes) reply = NULL;
+		struct pollfd p = { .fd = w->sk, .events = POLLIN };
+		ssize_t n;
+		int r = poll(&p, 1, serve->progress ? CRIU_PROGRESS_MS : -1);
+
+		if (r < 0 && errno != EINTR) {
+			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+				    "poll: %s", g_strerror(errno));
+			goto out;
+		}
+		if (r <= 0) {
+			if (r == 0)
+				serve->progress(serve->ud);
+			continue;
+		}
+		n = recv(w->sk, buf, sizeof(buf), MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			/* criu ended without a response */
-			*criu_failed = TRUE;
-			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-				    "criu ended without answering");
+			if (!refused)
+				g_set_error(error, CRIU_ERROR,
+					    CRIU_ERROR_FAILED,
+					    "criu ended without answering");
 			goto out;
 		}
+		criurpc_resp_clear(resp);
 		if ((gsize)n > sizeof(buf) ||
-		    !criurpc_parse_response(buf, n, &resp, error))
+		    !criurpc_parse_response(buf, n, resp, NULL))
 			goto bad;
-		if (resp.type == CRIURPC_NOTIFY) {
-			/* Every action point is reported; the gate is at
-			 * "post-restore": every process restored, none
-			 * running yet, and a refusal kills the tree. */
-			gboolean ok = TRUE;
-			if (opts->gate &&
-			    g_strcmp0(resp.script, "post-restore") == 0 &&
-			    !opts->gate(opts->gate_ud, error)) {
-				ok = FALSE;
-				*gate_failed = TRUE;
-			}
-			reply = criurpc_notify_reply(ok);
-			if (!criu_rpc_send(sk[0], reply, ok ? error : NULL) &&
-			    ok)
-				goto out;
-			continue;
-		}
-		if (resp.type != CRIURPC_RESTORE)
-			goto bad;
-		if (*gate_failed)
-			goto out;
-		if (!resp.success || resp.pid <= 0) {
-			*criu_failed = TRUE;
-			g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-				    "criu restore failed");
+		if (resp->type != CRIURPC_NOTIFY) {
+			if (resp->type != type)
+				goto bad;
+			answered = 1;
 			goto out;
 		}
-		root = resp.pid;
-		done = TRUE;
+		gboolean ok = refused || serve->notify == NULL ||
+			      resp->script == NULL ||
+			      serve->notify(resp->script, serve->ud, error);
+		if (!ok)
+			refused = TRUE;
+		reply = criurpc_notify_reply(!refused);
+		if (!criu_rpc_send(w->sk, reply, refused ? NULL : error) &&
+		    !refused)
+			goto out;
 	}
-	goto out;
 bad:
-	g_clear_error(error);
-	*criu_failed = TRUE;
-	g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-		    "criu answered with a malformed message");
+	criurpc_resp_clear(resp);
+	if (!refused)
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "criu answered with a malformed message");
 out:
-	if (sk[0] >= 0)
-		close(sk[0]);
-	if (sk[1] >= 0)
-		close(sk[1]);
-	if (r.images_dir_fd >= 0)
-		close(r.images_dir_fd);
-	if (r.work_dir_fd >= 0)
-		close(r.work_dir_fd);
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return root;
+	if (o->work_dir_fd >= 0)
+		close(o->work_dir_fd);
+	criu_worker_reap(w);
+	{
+		g_autofree char *log = g_build_filename(w->work, "criu.log",
+							NULL);
+		criu_move_log(log, w->log);
+	}
+	if (!answered && refused)
+		answered = 1;	/* the refusal is the answer */
+	return answered;
+}
+
+/* The notification hook of a dump: calls the CriuDump's dumped() at
+ * "post-dump". */
+static gboolean criu_dump_notify(const char *script, gpointer ud,
+				 GError **error)
+{
+	const CriuDump *opts = ud;
+
+	if (opts->dumped && strcmp(script, "post-dump") == 0)
+		opts->dumped(opts->progress_ud);
+	return TRUE;
+}
+
+/* The progress hook of a dump: the CriuDump's progress(). */
+static void criu_dump_progress(gpointer ud)
+{
+	const CriuDump *opts = ud;
+
+	opts->progress(opts->progress_ud);
+}
+
+gboolean criu_dump(CriuWorker *w, const CriuDump *opts, GError **error)
+{
+	g_autoptr(GPtrArray) external = g_ptr_array_new();
+	g_auto(CriurpcResp) resp = { 0 };
+	CriurpcOpts o = { .pid = opts->pid,
+			  .leave_running = opts->leave_running,
+			  /* Apps hold file locks (sqlite databases, mail
+			   * folders): without this CRIU refuses the whole
+			   * tree. */
+			  .file_locks = TRUE,
+			  /* An app's TCP connections (a mail server, a
+			   * remote X display's upstream) come back closed,
+			   * as after a network outage, and it connects
+			   * again: a connection's state cannot outlive the
+			   * peer's patience anyway, and without this CRIU
+			   * refuses the whole tree. */
+			  .tcp_close = TRUE };
+	CriuServe serve = { .notify = criu_dump_notify,
+			    .progress = opts->progress ? criu_dump_progress
+						       : NULL,
+			    .ud = (gpointer)opts };
+	int fd = open(opts->images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "cannot open %s: %s", opts->images,
+			    g_strerror(errno));
+		criu_worker_reap(w);
+		return FALSE;
+	}
+	/* The session's mount namespace is a copy of the host's: CRIU need
+	 * not save what the host's mounts hold (tmpfs contents by tar); at
+	 * restore they are bound from the host again.  Only the session's own
+	 * mounts (its devpts) are CRIU's.  FUSE mounts are not in the copy
+	 * at all (session.c detaches them): one the host has since lost
+	 * could be neither bound nor dumped. */
+	g_ptr_array_add(external, "mnt[]");
+	for (guint i = 0; opts->external && opts->external[i]; i++)
+		g_ptr_array_add(external, (gpointer)opts->external[i]);
+	g_ptr_array_add(external, NULL);
+	o.external = (const char *const *)external->pdata;
+	o.images_dir_fd = fd;
+	if (!criu_worker_serve(w, CRIURPC_DUMP, &o, &serve, &resp, error) ||
+	    !resp.success) {
+		close(fd);
+		g_clear_error(error);
+		criu_fail(error, "dump", w->log);
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* The notification hook of a restore: the CriuRestore's gate at
+ * "post-restore" (every process restored, none running yet; a refusal
+ * makes CRIU kill the tree). */
+static gboolean criu_restore_notify(const char *script, gpointer ud,
+				    GError **error)
+{
+	const CriuRestore *opts = ud;
+
+	if (opts->gate && strcmp(script, "post-restore") == 0)
+		return opts->gate(opts->gate_ud, error);
+	return TRUE;
+}
+
+/* One restore by a new `criu swrk` (see criu_restore()).  Returns the
+ * restored root's pid; else -1 with ERROR, and *CRIU_FAILED set when CRIU
+ * itself failed (see its log), not the gate. */
+static pid_t criu_restore_once(const CriuRestore *opts, int images,
+			       gboolean *criu_failed, GError **error)
+{
+	const char *const external[] = { "mnt[]", NULL };
+	CriurpcOpts o = { .images_dir_fd = images,
+			  /* The session's mount namespace is restored over
+			   * the host's root. */
+			  .root = "/", .external = external,
+			  .inherit_fds = opts->inherit_fds,
+			  .inherit_keys = opts->inherit_keys,
+			  .n_inherit = opts->n_inherit,
+			  .file_locks = TRUE, .tcp_close = TRUE,
+			  .rst_sibling = TRUE };
+	CriuServe serve = { .notify = criu_restore_notify,
+			    .ud = (gpointer)opts };
+	g_auto(CriurpcResp) resp = { 0 };
+	g_autoptr(CriuWorker) w = criu_worker_start(opts->log,
+						     opts->inherit_fds,
+						     opts->n_inherit, error);
+
+	*criu_failed = FALSE;
+	if (w == NULL)
+		return -1;
+	if (!criu_worker_serve(w, CRIURPC_RESTORE, &o, &serve, &resp, error)) {
+		*criu_failed = TRUE;
+		return -1;
+	}
+	if (*error != NULL)	/* the gate refused */
+		return -1;
+	if (!resp.success || resp.pid <= 0) {
+		*criu_failed = TRUE;
+		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
+			    "criu restore failed");
+		return -1;
+	}
+	return resp.pid;
 }
 
 pid_t criu_restore(const CriuRestore *opts, GError **error)
 {
-	/* CRIU's work files (stats) go aside, next to the log (the same file
-	 * system, for the log's rename): the checkpoint directory is never
-	 * written. */
-	g_autofree char *parent = g_path_get_dirname(opts->log);
-	g_autofree char *work = g_build_filename(parent, ".criu-XXXXXX", NULL);
-	g_autofree char *log = NULL;
 	gint64 deadline = g_get_monotonic_time() + CRIU_PID_WAIT_MS * 1000;
+	int images = open(opts->images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pid_t root = -1;
 
-	if (!g_mkdtemp_full(work, 0700)) {
+	if (images < 0) {
 		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
-			    "cannot make a directory in %s: %s", parent,
+			    "cannot open %s: %s", opts->images,
 			    g_strerror(errno));
 		return -1;
 	}
-	log = g_build_filename(work, "restore.log", NULL);
 	for (;;) {
 		g_autofree char *comm = NULL;
-		gboolean gate_failed, criu_failed;
+		gboolean criu_failed;
 
-		root = criu_restore_once(opts, work, "restore.log",
-					 &gate_failed, &criu_failed, error);
-		if (root > 0 || gate_failed)
+		root = criu_restore_once(opts, images, &criu_failed, error);
+		if (root > 0 || !criu_failed)
 			break;
-		criu_move_log(log, opts->log);
 		/* What the gate says comes first: a checkpoint that fails
 		 * its verification explains any failure of CRIU's. */
 		if (opts->gate) {
@@ -479,8 +573,6 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 				break;
 			}
 		}
-		if (!criu_failed)
-			break;
 		g_clear_error(error);
 		pid_t busy = criu_busy_pid(opts->log);
 		if (busy > 0 && criu_pid_held(busy, &comm)) {
@@ -498,12 +590,6 @@ pid_t criu_restore(const CriuRestore *opts, GError **error)
 		criu_fail(error, "restore", opts->log);
 		break;
 	}
-	g_unlink(log);
-	{
-		g_autofree char *stats = g_build_filename(work, "stats-restore",
-							  NULL);
-		g_unlink(stats);
-	}
-	g_rmdir(work);
+	close(images);
 	return root;
 }

@@ -4,12 +4,15 @@
  * xckpt runs CRIU as a command (never as a library), the one that `make deps`
  * found to pass `criu check`: $XCKPT_CRIU when set, else the command recorded
  * at build time in BUILD/criu.path, else `criu` on PATH.  Every run writes a
- * log file; an error names it.  A dump is `criu dump`; a restore is `criu
- * swrk`, CRIU's RPC over a socket (criurpc.h), which is the same work as
- * `criu restore` but reports each action-script point and waits for the
- * reply: that is how the restart holds the restored tree until the
- * checkpoint's page images have been verified (criu_restore()), without the
- * fork and exec of an action script at each of the points.
+ * log file; an error names it.  CRIU runs as `criu swrk`, its RPC over a
+ * socket (criurpc.h): the same work as `criu dump` and `criu restore`, but
+ * CRIU can be started before the request is sent (it loads while the
+ * session quiesces), and it reports each action-script point and waits for
+ * the reply.  That is how a checkpoint resumes the session's proxy the
+ * moment the images are complete, and how a restart holds the restored
+ * tree until the checkpoint's page images have been verified
+ * (criu_restore()), without the fork and exec of an action script at each
+ * of the points.
  */
 #pragma once
 
@@ -27,12 +30,18 @@ typedef enum {
 	CRIU_ERROR_PID_BUSY,	/* a pid of the images is held by a process */
 } CriuError;
 
+/* A `criu swrk` under way (opaque). */
+typedef struct CriuWorker CriuWorker;
+
 /* How to dump a process tree. */
 typedef struct {
 	pid_t pid;		/* the root of the tree */
 	const char *images;	/* the directory CRIU writes its images into */
-	const char *log;	/* the log file */
 	gboolean leave_running;	/* let the tree run on (else it is killed) */
+	void (*dumped)(gpointer ud);	/* may be NULL; else called once the
+					 * images are complete and before
+					 * CRIU lets the tree run on or ends
+					 * it, with progress_ud */
 	const char *const *external;	/* NULL-terminated --external values,
 					 * e.g. "unix[12345]"; may be NULL */
 	void (*progress)(gpointer ud);	/* called every CRIU_PROGRESS_MS while
@@ -77,9 +86,22 @@ char *criu_version(GError **error);
  * Caller frees. */
 char *criu_log_version(const char *log_text);
 
-/* Dumps the tree OPTS says.  Returns TRUE, or FALSE with a one-line ERROR
- * that quotes CRIU's first error and names the log. */
-gboolean criu_dump(const CriuDump *opts, GError **error);
+/* Starts `criu swrk`, CRIU waiting for a request, its log to go to LOG at
+ * the end and the caller's fds FDS (N of them) kept open in it at the same
+ * numbers.  Started ahead of criu_dump(), CRIU loads (~4 ms here) while
+ * the caller gets the tree ready.  Returns it (free with
+ * criu_worker_free()) or NULL with ERROR. */
+CriuWorker *criu_worker_start(const char *log, const int *fds, guint n,
+			      GError **error);
+
+/* Ends W (criu exits if it had no request yet) and frees it. */
+void criu_worker_free(CriuWorker *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CriuWorker, criu_worker_free)
+
+/* Dumps the tree OPTS says with W, which is used up (free it after).
+ * Returns TRUE, or FALSE with a one-line ERROR that quotes CRIU's first
+ * error and names the log. */
+gboolean criu_dump(CriuWorker *w, const CriuDump *opts, GError **error);
 
 /* Restores the tree OPTS says as a child of the caller (CRIU runs as a
  * sibling of the tree and exits when it is restored).  Returns the pid of

@@ -1,5 +1,6 @@
 /*
- * criurpc.c: CRIU's RPC messages for a restore, in protobuf's wire format
+ * criurpc.c: CRIU's RPC messages for a dump or a restore, in protobuf's wire
+ * format
  * (see criurpc.h).  A protobuf message is a sequence of fields, each a
  * key (field number << 3 | wire type) then a value: a varint (wire type
  * 0), a length-prefixed run of bytes (2: strings, nested messages), or
@@ -26,6 +27,8 @@ enum {
 	REQ_NOTIFY_SUCCESS = 3,
 	/* criu_opts */
 	OPT_IMAGES_DIR_FD = 1,
+	OPT_PID = 2,
+	OPT_LEAVE_RUNNING = 3,
 	OPT_FILE_LOCKS = 8,
 	OPT_LOG_LEVEL = 9,
 	OPT_LOG_FILE = 10,
@@ -96,34 +99,37 @@ static void criurpc_put_flag(GByteArray *b, guint field, gboolean on)
 		criurpc_put_int(b, field, 1);
 }
 
-GBytes *criurpc_restore_request(const CriurpcRestore *r)
+GBytes *criurpc_request(CriurpcType type, const CriurpcOpts *o)
 {
 	g_autoptr(GByteArray) opts = g_byte_array_new();
 	GByteArray *req = g_byte_array_new();
 
-	criurpc_put_int(opts, OPT_IMAGES_DIR_FD, r->images_dir_fd);
-	criurpc_put_flag(opts, OPT_FILE_LOCKS, r->file_locks);
-	criurpc_put_int(opts, OPT_LOG_LEVEL, r->log_level);
-	if (r->log_file)
-		criurpc_put_string(opts, OPT_LOG_FILE, r->log_file);
-	criurpc_put_flag(opts, OPT_NOTIFY_SCRIPTS, r->notify_scripts);
-	if (r->root)
-		criurpc_put_string(opts, OPT_ROOT, r->root);
-	if (r->work_dir_fd >= 0)
-		criurpc_put_int(opts, OPT_WORK_DIR_FD, r->work_dir_fd);
-	criurpc_put_flag(opts, OPT_RST_SIBLING, r->rst_sibling);
-	for (guint i = 0; i < r->n_inherit; i++) {
+	criurpc_put_int(opts, OPT_IMAGES_DIR_FD, o->images_dir_fd);
+	if (o->pid > 0)
+		criurpc_put_int(opts, OPT_PID, o->pid);
+	criurpc_put_flag(opts, OPT_LEAVE_RUNNING, o->leave_running);
+	criurpc_put_flag(opts, OPT_FILE_LOCKS, o->file_locks);
+	criurpc_put_int(opts, OPT_LOG_LEVEL, o->log_level);
+	if (o->log_file)
+		criurpc_put_string(opts, OPT_LOG_FILE, o->log_file);
+	criurpc_put_flag(opts, OPT_NOTIFY_SCRIPTS, o->notify_scripts);
+	if (o->root)
+		criurpc_put_string(opts, OPT_ROOT, o->root);
+	if (o->work_dir_fd >= 0)
+		criurpc_put_int(opts, OPT_WORK_DIR_FD, o->work_dir_fd);
+	criurpc_put_flag(opts, OPT_RST_SIBLING, o->rst_sibling);
+	for (guint i = 0; i < o->n_inherit; i++) {
 		g_autoptr(GByteArray) ifd = g_byte_array_new();
 
-		criurpc_put_string(ifd, INHERIT_KEY, r->inherit_keys[i]);
-		criurpc_put_int(ifd, INHERIT_FD, r->inherit_fds[i]);
+		criurpc_put_string(ifd, INHERIT_KEY, o->inherit_keys[i]);
+		criurpc_put_int(ifd, INHERIT_FD, o->inherit_fds[i]);
 		criurpc_put_bytes(opts, OPT_INHERIT_FD, ifd->data, ifd->len);
 	}
-	for (guint i = 0; r->external && r->external[i]; i++)
-		criurpc_put_string(opts, OPT_EXTERNAL, r->external[i]);
-	criurpc_put_flag(opts, OPT_TCP_CLOSE, r->tcp_close);
+	for (guint i = 0; o->external && o->external[i]; i++)
+		criurpc_put_string(opts, OPT_EXTERNAL, o->external[i]);
+	criurpc_put_flag(opts, OPT_TCP_CLOSE, o->tcp_close);
 
-	criurpc_put_int(req, REQ_TYPE, CRIURPC_RESTORE);
+	criurpc_put_int(req, REQ_TYPE, type);
 	criurpc_put_bytes(req, REQ_OPTS, opts->data, opts->len);
 	return g_byte_array_free_to_bytes(req);
 }

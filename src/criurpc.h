@@ -1,10 +1,10 @@
 /*
- * criurpc.h: the messages of CRIU's RPC protocol that a restore through
- * `criu swrk` needs, in protobuf's wire format.
+ * criurpc.h: the messages of CRIU's RPC protocol that a dump or a restore
+ * through `criu swrk` needs, in protobuf's wire format.
  *
  * CRIU documents the protocol as images/rpc.proto in its source (messages
  * criu_req, criu_opts, criu_resp, criu_notify); it is stable across
- * releases (fields are only ever added).  xckpt needs one request, one
+ * releases (fields are only ever added).  xckpt needs a request, one
  * reply and one response, so it writes and reads these few fields itself
  * rather than generate a protobuf library from a .proto file that no
  * Debian package ships.  The field numbers are CRIU's, in criurpc.c.
@@ -14,11 +14,12 @@
 
 /* criu_req_type: what a request or response is about. */
 typedef enum {
+	CRIURPC_DUMP = 1,	/* dump a tree */
 	CRIURPC_RESTORE = 2,	/* restore a tree */
 	CRIURPC_NOTIFY = 6,	/* an action-script point was reached */
 } CriurpcType;
 
-/* The options of a restore request (criu_opts). */
+/* The options of a request (criu_opts). */
 typedef struct {
 	int images_dir_fd;	/* the images directory, open in the
 				 * requesting process (CRIU opens it through
@@ -27,10 +28,13 @@ typedef struct {
 				 * same way */
 	const char *log_file;	/* the log's name in the work directory */
 	int log_level;		/* CRIU's -v level */
-	const char *root;	/* --root */
+	int pid;		/* dump: the root of the tree (-t) */
+	gboolean leave_running;	/* dump: --leave-running */
+	const char *root;	/* restore: --root, or NULL */
 	const char *const *external;	/* --external values, NULL-terminated;
 					 * may be NULL */
-	const int *inherit_fds;	/* --inherit-fd: fds of the criu process */
+	const int *inherit_fds;	/* restore: --inherit-fd, fds of the criu
+				 * process */
 	const char *const *inherit_keys;	/* their keys */
 	guint n_inherit;	/* how many */
 	gboolean file_locks;	/* --file-locks */
@@ -39,7 +43,7 @@ typedef struct {
 				 * the requesting process) */
 	gboolean notify_scripts;	/* report every action-script point
 					 * and wait for the reply */
-} CriurpcRestore;
+} CriurpcOpts;
 
 /* A response from criu (criu_resp), parsed. */
 typedef struct {
@@ -52,8 +56,9 @@ typedef struct {
 	char *errmsg;		/* CRIU's error message (owned), or NULL */
 } CriurpcResp;
 
-/* Encodes the restore request R.  Returns it (caller frees). */
-GBytes *criurpc_restore_request(const CriurpcRestore *r);
+/* Encodes the request of TYPE (DUMP or RESTORE) with options O.  Returns it
+ * (caller frees). */
+GBytes *criurpc_request(CriurpcType type, const CriurpcOpts *o);
 
 /* Encodes the reply to a notification: SUCCESS lets CRIU go on; FALSE
  * makes it fail the restore (at "post-restore" it kills the tree).

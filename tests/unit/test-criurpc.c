@@ -22,7 +22,7 @@ static void test_restore_request(void)
 	const char *const external[] = { "mnt[]", NULL };
 	const int fds[] = { 9 };
 	const char *const keys[] = { "k" };
-	CriurpcRestore r = { .images_dir_fd = 5, .work_dir_fd = 7,
+	CriurpcOpts r = { .images_dir_fd = 5, .work_dir_fd = 7,
 			     .log_file = "r.log", .log_level = 3, .root = "/",
 			     .external = external, .inherit_fds = fds,
 			     .inherit_keys = keys, .n_inherit = 1,
@@ -45,7 +45,25 @@ static void test_restore_request(void)
 		0xaa, 0x02, 0x05, 'm', 'n', 't', '[', ']', /* external (37) */
 		0xa0, 0x03, 0x01,		/* tcp_close (52) */
 	};
-	g_autoptr(GBytes) b = criurpc_restore_request(&r);
+	g_autoptr(GBytes) b = criurpc_request(CRIURPC_RESTORE, &r);
+
+	CU_ASSERT_TRUE(tcr_equal(b, want, sizeof(want)));
+}
+
+/* A dump request: the pid and --leave-running, no work directory. */
+static void test_dump_request(void)
+{
+	CriurpcOpts r = { .images_dir_fd = 5, .work_dir_fd = -1, .pid = 300,
+			  .leave_running = TRUE, .log_level = 3 };
+	static const guint8 want[] = {
+		0x08, 0x01,			/* criu_req.type = DUMP */
+		0x12, 9,			/* criu_req.opts, 9 bytes: */
+		0x08, 0x05,			/* images_dir_fd (1) = 5 */
+		0x10, 0xac, 0x02,		/* pid (2) = 300 */
+		0x18, 0x01,			/* leave_running (3) */
+		0x48, 0x03,			/* log_level (9) = 3 */
+	};
+	g_autoptr(GBytes) b = criurpc_request(CRIURPC_DUMP, &r);
 
 	CU_ASSERT_TRUE(tcr_equal(b, want, sizeof(want)));
 }
@@ -140,6 +158,7 @@ static void test_malformed(void)
 
 static CU_TestInfo tcr_tests[] = {
 	{ "restore request, field by field", test_restore_request },
+	{ "dump request", test_dump_request },
 	{ "notify reply", test_notify_reply },
 	{ "responses, unknown fields skipped", test_responses },
 	{ "malformed responses refused", test_malformed },
