@@ -374,6 +374,14 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	if (!cmd_one_arg(entry, argc, argv, "session NAME"))
 		return CMD_USAGE;
 	name = argv[1];
+	/* CRIU loads (~4 ms here, more than the quiesce) while the session
+	 * is found and quiesced; should this fail, it is tried again below,
+	 * where its error is reported. */
+	if (statedir_name_valid(name, NULL)) {
+		g_autofree char *sd = statedir_path();
+		g_autofree char *early = statedir_file(sd, name, "dump.log");
+		worker = criu_worker_start(early, NULL, 0, NULL);
+	}
 	fd = cmd_session_open(name, 0, &dir, &info, &error);
 	if (fd < 0) {
 		cmd_error("%s", error->message);
@@ -398,8 +406,8 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	}
 	writer = ckptdir_begin(parent, stamp, &error);
 	log = statedir_file(dir, name, "dump.log");
-	/* CRIU loads while the session quiesces. */
-	worker = writer ? criu_worker_start(log, NULL, 0, &error) : NULL;
+	if (writer != NULL && worker == NULL)
+		worker = criu_worker_start(log, NULL, 0, &error);
 	if (worker == NULL) {
 		close(fd);
 		ckptdir_abort(writer);
