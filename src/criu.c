@@ -383,15 +383,17 @@ static int criu_worker_serve(CriuWorker *w, CriurpcType type, CriurpcOpts *o,
 		    !criurpc_parse_response(buf, n, resp, NULL))
 			goto bad;
 		if (resp->type != CRIURPC_NOTIFY) {
+			/* The answer; one of another type (EMPTY: CRIU
+			 * refused the request itself) is a failure. */
 			if (resp->type != type)
-				goto bad;
+				resp->success = FALSE;
 			answered = 1;
 			goto out;
 		}
-		gboolean ok = refused || serve->notify == NULL ||
-			      resp->script == NULL ||
-			      serve->notify(resp->script, serve->ud, error);
-		if (!ok)
+		/* Once refused, CRIU is failing: every later point is
+		 * refused too. */
+		if (!refused && serve->notify && resp->script &&
+		    !serve->notify(resp->script, serve->ud, error))
 			refused = TRUE;
 		reply = criurpc_notify_reply(!refused);
 		if (!criu_rpc_send(w->sk, reply, refused ? NULL : error) &&
