@@ -237,12 +237,18 @@ deps_private_criu() {
 	lib=usr/lib/x86_64-linux-gnu
 	[ -x "$new/root/$lib/ld-linux-x86-64.so.2" ] && [ -x "$new/root/usr/sbin/criu" ] ||
 		deps_die "the unpacked criu from $SUITE lacks usr/sbin/criu or its loader"
+	# (The wrapper finds itself without a subprocess unless it is called
+	# through a symbolic link: each is ~1 ms, on every checkpoint and
+	# restart.  The paths must be absolute: CRIU changes directory before
+	# the loader may need them.)
 	cat >"$new/bin/criu" <<-'EOF'
 	#!/bin/sh
 	# criu from Debian, unpacked by resources/deps.sh and run through
 	# its own loader and libraries (this system's glibc is too old for it).
 	set -eu
-	root=$(cd "$(dirname "$(readlink -f "$0")")/../root" && pwd)
+	case $0 in /*) self=$0 ;; *) self=$PWD/$0 ;; esac
+	[ ! -L "$self" ] || self=$(readlink -f "$self")
+	root=${self%/bin/*}/root
 	lib=$root/usr/lib/x86_64-linux-gnu
 	exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$root/usr/sbin/criu" "$@"
 	EOF
