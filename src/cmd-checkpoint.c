@@ -374,9 +374,9 @@ int cmd_checkpoint_exec(int argc, char **argv)
 	if (!cmd_one_arg(entry, argc, argv, "session NAME"))
 		return CMD_USAGE;
 	name = argv[1];
-	/* CRIU loads (~4 ms here, more than the quiesce) while the session
-	 * is found and quiesced; should this fail, it is tried again below,
-	 * where its error is reported. */
+	/* CRIU loads (a few ms here, longer than the quiesce) while the
+	 * session is found and quiesced; should this fail, it is tried again
+	 * below, where its error is reported. */
 	if (statedir_name_valid(name, NULL)) {
 		g_autofree char *sd = statedir_path();
 		g_autofree char *early = statedir_file(sd, name, "dump.log");

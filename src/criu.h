@@ -88,8 +88,8 @@ char *criu_log_version(const char *log_text);
 
 /* Starts `criu swrk`, CRIU waiting for a request, its log to go to LOG at
  * the end and the caller's fds FDS (N of them) kept open in it at the same
- * numbers.  Started ahead of criu_dump(), CRIU loads (~4 ms here) while
- * the caller gets the tree ready.  Returns it (free with
+ * numbers.  Started ahead of criu_dump(), CRIU loads (a few ms here)
+ * while the caller gets the tree ready.  Returns it (free with
  * criu_worker_free()) or NULL with ERROR. */
 CriuWorker *criu_worker_start(const char *log, const int *fds, guint n,
 			      GError **error);
