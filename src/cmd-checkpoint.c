@@ -143,21 +143,33 @@ static GKeyFile *cmd_checkpoint_prepare(int fd, GError **error)
 static int cmd_checkpoint_resume_send(const char *dir, const char *name,
 				      guint32 flags, const char *display,
 				      const char *newname, GError **error);
+static int cmd_checkpoint_resume_send_on(int fd, guint32 flags,
+					 const char *display,
+					 const char *newname, GError **error);
 static gboolean cmd_checkpoint_resume_finish(int fd, GError **error);
 
 /* CRIU's hook once the images are complete (CriuDump.dumped), the tree
  * still frozen: when the session runs on, its RESUME is sent now, and the
  * daemon reads it the moment CRIU lets it run, while CRIU finishes (~1 ms
  * earlier than after CRIU has exited).  The images being complete, what
- * the RESUME puts into the daemon's sockets is in none of them. */
+ * the RESUME puts into the daemon's sockets is in none of them.  Nothing
+ * here may wait for the daemon, which cannot answer before CRIU goes on,
+ * which waits for us: when its backlog is full (other commands, `xckpt
+ * list` in a loop, connected meanwhile), the RESUME waits until CRIU is
+ * done, as it did before. */
 static void cmd_checkpoint_dumped(gpointer ud)
 {
 	CmdCheckpoint *ck = ud;
+	g_autofree char *sock = NULL;
+	int fd;
 
-	if (ck->resume_early && ck->resume_fd < 0)
-		ck->resume_fd = cmd_checkpoint_resume_send(ck->dir, ck->name,
-							   0, NULL, NULL,
-							   NULL);
+	if (!ck->resume_early || ck->resume_fd >= 0)
+		return;
+	sock = statedir_file(ck->dir, ck->name, "sock");
+	fd = control_connect_nowait(sock, NULL);
+	if (fd >= 0)
+		ck->resume_fd = cmd_checkpoint_resume_send_on(fd, 0, NULL,
+							      NULL, NULL);
 }
 
 /* Tells the daemon of session NAME (in DIR) that the checkpoint is over.
@@ -182,9 +194,6 @@ static int cmd_checkpoint_resume_send(const char *dir, const char *name,
 				      const char *newname, GError **error)
 {
 	g_autofree char *sock = statedir_file(dir, name, "sock");
-	g_autoptr(GByteArray) body = g_byte_array_new();
-	const guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION), 0 };
-	guint32 le;
 	int fd = -1;
 
 	/* A restored daemon may take a moment to listen again. */
@@ -196,6 +205,21 @@ static int cmd_checkpoint_resume_send(const char *dir, const char *name,
 	}
 	if (fd < 0)
 		return -1;
+	return cmd_checkpoint_resume_send_on(fd, flags, display, newname,
+					     error);
+}
+
+/* Sends HELLO and the RESUME of cmd_checkpoint_resume() on FD, a
+ * connection to the daemon, without waiting for the answers.  Returns FD,
+ * or -1 with ERROR (FD closed). */
+static int cmd_checkpoint_resume_send_on(int fd, guint32 flags,
+					 const char *display,
+					 const char *newname, GError **error)
+{
+	g_autoptr(GByteArray) body = g_byte_array_new();
+	const guint32 hello[2] = { GUINT32_TO_LE(CONTROL_VERSION), 0 };
+	guint32 le;
+
 	if (display)
 		flags |= CONTROL_RESUME_DISPLAY;
 	le = GUINT32_TO_LE(flags);

@@ -41,9 +41,15 @@ static SessInfo *cmd_list_load(const char *dir, const char *name)
 	g_autoptr(GError) error = NULL;
 	int fd;
 
-	fd = control_connect(sock, &error);
-	if (fd >= 0) {
-		close(fd);
+	/* Without waiting: a daemon that CRIU holds frozen for a checkpoint
+	 * accepts nothing, and once its backlog is full (other commands
+	 * connected meanwhile) a connect would wait for the end of the
+	 * dump.  It is live. */
+	fd = control_connect_nowait(sock, &error);
+	if (fd >= 0 || g_error_matches(error, CONTROL_ERROR_DOMAIN,
+				       CONTROL_ERROR_BUSY)) {
+		if (fd >= 0)
+			close(fd);
 		return g_steal_pointer(&info);
 	}
 	if (g_error_matches(error, CONTROL_ERROR_DOMAIN,

@@ -223,14 +223,19 @@ static gboolean control_addr(struct sockaddr_un *addr, const char *path,
 }
 
 /* Connects to PATH; returns a blocking fd or -1 with ERROR set. */
-int control_connect(const char *path, GError **error)
+/* Connects to PATH, without waiting for room in the listener's backlog when
+ * NOWAIT (see control_connect_nowait()).  Returns a blocking fd or -1 with
+ * ERROR set. */
+static int control_connect_mode(const char *path, gboolean nowait,
+				GError **error)
 {
 	struct sockaddr_un addr;
 	int fd;
 
 	if (!control_addr(&addr, path, error))
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    (nowait ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0) {
 		int e = errno;
 		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
@@ -242,11 +247,29 @@ int control_connect(const char *path, GError **error)
 		close(fd);
 		g_set_error(error, CONTROL_ERROR_DOMAIN,
 			    e == ENOENT || e == ECONNREFUSED ?
-			    CONTROL_ERROR_NO_DAEMON : CONTROL_ERROR_IO,
+			    CONTROL_ERROR_NO_DAEMON : e == EAGAIN ?
+			    CONTROL_ERROR_BUSY : CONTROL_ERROR_IO,
 			    "cannot connect to %s: %s", path, g_strerror(e));
 		return -1;
 	}
+	if (nowait && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		g_set_error(error, CONTROL_ERROR_DOMAIN, CONTROL_ERROR_IO,
+			    "fcntl: %s", g_strerror(e));
+		return -1;
+	}
 	return fd;
+}
+
+int control_connect(const char *path, GError **error)
+{
+	return control_connect_mode(path, FALSE, error);
+}
+
+int control_connect_nowait(const char *path, GError **error)
+{
+	return control_connect_mode(path, TRUE, error);
 }
 
 /* Locks the directory holding PATH (see control.h); returns the lock fd or

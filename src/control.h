@@ -148,6 +148,8 @@ typedef enum {
 	CONTROL_ERROR_REFUSED,	/* the peer answered ERROR */
 	CONTROL_ERROR_IN_USE,	/* the socket belongs to a live daemon */
 	CONTROL_ERROR_NO_DAEMON,	/* nothing listens on the socket */
+	CONTROL_ERROR_BUSY,	/* the daemon listens but its backlog is full
+				 * (control_connect_nowait()) */
 } ControlError;
 
 /* Accumulates bytes from a connection and cuts them into messages. */
@@ -221,6 +223,12 @@ gboolean control_stale(const char *path);
  * close-on-exec fd or -1 with ERROR set (CONTROL_ERROR_NO_DAEMON when the
  * socket is missing or nobody listens). */
 int control_connect(const char *path, GError **error);
+
+/* Like control_connect(), but fails at once (CONTROL_ERROR_BUSY) instead
+ * of waiting when the daemon's backlog is full: a daemon that CRIU
+ * holds frozen accepts nothing, and other commands' connections may have
+ * filled it.  Returns a blocking fd. */
+int control_connect_nowait(const char *path, GError **error);
 
 /* Says HELLO with FLAGS on blocking FD and waits for the daemon's HELLO.
  * Returns FALSE with a one-line ERROR when the daemon refuses or speaks

@@ -215,6 +215,8 @@ f=$(c_largest_image "$d")
 c_flip "$f"
 c_bad_restart "a corrupt page image (one byte of $(basename "$f"))" "$d" \
 	"$(basename "$f").*(corrupt|checksum)"
+c_check "a corrupt page image: nothing of the tree CRIU killed is left, not even a zombie" \
+	test ! -e "/proc/$GPID"
 # An image CRIU parses is verified before CRIU starts.
 d=$(c_copy corrupt-pstree)
 c_flip "$d/images/pstree.img"

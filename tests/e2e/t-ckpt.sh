@@ -269,17 +269,24 @@ c_dbus() {
 
 # c_progress: while a checkpoint runs, `xckpt list` shows it: the STATE
 # column of a session whose checkpoint (of 300 MB) is under way is not
-# "running" at some moment, and is "running" again afterwards.
+# "running" at some moment, and is "running" again afterwards.  The list
+# runs in a loop meanwhile, each connecting to the daemon that CRIU holds
+# frozen: its backlog fills up, and neither the list nor the checkpoint
+# may then wait for the daemon (a checkpoint that did once hung here).
 c_progress() {
-	local name=busy ck states
+	local name=busy ck states end
 	z_start "$name" counter ZDTM_MEM_MB=300 || return 0
 	"$XCKPT" checkpoint "$name" >"$T_TMP/progress.out" 2>&1 &
 	ck=$!
 	t_track "$ck"
 	: >"$T_TMP/states"
-	while t_alive "$ck"; do
-		"$XCKPT" list 2>/dev/null | awk -v n="$name" '$1 == n { print $5 }' >>"$T_TMP/states"
+	end=$(($(date +%s) + 60))
+	while t_alive "$ck" && [ "$(date +%s)" -lt "$end" ]; do
+		timeout 30 "$XCKPT" list 2>/dev/null | awk -v n="$name" '$1 == n { print $5 }' >>"$T_TMP/states"
 	done
+	c_check "$name: the checkpoint ended within 60 s, xckpt list running in a loop beside it" \
+		sh -c '! kill -0 "$1" 2>/dev/null || ! ps -o stat= -p "$1" | grep -qv "^Z"' - "$ck"
+	t_alive "$ck" && kill -KILL "$ck"
 	wait "$ck" 2>/dev/null || true
 	t_untrack "$ck"
 	states=$(sort -u "$T_TMP/states" | paste -sd' ')
