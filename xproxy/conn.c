@@ -1085,6 +1085,14 @@ gboolean conn_quiesce(XpConn *c)
 	return TRUE;
 }
 
+/* Once CONN is quiesced, hands its empty buffers' pages back to the
+ * kernel: the dump that follows does not carry them (see conn.h). */
+void conn_release(XpConn *c)
+{
+	xbuf_release(&c->cin);
+	xbuf_release(&c->sin);
+}
+
 /* How many answers a quiesce still waits for: 1 more while a streamed
  * request keeps it from starting (conn_quiesce() must be called again). */
 guint conn_waiting(const XpConn *c)

@@ -89,6 +89,12 @@ void conn_inject(XpConn *conn, const guint8 *req, gsize len, SeqReplyFn fn,
  * request. */
 gboolean conn_quiesce(XpConn *conn);
 
+/* Hands the pages of CONN's empty input buffers back to the kernel, once
+ * it is quiesced: the dump that follows carries none of them (up to 256
+ * KiB each way and connection, more for one that has seen large replies);
+ * they are taken again as the connection runs on. */
+void conn_release(XpConn *conn);
+
 /* How many answers of the quiesce are still to come (0 when not running);
  * one more while a streamed request kept conn_quiesce() from starting, which
  * must then be called again. */

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,23 @@ void xbuf_clear(XpBuf *b)
 {
 	g_clear_pointer(&b->data, g_free);
 	b->cap = b->start = b->parsed = b->end = 0;
+}
+
+/* Gives the memory of B back to the kernel when B is empty (see xbuf.h).
+ * Only whole pages inside B's bytes: the allocator's own words around them
+ * stay. */
+void xbuf_release(XpBuf *b)
+{
+	gsize page = (gsize)sysconf(_SC_PAGESIZE);
+	guintptr lo, hi;
+
+	if (b->data == NULL || b->start != b->end)
+		return;
+	b->start = b->parsed = b->end = 0;
+	lo = ((guintptr)b->data + page - 1) & ~(guintptr)(page - 1);
+	hi = ((guintptr)b->data + b->cap) & ~(guintptr)(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* Makes room for NEED bytes after B->end: moves the unwritten bytes to the

@@ -28,6 +28,12 @@ void xbuf_init(XpBuf *b, gsize cap);
 /* Frees B's bytes. */
 void xbuf_clear(XpBuf *b);
 
+/* When B is empty, hands the pages of its bytes back to the kernel
+ * (madvise MADV_DONTNEED): they read as zeros and are taken again as they
+ * are written, and until then a checkpoint's dump of the process does not
+ * carry them.  B keeps its size.  Does nothing when B holds bytes. */
+void xbuf_release(XpBuf *b);
+
 /* Makes room for at least NEED bytes after B->end, first by moving the
  * unwritten bytes to the front, then by growing the buffer. */
 void xbuf_reserve(XpBuf *b, gsize need);

@@ -649,6 +649,8 @@ static void xproxy_do_quiesce(gpointer ud)
 	else {
 		proxy->ckpt_known = proxy->clock_known;
 		proxy->ckpt_time = xproxy_server_now(proxy);
+		for (guint i = 0; i < proxy->conns->len; i++)
+			conn_release(g_ptr_array_index(proxy->conns, i));
 	}
 }
 

@@ -3,6 +3,8 @@
  * connection buffer (xproxy/xbuf.c).
  */
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tests/unit/unit.h"
 #include "xproxy/display.h"
@@ -96,11 +98,56 @@ static void test_xbuf(void)
 	CU_ASSERT_PTR_NULL(b.data);
 }
 
+/* How many of the whole pages inside B's bytes are resident. */
+static guint tcd_resident(const XpBuf *b)
+{
+	gsize page = (gsize)sysconf(_SC_PAGESIZE);
+	guintptr lo = ((guintptr)b->data + page - 1) & ~(guintptr)(page - 1);
+	guintptr hi = ((guintptr)b->data + b->cap) & ~(guintptr)(page - 1);
+	gsize n = (hi - lo) / page;
+	g_autofree unsigned char *vec = g_malloc0(n);
+	guint resident = 0;
+
+	if (mincore((void *)lo, hi - lo, vec) < 0)
+		return G_MAXUINT;
+	for (gsize i = 0; i < n; i++)
+		resident += vec[i] & 1;
+	return resident;
+}
+
+/* xbuf_release: nothing while the buffer holds bytes; once it is empty its
+ * pages leave memory (a dump would not carry them), and it works on. */
+static void test_xbuf_release(void)
+{
+	XpBuf b;
+
+	xbuf_init(&b, 256 * 1024);
+	memset(b.data, 0xab, b.cap);
+	CU_ASSERT_TRUE(tcd_resident(&b) >= 60);
+	b.start = 10;
+	b.parsed = b.end = 100;
+	xbuf_release(&b);
+	CU_ASSERT_TRUE(tcd_resident(&b) >= 60);
+	CU_ASSERT_EQUAL(b.data[50], 0xab);
+	CU_ASSERT_EQUAL(b.end, 100);
+	b.start = b.end;
+	xbuf_release(&b);
+	CU_ASSERT_EQUAL(tcd_resident(&b), 0);
+	CU_ASSERT_EQUAL(b.start, 0);
+	CU_ASSERT_EQUAL(b.end, 0);
+	memcpy(b.data, "after", 5);
+	b.parsed = b.end = 5;
+	CU_ASSERT_EQUAL(memcmp(b.data, "after", 5), 0);
+	CU_ASSERT_TRUE(xbuf_pending(&b));
+	xbuf_clear(&b);
+}
+
 static CU_TestInfo tcd_tests[] = {
 	{ "display names", test_display_names },
 	{ "unreachable display", test_display_unreachable },
 	{ "set-up request", test_display_setup_request },
 	{ "xbuf", test_xbuf },
+	{ "xbuf release", test_xbuf_release },
 	CU_TEST_INFO_NULL,
 };
 
