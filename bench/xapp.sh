@@ -11,7 +11,7 @@
 #   record      the proxy's memory per recorded resource: what the session
 #               log says of gedit's records at the checkpoint (resources
 #               and bytes, summed over its connections).
-# Each of BENCH_ROUNDS (8, rounded up to even) rounds measures both, the
+# Each of BENCH_ROUNDS (16, rounded up to even) rounds measures both, the
 # two checkpoints in an order that alternates (the first of a round is
 # measured slower, as in the ckpt section); the table shows the medians of
 # each side, and the checkpoint ratio is the median over pairs of rounds,
@@ -23,7 +23,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-BENCH_ROUNDS=${BENCH_ROUNDS:-8}
+BENCH_ROUNDS=${BENCH_ROUNDS:-16}
 BENCH_ROUNDS=$(( (BENCH_ROUNDS + 1) / 2 * 2 ))
 APP_ENV="NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory"
 xapp_sessions=""	# xckpt sessions we started, killed at exit
