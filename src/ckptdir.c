@@ -227,6 +227,15 @@ void ckptdir_abort(CkptWriter *writer)
 	g_free(writer);
 }
 
+/* Whether NAME, a file name in the images directory, is a page image
+ * (pages-N.img): the bulk of a checkpoint, which CRIU only copies into
+ * memory at a restore and never parses. */
+static gboolean ckptdir_is_page_image(const char *name)
+{
+	return g_str_has_prefix(name, "pages-") &&
+	       g_str_has_suffix(name, ".img");
+}
+
 /* Returns whether the file REL of WRITER's directory has stopped growing:
  * it has the size it had at the previous look (which this records). */
 static gboolean ckptdir_follow_quiet(CkptWriter *writer, const char *rel)
@@ -273,8 +282,7 @@ static void ckptdir_follow_pass(CkptWriter *writer)
 		g_autofree char *rel = NULL;
 		gpointer f = NULL;
 
-		if (!g_str_has_prefix(n, "pages-") ||
-		    !g_str_has_suffix(n, ".img"))
+		if (!ckptdir_is_page_image(n))
 			continue;
 		rel = g_build_filename("images", n, NULL);
 		if (!g_hash_table_lookup_extended(writer->followed, rel, NULL,
@@ -803,7 +811,8 @@ CkptMeta *ckptdir_verify_begin(const char *dir, CkptVerify **pending,
 	 * CRIU parses, is summed now. */
 	for (guint i = 0; ok && i < files.rels->len;) {
 		const char *rel = files.rels->pdata[i];
-		if (g_str_has_prefix(rel, "images/pages-"))
+		if (g_str_has_prefix(rel, "images/") &&
+		    ckptdir_is_page_image(rel + strlen("images/")))
 			ckptdir_files_move(&files, i, &v->pages);
 		else
 			i++;

@@ -364,6 +364,7 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) criu_error = NULL;
 	g_autofree char *dir = NULL;
 	g_autofree char *criu = NULL;
 	g_autofree char *log = NULL;
@@ -399,13 +400,15 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		return CMD_USAGE;
 	name = argv[1];
 	/* CRIU loads (a few ms here, longer than the quiesce) while the
-	 * session is found and quiesced; should this fail, it is tried again
-	 * below, where its error is reported. */
-	if (statedir_name_valid(name, NULL)) {
+	 * session is found and quiesced.  Its failure is reported once the
+	 * session is found: a missing session is the more useful error (and
+	 * without one there is no state directory for CRIU's work files). */
+	{
 		g_autofree char *sd = statedir_path();
-		g_autofree char *early = statedir_file(sd, name, "dump.log");
-		worker = criu_worker_start(early, NULL, 0, NULL);
+		log = statedir_file(sd, name, "dump.log");
 	}
+	if (statedir_name_valid(name, NULL))
+		worker = criu_worker_start(log, NULL, 0, &criu_error);
 	fd = cmd_session_open(name, 0, &dir, &info, &error);
 	if (fd < 0) {
 		cmd_error("%s", error->message);
@@ -428,13 +431,15 @@ int cmd_checkpoint_exec(int argc, char **argv)
 		g_free(stamp);
 		stamp = g_strdup_printf("%s-%d", base, i);
 	}
-	writer = ckptdir_begin(parent, stamp, &error);
-	log = statedir_file(dir, name, "dump.log");
-	if (writer != NULL && worker == NULL)
-		worker = criu_worker_start(log, NULL, 0, &error);
 	if (worker == NULL) {
 		close(fd);
-		ckptdir_abort(writer);
+		cmd_error("%s", criu_error ? criu_error->message :
+			  "cannot start criu");
+		return CMD_FAIL;
+	}
+	writer = ckptdir_begin(parent, stamp, &error);
+	if (writer == NULL) {
+		close(fd);
 		cmd_error("%s", error->message);
 		return CMD_FAIL;
 	}

@@ -229,9 +229,10 @@ static pid_t cmd_restart_restore(const char *dir, const char *name,
 		 * (named in the error) stays.  The name was free. */
 		statedir_remove(dir, meta->session);
 		statedir_remove(dir, name);
-		/* A busy pid's message says it all; other failures name
-		 * the log. */
-		if (g_error_matches(*error, CRIU_ERROR, CRIU_ERROR_PID_BUSY))
+		/* CRIU's failures name its log, which stays; a busy pid's
+		 * message or the verification's (CRIU killed the tree at
+		 * the gate) says it all. */
+		if (!g_error_matches(*error, CRIU_ERROR, CRIU_ERROR_FAILED))
 			g_unlink(log);
 		if (meta->display != NULL &&
 		    strstr((*error)->message, "Address already in use")) {

@@ -299,13 +299,17 @@ void criu_worker_free(CriuWorker *w)
 		return;
 	criu_worker_reap(w);
 	if (w->work) {
-		const char *left[] = { "criu.log", "stats-dump",
-				       "stats-restore" };
-		for (guint i = 0; i < G_N_ELEMENTS(left); i++) {
-			g_autofree char *p = g_build_filename(w->work, left[i],
-							      NULL);
+		/* Whatever CRIU left there (stats, its log on a path that
+		 * did not serve): the directory is ours. */
+		GDir *d = g_dir_open(w->work, 0, NULL);
+		const char *n;
+
+		while (d && (n = g_dir_read_name(d))) {
+			g_autofree char *p = g_build_filename(w->work, n, NULL);
 			g_unlink(p);
 		}
+		if (d)
+			g_dir_close(d);
 		g_rmdir(w->work);
 	}
 	g_free(w->work);
@@ -325,16 +329,18 @@ typedef struct {
 
 /* Sends W's criu request TYPE with options O, answers its notifications as
  * SERVE says until its response, then reaps it and moves its log into
- * place.  Returns 1 with *RESP (clear it) when CRIU answered (succeeded
- * or not; when a notification was refused, ERROR is the refusal's); 0
- * with ERROR when CRIU ended without answering or answered nonsense. */
-static int criu_worker_serve(CriuWorker *w, CriurpcType type, CriurpcOpts *o,
-			     const CriuServe *serve, CriurpcResp *resp,
-			     GError **error)
+ * place.  Returns TRUE with *RESP (clear it) when CRIU answered, succeeded
+ * or not; *REFUSED then says whether SERVE refused a notification, and
+ * ERROR is the refusal's.  Returns FALSE with ERROR when CRIU ended
+ * without answering or answered nonsense. */
+static gboolean criu_worker_serve(CriuWorker *w, CriurpcType type,
+				  CriurpcOpts *o, const CriuServe *serve,
+				  CriurpcResp *resp, gboolean *refused_out,
+				  GError **error)
 {
 	g_autoptr(GBytes) req = NULL;
 	gboolean refused = FALSE;
-	int answered = 0;
+	gboolean answered = FALSE;
 
 	memset(resp, 0, sizeof(*resp));
 	/* CRIU opens the images and work directories through
@@ -387,7 +393,7 @@ static int criu_worker_serve(CriuWorker *w, CriurpcType type, CriurpcOpts *o,
 			 * refused the request itself) is a failure. */
 			if (resp->type != type)
 				resp->success = FALSE;
-			answered = 1;
+			answered = TRUE;
 			goto out;
 		}
 		/* Once refused, CRIU is failing: every later point is
@@ -414,8 +420,12 @@ out:
 							NULL);
 		criu_move_log(log, w->log);
 	}
-	if (!answered && refused)
-		answered = 1;	/* the refusal is the answer */
+	if (refused) {
+		/* the refusal is the answer */
+		answered = TRUE;
+		resp->success = FALSE;
+	}
+	*refused_out = refused;
 	return answered;
 }
 
@@ -461,6 +471,7 @@ gboolean criu_dump(CriuWorker *w, const CriuDump *opts, GError **error)
 						       : NULL,
 			    .ud = (gpointer)opts };
 	int fd = open(opts->images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	gboolean refused;
 
 	if (fd < 0) {
 		g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
@@ -481,8 +492,8 @@ gboolean criu_dump(CriuWorker *w, const CriuDump *opts, GError **error)
 	g_ptr_array_add(external, NULL);
 	o.external = (const char *const *)external->pdata;
 	o.images_dir_fd = fd;
-	if (!criu_worker_serve(w, CRIURPC_DUMP, &o, &serve, &resp, error) ||
-	    !resp.success) {
+	if (!criu_worker_serve(w, CRIURPC_DUMP, &o, &serve, &resp, &refused,
+			       error) || !resp.success) {
 		close(fd);
 		g_clear_error(error);
 		criu_fail(error, "dump", w->log);
@@ -528,14 +539,17 @@ static pid_t criu_restore_once(const CriuRestore *opts, int images,
 						     opts->inherit_fds,
 						     opts->n_inherit, error);
 
+	gboolean refused;
+
 	*criu_failed = FALSE;
 	if (w == NULL)
 		return -1;
-	if (!criu_worker_serve(w, CRIURPC_RESTORE, &o, &serve, &resp, error)) {
+	if (!criu_worker_serve(w, CRIURPC_RESTORE, &o, &serve, &resp, &refused,
+			       error)) {
 		*criu_failed = TRUE;
 		return -1;
 	}
-	if (*error != NULL)	/* the gate refused */
+	if (refused)	/* the gate's error */
 		return -1;
 	if (!resp.success || resp.pid <= 0) {
 		*criu_failed = TRUE;

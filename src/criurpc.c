@@ -205,10 +205,20 @@ static gboolean criurpc_get_field(CriurpcIn *in, guint *field, guint *wire,
 	}
 }
 
-/* Parses nested message criu_restore_resp or criu_notify (N bytes at P)
- * of response RESP, as field OUTER says.  Returns FALSE when malformed. */
-static gboolean criurpc_parse_inner(guint outer, const guint8 *p, gsize n,
-				    CriurpcResp *resp)
+/* Replaces string *DST with the N bytes at P. */
+static void criurpc_set_string(char **dst, const guint8 *p, gsize n)
+{
+	g_free(*dst);
+	*dst = g_strndup((const char *)p, n);
+}
+
+/* Reads the fields of the message of N bytes at P into RESP: criu_resp
+ * itself when OUTER is 0, else the message nested in its field OUTER
+ * (criu_restore_resp, criu_notify).  Fields this code does not know (newer
+ * CRIUs add some) are skipped; *HAVE_TYPE is set when criu_resp.type was
+ * read.  Returns FALSE when malformed. */
+static gboolean criurpc_parse_fields(guint outer, const guint8 *p, gsize n,
+				     CriurpcResp *resp, gboolean *have_type)
 {
 	CriurpcIn in = { p, p + n };
 
@@ -219,13 +229,26 @@ static gboolean criurpc_parse_inner(guint outer, const guint8 *p, gsize n,
 
 		if (!criurpc_get_field(&in, &field, &wire, &v, &data))
 			return FALSE;
-		if (outer == RESP_RESTORE && field == RESTORE_PID &&
-		    wire == PB_VARINT)
-			resp->pid = (int)(gint32)v;
-		else if (outer == RESP_NOTIFY && field == NOTIFY_SCRIPT &&
-			 wire == PB_BYTES) {
-			g_free(resp->script);
-			resp->script = g_strndup((const char *)data, v);
+		if (wire == PB_VARINT) {
+			if (outer == 0 && field == RESP_TYPE) {
+				resp->type = (CriurpcType)v;
+				*have_type = TRUE;
+			} else if (outer == 0 && field == RESP_SUCCESS)
+				resp->success = v != 0;
+			else if (outer == 0 && field == RESP_CR_ERRNO)
+				resp->cr_errno = (int)(gint32)v;
+			else if (outer == RESP_RESTORE && field == RESTORE_PID)
+				resp->pid = (int)(gint32)v;
+		} else if (wire == PB_BYTES) {
+			if (outer == 0 && (field == RESP_RESTORE ||
+					   field == RESP_NOTIFY)) {
+				if (!criurpc_parse_fields(field, data, v, resp,
+							  have_type))
+					return FALSE;
+			} else if (outer == 0 && field == RESP_CR_ERRMSG)
+				criurpc_set_string(&resp->errmsg, data, v);
+			else if (outer == RESP_NOTIFY && field == NOTIFY_SCRIPT)
+				criurpc_set_string(&resp->script, data, v);
 		}
 	}
 	return TRUE;
@@ -234,39 +257,11 @@ static gboolean criurpc_parse_inner(guint outer, const guint8 *p, gsize n,
 gboolean criurpc_parse_response(const guint8 *p, gsize n, CriurpcResp *resp,
 				GError **error)
 {
-	CriurpcIn in = { p, p + n };
 	gboolean have_type = FALSE;
 
 	memset(resp, 0, sizeof(*resp));
-	while (in.p < in.end) {
-		guint field, wire;
-		guint64 v;
-		const guint8 *data = NULL;
-
-		if (!criurpc_get_field(&in, &field, &wire, &v, &data))
-			goto bad;
-		if (wire == PB_VARINT) {
-			if (field == RESP_TYPE) {
-				resp->type = (CriurpcType)v;
-				have_type = TRUE;
-			} else if (field == RESP_SUCCESS)
-				resp->success = v != 0;
-			else if (field == RESP_CR_ERRNO)
-				resp->cr_errno = (int)(gint32)v;
-		} else if (wire == PB_BYTES) {
-			if ((field == RESP_RESTORE || field == RESP_NOTIFY) &&
-			    !criurpc_parse_inner(field, data, v, resp))
-				goto bad;
-			if (field == RESP_CR_ERRMSG) {
-				g_free(resp->errmsg);
-				resp->errmsg = g_strndup((const char *)data, v);
-			}
-		}
-		/* Other fields (newer CRIUs add some) are skipped. */
-	}
-	if (have_type)
+	if (criurpc_parse_fields(0, p, n, resp, &have_type) && have_type)
 		return TRUE;
-bad:
 	criurpc_resp_clear(resp);
 	g_set_error(error, CRIU_ERROR, CRIU_ERROR_FAILED,
 		    "criu sent a malformed RPC response (%" G_GSIZE_FORMAT

@@ -217,6 +217,8 @@ c_bad_restart "a corrupt page image (one byte of $(basename "$f"))" "$d" \
 	"$(basename "$f").*(corrupt|checksum)"
 c_check "a corrupt page image: nothing of the tree CRIU killed is left, not even a zombie" \
 	test ! -e "/proc/$GPID"
+c_check "a corrupt page image: no CRIU log is left (the error is the verification's)" \
+	sh -c '! ls "$1"/*.restore.log >/dev/null 2>&1' - "$XDG_RUNTIME_DIR/xckpt"
 # An image CRIU parses is verified before CRIU starts.
 d=$(c_copy corrupt-pstree)
 c_flip "$d/images/pstree.img"
